@@ -1,0 +1,38 @@
+// swift-tools-version: 6.0
+// blocklocal: a reproducibility and benchmarking harness for block-local training.
+import PackageDescription
+
+let package = Package(
+    name: "blocklocal",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "blocklocal", targets: ["blocklocal"]),
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "Store", targets: ["Store"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: - C at the edges (one Swift module imports each)
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
+                       providers: [.apt(["libhdf5-dev"])]),
+
+        // MARK: - Modules
+        .target(name: "Engine", dependencies: ["CBLAS"]),
+        .target(name: "Store", dependencies: ["CHDF5"]),
+        .target(name: "Bench", dependencies: ["Engine"]),
+        .executableTarget(name: "blocklocal", dependencies: [
+            "Engine", "Store", "Bench",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // MARK: - Tests
+        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "CLITests", dependencies: ["blocklocal"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,7 @@
+// C edge for OpenBLAS. Only Sources/Engine/Kernels/GEMM.swift imports this module.
+#include <cblas.h>
+// Declared by OpenBLAS's cblas.h on Debian; repeated here for other layouts.
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+char *openblas_get_config(void);
+char *openblas_get_corename(void);

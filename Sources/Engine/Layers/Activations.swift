@@ -1,0 +1,71 @@
+// Element-wise activations: ReLU, LeakyReLU, GELU (exact, erf form as PyTorch's default).
+// Shapes: any; y has x's shape. Backward multiplies dy by the local derivative.
+
+import Foundation
+
+/// An element-wise function with its derivative; the three activations share this plumbing.
+public class Elementwise: Layer {
+    fileprivate var x: Tensor!
+    fileprivate let y = Tensor([0]), dx = Tensor([0])
+    public func outputShape(_ input: [Int]) throws -> [Int] { input }
+    fileprivate func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ r: Range<Int>) {}
+    fileprivate func derive(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                            _ dx: UnsafeMutablePointer<Float>, _ r: Range<Int>) {}
+
+    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        self.x = x
+        y.resize(x.shape)
+        let xp = UnsafePointer(x.data), yp = y.data
+        Parallel.forRange(x.count, minPerChunk: 1 << 14) { r in self.apply(xp, yp, r) }
+        return y
+    }
+
+    public func backward(_ dy: Tensor, inputGradient: Bool) -> Tensor? {
+        guard inputGradient else { return nil }
+        dx.resize(x.shape)
+        let xp = UnsafePointer(x.data), yp = UnsafePointer(y.data), dyp = UnsafePointer(dy.data), dxp = dx.data
+        Parallel.forRange(x.count, minPerChunk: 1 << 14) { r in self.derive(xp, yp, dyp, dxp, r) }
+        return dx
+    }
+}
+
+/// y = max(0, x); dx = dy·[y > 0]
+public final class ReLU: Elementwise {
+    public override init() {}
+    override fileprivate func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ r: Range<Int>) {
+        for i in r { y[i] = max(0, x[i]) }
+    }
+    override fileprivate func derive(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                     _ dx: UnsafeMutablePointer<Float>, _ r: Range<Int>) {
+        for i in r { dx[i] = y[i] > 0 ? dy[i] : 0 }
+    }
+}
+
+/// y = x for x > 0, slope·x otherwise (Pred-Sim uses slope 0.01)
+public final class LeakyReLU: Elementwise {
+    public let slope: Float
+    public init(slope: Float = 0.01) { self.slope = slope }
+    override fileprivate func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ r: Range<Int>) {
+        let s = slope; for i in r { y[i] = x[i] > 0 ? x[i] : s * x[i] }
+    }
+    override fileprivate func derive(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                     _ dx: UnsafeMutablePointer<Float>, _ r: Range<Int>) {
+        let s = slope; for i in r { dx[i] = x[i] > 0 ? dy[i] : s * dy[i] }
+    }
+}
+
+/// y = x·Φ(x) with Φ the standard normal CDF; dy/dx = Φ(x) + x·φ(x)
+public final class GELU: Elementwise {
+    public override init() {}
+    override fileprivate func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ r: Range<Int>) {
+        for i in r { let v = x[i]; y[i] = 0.5 * v * (1 + erff(v * 0.70710678)) }
+    }
+    override fileprivate func derive(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                     _ dx: UnsafeMutablePointer<Float>, _ r: Range<Int>) {
+        for i in r {
+            let v = x[i]
+            let cdf = 0.5 * (1 + erff(v * 0.70710678)), pdf = 0.39894228 * expf(-0.5 * v * v)
+            dx[i] = dy[i] * (cdf + v * pdf)
+        }
+    }
+}

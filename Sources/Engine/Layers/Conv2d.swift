@@ -1,0 +1,177 @@
+// Conv2d: y = W ⊛ x + b, NCHW, square kernel, stride, zero padding.
+// Shapes: x [N, Cin, H, W], W [Cout, Cin, k, k], b [Cout], y [N, Cout, Ho, Wo].
+// Fast path: per group of g images, im2col into col [Cin·k·k, g·Ho·Wo] then one single-threaded
+// sgemm; groups are spread over the workers in fixed chunks. g is chosen so each GEMM has at least
+// `minColumns` columns (late, small feature maps batch several images into one GEMM).
+// 1×1 stride-1 convolutions skip im2col. Reference: convNaive (Im2col.swift), tested against this.
+// Feedback alignment: with `feedback` set, the input gradient uses B in place of W.
+
+public final class Conv2d: Layer {
+    public let inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int
+    public let weight: Parameter
+    public let bias: Parameter?
+    public private(set) var feedback: Tensor?
+    let initKind: WeightInit
+    static let minColumns = 256
+
+    private var x: Tensor!
+    private var geo = ConvGeometry(c: 0, h: 0, w: 0, kh: 0, kw: 0, stride: 1, pad: 0)
+    private let y = Tensor([0]), dx = Tensor([0])
+    private var work: [Tensor] = []      // per worker: col (+ staging) buffer
+    private var dwPartial: [Tensor] = [] // per worker: weight-gradient partial sums
+
+    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
+                bias: Bool = true, init kind: WeightInit = .uniformFanIn, rng: inout RandomStream) {
+        self.inChannels = inChannels; self.outChannels = outChannels
+        self.kernel = kernel; self.stride = stride; self.padding = padding; self.initKind = kind
+        weight = Parameter("weight", .weight, shape: [outChannels, inChannels, kernel, kernel])
+        let fanIn = inChannels * kernel * kernel, fanOut = outChannels * kernel * kernel
+        kind.fill(weight.value, fanIn: fanIn, fanOut: fanOut, rng: &rng)
+        if bias {
+            let b = Parameter("bias", .bias, shape: [outChannels])
+            let bound = 1 / Float(fanIn).squareRoot()
+            rng.fillUniform(b.value, -bound, bound)
+            self.bias = b
+        } else { self.bias = nil }
+    }
+
+    public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
+
+    public func enableFeedbackAlignment(rng: inout RandomStream) {
+        let b = Tensor(weight.value.shape)
+        (initKind == .zeros ? WeightInit.uniformFanIn : initKind).fill(
+            b, fanIn: inChannels * kernel * kernel, fanOut: outChannels * kernel * kernel, rng: &rng)
+        feedback = b
+    }
+
+    public func outputShape(_ input: [Int]) throws -> [Int] {
+        let name = "Conv2d(\(inChannels)→\(outChannels), k\(kernel) s\(stride) p\(padding))"
+        try expectShape(name, input, [nil, inChannels, nil, nil])
+        let g = ConvGeometry(c: inChannels, h: input[2], w: input[3], kh: kernel, kw: kernel, stride: stride, pad: padding)
+        guard input[2] + 2 * padding >= kernel, input[3] + 2 * padding >= kernel else {
+            throw EngineError.shapeMismatch(layer: name, expected: "spatial size ≥ \(kernel - 2 * padding)", got: describe(input))
+        }
+        return [input[0], outChannels, g.outH, g.outW]
+    }
+
+    public func macs(_ input: [Int]) -> Int {
+        guard let out = try? outputShape(input) else { return 0 }
+        return out.reduce(1, *) * inChannels * kernel * kernel
+    }
+
+    /// Images per GEMM and the per-worker buffer size for the current geometry.
+    private func plan(_ n: Int) -> (group: Int, parts: Int) {
+        let cols = geo.cols
+        let group = max(1, min(n, (Conv2d.minColumns + cols - 1) / cols))
+        let groups = (n + group - 1) / group
+        return (group, Parallel.parts(groups))
+    }
+
+    private func ensureWork(_ parts: Int, _ floats: Int) {
+        while work.count < parts { work.append(Tensor([0])) }
+        for w in 0..<parts where work[w].count < floats { work[w].resize([floats]) }
+    }
+
+    // forward: per group, col = im2col(x_g); y_g[Cout, g·HoWo] = W[Cout, K]·col[K, g·HoWo] (+ b)
+    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        self.x = x
+        let n = x.shape[0]
+        geo = ConvGeometry(c: inChannels, h: x.shape[2], w: x.shape[3], kh: kernel, kw: kernel, stride: stride, pad: padding)
+        let g = geo, cols = g.cols, kk = g.rows, co = outChannels
+        y.resize([n, co, g.outH, g.outW])
+        let (group, parts) = plan(n)
+        let groups = (n + group - 1) / group
+        let direct = g.isPointwise && group == 1
+        ensureWork(parts, direct ? 1 : kk * group * cols + (group > 1 ? co * group * cols : 0))
+        let xp = x.data, yp = y.data, wp = weight.value.data, inSize = g.c * g.h * g.w
+        let workPtrs = work.map { $0.data }
+        let bp = bias?.value.data
+        Parallel.forChunks(groups, parts: parts) { w, range in
+            let col = workPtrs[w]
+            for gi in range {
+                let first = gi * group, count = min(group, n - first), ld = count * cols
+                if direct {
+                    gemmSerial(transA: false, transB: false, m: co, n: cols, k: kk, a: wp, lda: kk,
+                               b: xp + first * inSize, ldb: cols, c: yp + first * co * cols, ldc: cols)
+                } else {
+                    for s in 0..<count { im2col(g, xp + (first + s) * inSize, col + s * cols, ld: ld) }
+                    let out = count == 1 ? yp + first * co * cols : col + kk * group * cols
+                    gemmSerial(transA: false, transB: false, m: co, n: ld, k: kk, a: wp, lda: kk,
+                               b: col, ldb: ld, c: out, ldc: count == 1 ? cols : ld)
+                    if count > 1 {  // scatter [Cout, g·HoWo] → g × [Cout, HoWo]
+                        for s in 0..<count { for o in 0..<co {
+                            (yp + ((first + s) * co + o) * cols).update(from: out + o * ld + s * cols, count: cols)
+                        } }
+                    }
+                }
+                if let bp {
+                    for s in 0..<count { for o in 0..<co {
+                        let row = yp + ((first + s) * co + o) * cols, bv = bp[o]
+                        for t in 0..<cols { row[t] += bv }
+                    } }
+                }
+            }
+        }
+        return y
+    }
+
+    // backward: dW += dy_g·colᵀ (per-worker partials, summed in worker order); db += Σ dy;
+    //           dcol = Wᵀ·dy_g (Bᵀ under FA), dx = col2im(dcol)
+    public func backward(_ dy: Tensor, inputGradient: Bool) -> Tensor? {
+        let g = geo, n = x.shape[0], cols = g.cols, kk = g.rows, co = outChannels
+        let (group, parts) = plan(n)
+        let groups = (n + group - 1) / group
+        let pointwise = g.isPointwise
+        // per worker: col [K, g·HoWo] + dy staging [Cout, g·HoWo] + dcol [K, g·HoWo]
+        ensureWork(parts, 2 * kk * group * cols + co * group * cols)
+        while dwPartial.count < parts { dwPartial.append(Tensor(weight.value.shape)) }
+        for w in 0..<parts { dwPartial[w].zero() }
+        if inputGradient { dx.resize(x.shape); dx.zero() }
+        let xp = x.data, dyp = dy.data, dxp = dx.data, inSize = g.c * g.h * g.w
+        let bw = (feedback ?? weight.value).data
+        let workPtrs = work.map { $0.data }, dwPtrs = dwPartial.map { $0.data }
+        Parallel.forChunks(groups, parts: parts) { w, range in
+            let col = workPtrs[w], stage = col + kk * group * cols, dcol = stage + co * group * cols
+            let dw = dwPtrs[w]
+            for gi in range {
+                let first = gi * group, count = min(group, n - first), ld = count * cols
+                // gather dy of the group into [Cout, g·HoWo]
+                let dyg: UnsafeMutablePointer<Float>
+                if count == 1 { dyg = dyp + first * co * cols } else {
+                    dyg = stage
+                    for s in 0..<count { for o in 0..<co {
+                        (stage + o * ld + s * cols).update(from: dyp + ((first + s) * co + o) * cols, count: cols)
+                    } }
+                }
+                let colp: UnsafePointer<Float>
+                if pointwise && count == 1 { colp = UnsafePointer(xp + first * inSize) } else {
+                    for s in 0..<count { im2col(g, xp + (first + s) * inSize, col + s * cols, ld: ld) }
+                    colp = UnsafePointer(col)
+                }
+                gemmSerial(transA: false, transB: true, m: co, n: kk, k: ld, a: dyg, lda: ld, b: colp, ldb: ld,
+                           beta: 1, c: dw, ldc: kk)
+                guard inputGradient else { continue }
+                if pointwise && count == 1 {
+                    gemmSerial(transA: true, transB: false, m: kk, n: cols, k: co, a: bw, lda: kk, b: dyg, ldb: cols,
+                               beta: 1, c: dxp + first * inSize, ldc: cols)
+                } else {
+                    gemmSerial(transA: true, transB: false, m: kk, n: ld, k: co, a: bw, lda: kk, b: dyg, ldb: ld,
+                               c: dcol, ldc: ld)
+                    for s in 0..<count { col2im(g, dcol + s * cols, ld: ld, dxp + (first + s) * inSize) }
+                }
+            }
+        }
+        let gw = weight.grad.data, total = weight.value.count
+        for w in 0..<parts { let p = dwPtrs[w]; for i in 0..<total { gw[i] += p[i] } }
+        if let b = bias {
+            let gb = b.grad.data
+            for s in 0..<n { for o in 0..<co {
+                let row = dyp + (s * co + o) * cols
+                var acc: Float = 0
+                for t in 0..<cols { acc += row[t] }
+                gb[o] += acc
+            } }
+        }
+        return inputGradient ? dx : nil
+    }
+}

@@ -1,0 +1,66 @@
+// ModelSpec: every knob of the model families in one validated value, and `build`, which turns it
+// into a Model. Families: mlp, resnet18/34/50/101/152, vgg8b/vgg11b/vgg19, transformer.
+
+public struct ModelSpec: Codable, Hashable, Sendable {
+    public enum Stem: String, Codable, Sendable, CaseIterable { case cifar, imagenet }
+
+    public var arch: String
+    /// Channel multiplier for ResNet/VGG (0.25 = ResNet widths 16, 32, 64, 128).
+    public var width: Double = 1
+    public var inChannels: Int = 1
+    public var imageSize: Int = 28
+    public var classes: Int = 10
+    public var stem: Stem = .cifar
+    /// MLP hidden sizes.
+    public var hidden: [Int] = [1024, 1024]
+    /// VGG: BatchNorm after each conv, bias in each conv, FC hidden sizes before the classifier.
+    public var batchNorm: Bool = true
+    public var convBias: Bool = true
+    public var vggHidden: [Int]? = nil
+    public var dropout: Double = 0
+    /// Transformer: layers, d_model, heads, FFN width, vocabulary, sequence length, causal mask.
+    public var layers: Int = 20
+    public var dModel: Int = 64
+    public var heads: Int = 1
+    public var ffn: Int = 256
+    public var vocabulary: Int = 12
+    public var length: Int = 20
+    public var causal: Bool = true
+
+    public init(arch: String) { self.arch = arch }
+
+    public static let architectures = ["mlp", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+                                       "vgg8b", "vgg11b", "vgg19", "transformer"]
+
+    public var isSequence: Bool { arch == "transformer" }
+
+    public func validate() throws {
+        func bad(_ n: String, _ v: Any, _ allowed: String) -> EngineError { .invalidArgument(name: n, value: "\(v)", allowed: allowed) }
+        guard ModelSpec.architectures.contains(arch) else { throw bad("model", arch, ModelSpec.architectures.joined(separator: ", ")) }
+        guard width > 0, width <= 16 else { throw bad("width", width, "a multiplier in (0, 16], e.g. 0.25, 0.5, 1") }
+        guard classes >= 2 else { throw bad("classes", classes, "an integer ≥ 2") }
+        guard inChannels >= 1 else { throw bad("input channels", inChannels, "an integer ≥ 1") }
+        guard imageSize >= 1 else { throw bad("image size", imageSize, "an integer ≥ 1") }
+        guard dropout >= 0, dropout < 1 else { throw bad("dropout", dropout, "a probability in [0, 1)") }
+        if arch == "mlp", hidden.isEmpty || hidden.contains(where: { $0 < 1 }) { throw bad("hidden", hidden, "one or more positive sizes") }
+        if isSequence {
+            guard layers >= 1 else { throw bad("layers", layers, "an integer ≥ 1") }
+            guard heads >= 1, dModel % heads == 0 else { throw bad("heads", heads, "a divisor of d_model \(dModel)") }
+            guard vocabulary >= 2 else { throw bad("vocabulary", vocabulary, "an integer ≥ 2") }
+            guard length >= 1 else { throw bad("length", length, "an integer ≥ 1") }
+        }
+    }
+
+    /// Builds the model with weights drawn from the stream `(seed, "init/<unit>")`.
+    public func build(seed: UInt64) throws -> Model {
+        try validate()
+        switch arch {
+        case "mlp": return try buildMLP(seed: seed)
+        case "transformer": return try buildTransformer(seed: seed)
+        case let a where a.hasPrefix("resnet"): return try buildResNet(seed: seed)
+        default: return try buildVGG(seed: seed)
+        }
+    }
+
+    func scaled(_ c: Int) -> Int { max(1, Int((Double(c) * width).rounded())) }
+}

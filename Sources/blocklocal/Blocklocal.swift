@@ -1,0 +1,21 @@
+import ArgumentParser
+import Engine
+
+struct Blocklocal: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "blocklocal",
+        abstract: "Reproduce and benchmark block-local training (BP, FA, Pred-Sim, BWBPF, BLL).",
+        version: Engine.version,
+        subcommands: [BenchCommand.self, ModelCommand.self])
+}
+
+/// Options every training or benchmarking command shares.
+struct ExecOptions: ParsableArguments {
+    @Option(help: "Engine worker threads (BLAS runs single-threaded inside each); results are bit-identical for the same count.")
+    var threads: Int = 2
+
+    func validate() throws {
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
+    }
+    func apply() { Engine.configure(threads: threads) }
+}
