@@ -1,0 +1,99 @@
+// The fast paths against the naive references written beside them.
+import XCTest
+@testable import Engine
+
+final class KernelTests: XCTestCase {
+    override func setUp() { Engine.configure(threads: 2) }
+
+    func testGEMMMatchesNaiveForEveryTransposeAndSplit() {
+        var rng = RandomStream(seed: 7, name: "gemm")
+        // shapes that split by rows (m ≥ n), by columns, odd sizes, and k = 0
+        for (m, n, k) in [(130, 70, 33), (9, 200, 17), (1, 1, 1), (65, 129, 64), (5, 4, 0)] {
+            for ta in [false, true] { for tb in [false, true] {
+                let a = Tensor(ta ? [k, m] : [m, k]), b = Tensor(tb ? [n, k] : [k, n])
+                rng.fillUniform(a, -1, 1); rng.fillUniform(b, -1, 1)
+                let c1 = Tensor([m, n]), c2 = Tensor([m, n])
+                rng.fillUniform(c1, -1, 1); c2.copy(from: c1)
+                gemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.5, a: a.data, lda: ta ? m : k,
+                     b: b.data, ldb: tb ? k : n, beta: 0.25, c: c1.data, ldc: n)
+                gemmNaive(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.5, a: a.data, lda: ta ? m : k,
+                          b: b.data, ldb: tb ? k : n, beta: 0.25, c: c2.data, ldc: n)
+                for i in 0..<(m * n) { XCTAssertEqual(c1[i], c2[i], accuracy: 1e-4, "gemm \(m)x\(n)x\(k) ta=\(ta) tb=\(tb) at \(i)") }
+            } }
+        }
+    }
+
+    func testConvForwardMatchesNaiveDirectConvolution() {
+        var rng = RandomStream(seed: 8, name: "conv")
+        // padded 3×3, strided, pointwise, strided pointwise, 7×7 stem, 2×2 maps (several images per GEMM)
+        for (ci, co, k, s, p, h, n) in [(3, 5, 3, 1, 1, 9, 3), (4, 6, 3, 2, 1, 11, 2), (8, 4, 1, 1, 0, 6, 5),
+                                        (6, 3, 1, 2, 0, 7, 2), (1, 4, 7, 2, 3, 15, 2), (5, 7, 3, 1, 1, 2, 130)] {
+            let conv = Conv2d(ci, co, kernel: k, stride: s, padding: p, bias: false, rng: &rng)
+            let x = Tensor([n, ci, h, h]); rng.fillNormal(x, std: 1)
+            let y = conv.forward(x, mode: .train)
+            let g = ConvGeometry(c: ci, h: h, w: h, kh: k, kw: k, stride: s, pad: p)
+            let ref = Tensor([co, g.outH, g.outW])
+            for b in 0..<n {
+                convNaive(g, outChannels: co, x: x.data + b * ci * h * h, w: conv.weight.value.data, y: ref.data)
+                for i in 0..<ref.count {
+                    XCTAssertEqual(y[b * ref.count + i], ref[i], accuracy: 1e-4, "conv k\(k) s\(s) p\(p) sample \(b) at \(i)")
+                }
+            }
+        }
+    }
+
+    /// col2im is im2col's adjoint: ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩.
+    func testCol2imIsTheAdjointOfIm2col() {
+        var rng = RandomStream(seed: 9, name: "adjoint")
+        for (k, s, p) in [(3, 1, 1), (3, 2, 1), (1, 2, 0), (5, 3, 2)] {
+            let g = ConvGeometry(c: 3, h: 8, w: 7, kh: k, kw: k, stride: s, pad: p)
+            let x = Tensor([3, 8, 7]), c = Tensor([g.rows, g.cols])
+            rng.fillNormal(x, std: 1); rng.fillNormal(c, std: 1)
+            let col = Tensor([g.rows, g.cols]); im2col(g, x.data, col.data, ld: g.cols)
+            let back = Tensor([3, 8, 7]); col2im(g, c.data, ld: g.cols, back.data)
+            var lhs = 0.0, rhs = 0.0
+            for i in 0..<col.count { lhs += Double(col[i]) * Double(c[i]) }
+            for i in 0..<x.count { rhs += Double(x[i]) * Double(back[i]) }
+            XCTAssertEqual(lhs, rhs, accuracy: 1e-3 * max(1, abs(lhs)), "k\(k) s\(s) p\(p)")
+        }
+    }
+
+    func testFeedbackAlignmentUsesBNotW() {
+        var rng = RandomStream(seed: 10, name: "fa")
+        let lin = Linear(6, 4, rng: &rng)
+        var fb = RandomStream(seed: 11, name: "feedback")
+        lin.enableFeedbackAlignment(rng: &fb)
+        let b = lin.feedback!
+        XCTAssertEqual(b.shape, lin.weight.value.shape)
+        XCTAssertGreaterThan(angleDegrees(b, lin.weight.value), 45, "B is drawn independently of W")
+        // B has W's init distribution: U(±1/√fan_in)
+        XCTAssertLessThanOrEqual(b.array.map(abs).max()!, 1 / Float(6).squareRoot())
+        let x = Tensor([3, 6]); rng.fillNormal(x, std: 1)
+        let dy = Tensor([3, 4]); rng.fillNormal(dy, std: 1)
+        _ = lin.forward(x, mode: .train)
+        let dx = lin.backward(dy, inputGradient: true)!
+        let ref = Tensor([3, 6])
+        gemmNaive(transA: false, transB: false, m: 3, n: 6, k: 4, a: dy.data, lda: 4, b: b.data, ldb: 6, c: ref.data, ldc: 6)
+        for i in 0..<ref.count { XCTAssertEqual(dx[i], ref[i], accuracy: 1e-5) }
+        // the weight gradient is still dyᵀ·x (unchanged by FA)
+        let gw = Tensor([4, 6])
+        gemmNaive(transA: true, transB: false, m: 4, n: 6, k: 3, a: dy.data, lda: 4, b: x.data, ldb: 6, c: gw.data, ldc: 6)
+        for i in 0..<gw.count { XCTAssertEqual(lin.weight.grad[i], gw[i], accuracy: 1e-5) }
+
+        // Conv2d: dx equals the exact input gradient of a conv whose weights are B
+        let conv = Conv2d(2, 3, kernel: 3, padding: 1, bias: false, rng: &rng)
+        conv.enableFeedbackAlignment(rng: &fb)
+        let twin = Conv2d(2, 3, kernel: 3, padding: 1, bias: false, rng: &rng)
+        twin.weight.value.copy(from: conv.feedback!)
+        let xi = Tensor([2, 2, 5, 5]); rng.fillNormal(xi, std: 1)
+        let dyi = Tensor([2, 3, 5, 5]); rng.fillNormal(dyi, std: 1)
+        _ = conv.forward(xi, mode: .train); let dfa = conv.backward(dyi, inputGradient: true)!.array
+        _ = twin.forward(xi, mode: .train); let dtw = twin.backward(dyi, inputGradient: true)!.array
+        XCTAssertEqual(dfa, dtw)
+        _ = conv.forward(xi, mode: .train)
+        XCTAssertNotEqual(conv.backward(dyi, inputGradient: true)!.array, {
+            let exact = Conv2d(2, 3, kernel: 3, padding: 1, bias: false, rng: &rng)
+            exact.weight.value.copy(from: conv.weight.value)
+            _ = exact.forward(xi, mode: .train); return exact.backward(dyi, inputGradient: true)!.array }())
+    }
+}
