@@ -15,6 +15,8 @@ struct BenchCommand: ParsableCommand {
     var steps: Int = 5
     @Option(help: "Write the results as JSON to this file.")
     var out: String?
+    @Flag(help: "Also print where each model's step time goes, per layer kind.")
+    var profile = false
 
     func validate() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
@@ -34,7 +36,15 @@ struct BenchCommand: ParsableCommand {
         print("engine \(Engine.version), \(exec.threads) thread(s), OpenBLAS core \(Engine.blasCore); 1024³ sgemm peak \(String(format: "%.1f", peak)) GFLOP/s")
         var results: [BenchResult] = []
         for c in configs {
+            Profile.enabled = profile; Profile.reset()
             let r = try Benchmark.run(c, steps: steps, peak: peak)
+            if profile {
+                let total = Profile.report.reduce(0) { $0 + $1.forward + $1.backward }
+                for row in Profile.report {
+                    print("      " + row.kind.padded(24) + String(format: "fwd %7.1f ms  bwd %7.1f ms  (%4.1f%%)",
+                          1000 * row.forward / Double(steps + 2), 1000 * row.backward / Double(steps + 2), 100 * (row.forward + row.backward) / total))
+                }
+            }
             print("  " + c.key.padded(14) + String(format: "%9.1f samples/s  (%.2fx PyTorch anchor %.1f)", r.samplesPerSecond, r.ratioToTorch, r.torchAnchor))
             results.append(r)
         }

@@ -24,6 +24,7 @@ final class LayerGradientTests: XCTestCase {
     func testBatchNormTrainAndEval() {
         gc.check(BatchNorm(3), GradCheck.random([4, 3, 3, 3], seed: 5))
         gc.check(BatchNorm(5), GradCheck.random([6, 5], seed: 6))           // BatchNorm1d
+        GradCheck(eps: 1e-3, atol: 3e-3, rtol: 2e-2).check(BatchNorm(3, relu: true), GradCheck.random([4, 3, 3, 3], seed: 5))
         let bn = BatchNorm(2)
         _ = bn.forward(GradCheck.random([8, 2, 2, 2], seed: 7, std: 3), mode: .train)
         gc.check(bn, GradCheck.random([3, 2, 2, 2], seed: 8), mode: .eval)
@@ -53,12 +54,12 @@ final class LayerGradientTests: XCTestCase {
     func testResidualUnits() {
         var rng = RandomStream(seed: 3, name: "t")
         // ReLU after the add: a central difference of 1e-2 can step over a kink; 1e-3 does not here
-        let identity = Residual(Sequential([Conv2d(3, 3, kernel: 3, padding: 1, rng: &rng), BatchNorm(3)]), post: ReLU())
+        let identity = Residual(Sequential([Conv2d(3, 3, kernel: 3, padding: 1, rng: &rng), BatchNorm(3)]), relu: true)
         GradCheck(eps: 1e-3, atol: 3e-3, rtol: 2e-2).check(identity, GradCheck.random([2, 3, 4, 4], seed: 12))
         let linearPost = Residual(Sequential([Conv2d(3, 3, kernel: 3, padding: 1, rng: &rng), BatchNorm(3)]))
         gc.check(linearPost, GradCheck.random([2, 3, 4, 4], seed: 12))
         let projected = Residual(Sequential([Conv2d(2, 4, kernel: 3, stride: 2, padding: 1, rng: &rng)]),
-                                 shortcut: Conv2d(2, 4, kernel: 1, stride: 2, rng: &rng), post: nil)
+                                 shortcut: Conv2d(2, 4, kernel: 1, stride: 2, rng: &rng))
         gc.check(projected, GradCheck.random([2, 2, 5, 5], seed: 13))
     }
 

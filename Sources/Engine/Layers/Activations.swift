@@ -1,4 +1,4 @@
-// Element-wise activations: ReLU, LeakyReLU, GELU (exact, erf form as PyTorch's default).
+// Element-wise activations: ReLU, LeakyReLU, GELU (erf form as PyTorch's default; erf to 1.5e-7).
 // Shapes: any; y has x's shape. Backward multiplies dy by the local derivative.
 
 import Foundation
@@ -58,13 +58,13 @@ public final class LeakyReLU: Elementwise {
 public final class GELU: Elementwise {
     public override init() {}
     override fileprivate func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ r: Range<Int>) {
-        for i in r { let v = x[i]; y[i] = 0.5 * v * (1 + erff(v * 0.70710678)) }
+        for i in r { let v = x[i]; y[i] = 0.5 * v * (1 + fastErf(v * 0.70710678)) }
     }
     override fileprivate func derive(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                                      _ dx: UnsafeMutablePointer<Float>, _ r: Range<Int>) {
         for i in r {
             let v = x[i]
-            let cdf = 0.5 * (1 + erff(v * 0.70710678)), pdf = 0.39894228 * expf(-0.5 * v * v)
+            let cdf = 0.5 * (1 + fastErf(v * 0.70710678)), pdf = 0.39894228 * fastExp(-0.5 * v * v)
             dx[i] = dy[i] * (cdf + v * pdf)
         }
     }

@@ -99,7 +99,7 @@ public final class MultiHeadSelfAttention: Layer {
                     var mx = -Float.infinity
                     for j in 0...last { mx = max(mx, row[j]) }
                     var s: Float = 0
-                    for j in 0...last { let e = expf(row[j] - mx); row[j] = e; s += e }
+                    for j in 0...last { let e = fastExp(row[j] - mx); row[j] = e; s += e }
                     let inv = 1 / s
                     for j in 0...last { row[j] *= inv }
                     if last + 1 < T { for j in (last + 1)..<T { row[j] = 0 } }

@@ -8,14 +8,16 @@ import Foundation
 public final class BatchNorm: Layer {
     public let channels: Int
     public let eps: Float, momentum: Float
+    /// Applies ReLU to the output in the same memory pass (and masks the gradient in backward).
+    public let fusedReLU: Bool
     public let gamma: Parameter, beta: Parameter
     public let runningMean: Tensor, runningVar: Tensor
     private var x: Tensor!
     private var mode: Mode = .train
-    private let y = Tensor([0]), dx = Tensor([0]), xhat = Tensor([0]), invStd = Tensor([0])
+    private let y = Tensor([0]), dx = Tensor([0]), mean = Tensor([0]), invStd = Tensor([0])
 
-    public init(_ channels: Int, eps: Float = 1e-5, momentum: Float = 0.1) {
-        self.channels = channels; self.eps = eps; self.momentum = momentum
+    public init(_ channels: Int, eps: Float = 1e-5, momentum: Float = 0.1, relu: Bool = false) {
+        self.channels = channels; self.eps = eps; self.momentum = momentum; self.fusedReLU = relu
         gamma = Parameter("weight", .norm, shape: [channels]); gamma.value.fill(1)
         beta = Parameter("bias", .norm, shape: [channels])
         runningMean = Tensor([channels]); runningVar = Tensor([channels]); runningVar.fill(1)
@@ -31,61 +33,75 @@ public final class BatchNorm: Layer {
         return input
     }
 
-    // forward: y = γ·(x − μ_c)/√(σ²_c + ε) + β, per channel c over N and space
+    // forward: y = γ·(x − μ_c)/√(σ²_c + ε) + β  [then max(0, ·) when fused], per channel c over N and space.
+    // Computed as y = a·x + b with a = γ·invstd, b = β − μ·a; x̂ is not stored (backward recomputes it).
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         self.x = x; self.mode = mode
         let n = x.shape[0], c = channels, inner = x.count / (n * c), m = n * inner
-        y.resize(x.shape); xhat.resize(x.shape); invStd.resize([c])
-        let xp = x.data, yp = y.data, hp = xhat.data, isp = invStd.data
+        y.resize(x.shape); mean.resize([c]); invStd.resize([c])
+        let xp = x.data, yp = y.data, mp = mean.data, isp = invStd.data
         let gp = gamma.value.data, bp = beta.value.data, rm = runningMean.data, rv = runningVar.data
-        let eps = self.eps, mom = momentum
+        let eps = self.eps, mom = momentum, relu = fusedReLU
         Parallel.forRange(c) { range in
             for ch in range {
-                var mean: Float, variance: Float
+                var mu: Float, variance: Float
                 if mode == .train {
+                    let shift = xp[ch * inner]
                     var s = 0.0, ss = 0.0
-                    for b in 0..<n { let row = xp + (b * c + ch) * inner
-                        for t in 0..<inner { let v = Double(row[t]); s += v; ss += v * v } }
-                    let mu = s / Double(m)
-                    let va = max(0, ss / Double(m) - mu * mu)
-                    mean = Float(mu); variance = Float(va)
-                    rm[ch] = (1 - mom) * rm[ch] + mom * mean
+                    for b in 0..<n { let (a, q) = shiftedSums(xp + (b * c + ch) * inner, inner, shift: shift); s += Double(a); ss += Double(q) }
+                    let ms = s / Double(m)
+                    let va = max(0, ss / Double(m) - ms * ms)
+                    mu = Float(Double(shift) + ms); variance = Float(va)
+                    rm[ch] = (1 - mom) * rm[ch] + mom * mu
                     rv[ch] = (1 - mom) * rv[ch] + mom * Float(va * Double(m) / Double(max(1, m - 1)))
-                } else { mean = rm[ch]; variance = rv[ch] }
+                } else { mu = rm[ch]; variance = rv[ch] }
                 let inv = 1 / (variance + eps).squareRoot()
-                isp[ch] = inv
-                let g = gp[ch], bb = bp[ch]
+                mp[ch] = mu; isp[ch] = inv
+                let a = gp[ch] * inv, bb = bp[ch] - mu * a
                 for b in 0..<n {
-                    let off = (b * c + ch) * inner
-                    for t in 0..<inner { let h = (xp[off + t] - mean) * inv; hp[off + t] = h; yp[off + t] = g * h + bb }
+                    let src = xp + (b * c + ch) * inner, dst = yp + (b * c + ch) * inner
+                    if relu { for t in 0..<inner { dst[t] = max(0, src[t] * a + bb) } }
+                    else { for t in 0..<inner { dst[t] = src[t] * a + bb } }
                 }
             }
         }
         return y
     }
 
-    // backward (train): dx = γ·invstd/M · (M·dy − Σdy − x̂·Σ(dy·x̂)); dγ += Σ dy·x̂; dβ += Σ dy
+    // backward (train), with g = dy (masked by a·x + b > 0, i.e. y > 0, when fused) and x̂ = (x − μ)·invstd:
+    //   dβ += Σ g;  dγ += Σ g·x̂;  dx = γ·invstd·(g − Σg/M − x̂·Σ(g·x̂)/M)
+    // evaluation mode: dx = γ·invstd·g
     public func backward(_ dy: Tensor, inputGradient: Bool) -> Tensor? {
         let n = x.shape[0], c = channels, inner = x.count / (n * c), m = Float(n * inner)
         if inputGradient { dx.resize(x.shape) }
-        let dyp = dy.data, dxp = dx.data, hp = xhat.data, isp = invStd.data
-        let gp = gamma.value.data, ggp = gamma.grad.data, gbp = beta.grad.data
-        let train = mode == .train
+        let xp = x.data, dyp = dy.data, dxp = dx.data, mp = mean.data, isp = invStd.data
+        let gp = gamma.value.data, bp = beta.value.data, ggp = gamma.grad.data, gbp = beta.grad.data
+        let train = mode == .train, relu = fusedReLU
         Parallel.forRange(c) { range in
             for ch in range {
-                var sdy: Float = 0, sdyh: Float = 0
-                for b in 0..<n { let off = (b * c + ch) * inner
-                    for t in 0..<inner { let d = dyp[off + t]; sdy += d; sdyh += d * hp[off + t] } }
-                ggp[ch] += sdyh; gbp[ch] += sdy
+                let mu = mp[ch], inv = isp[ch]
+                let a = gp[ch] * inv, bb = bp[ch] - mu * a   // the forward's affine map, for the ReLU mask
+                var sg = 0.0, sgx = 0.0
+                for b in 0..<n {
+                    let off = (b * c + ch) * inner
+                    let (s1, s2) = relu ? maskedDotSums(dyp + off, xp + off, inner, a: a, b: bb, shift: mu)
+                                        : dotSums(dyp + off, xp + off, inner, shift: mu)
+                    sg += Double(s1); sgx += Double(s2)
+                }
+                let sumG = Float(sg), sumGH = Float(sgx) * inv
+                ggp[ch] += sumGH; gbp[ch] += sumG
                 guard inputGradient else { continue }
-                let k = gp[ch] * isp[ch]
-                if train {
-                    let a = sdy / m, bcoef = sdyh / m
-                    for b in 0..<n { let off = (b * c + ch) * inner
-                        for t in 0..<inner { dxp[off + t] = k * (dyp[off + t] - a - hp[off + t] * bcoef) } }
-                } else {
-                    for b in 0..<n { let off = (b * c + ch) * inner
-                        for t in 0..<inner { dxp[off + t] = k * dyp[off + t] } }
+                let k = gp[ch] * inv
+                // dx = k·g + c2·(x − μ) + c0, affine in g and x
+                let c2 = train ? -k * inv * sumGH / m : 0, c0 = train ? -k * sumG / m : 0
+                for b in 0..<n {
+                    let off = (b * c + ch) * inner
+                    let gi = dyp + off, xi = xp + off, di = dxp + off
+                    if relu {
+                        for t in 0..<inner { let g = xi[t] * a + bb > 0 ? gi[t] : 0; di[t] = k * g + c2 * (xi[t] - mu) + c0 }
+                    } else {
+                        for t in 0..<inner { di[t] = k * gi[t] + c2 * (xi[t] - mu) + c0 }
+                    }
                 }
             }
         }

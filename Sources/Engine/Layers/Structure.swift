@@ -17,33 +17,39 @@ public final class Sequential: Layer {
     }
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         var h = x
-        for l in layers { h = l.forward(h, mode: mode) }
+        for l in layers {
+            if Profile.enabled, !(l is Sequential || l is Residual) {
+                let t0 = Profile.now(); h = l.forward(h, mode: mode); Profile.record(l, forward: true, since: t0)
+            } else { h = l.forward(h, mode: mode) }
+        }
         return h
     }
     public func backward(_ dy: Tensor, inputGradient: Bool) -> Tensor? {
         var g: Tensor? = dy
         for (i, l) in layers.enumerated().reversed() {
-            g = l.backward(g!, inputGradient: i > 0 || inputGradient)
+            if Profile.enabled, !(l is Sequential || l is Residual) {
+                let t0 = Profile.now(); g = l.backward(g!, inputGradient: i > 0 || inputGradient); Profile.record(l, forward: false, since: t0)
+            } else { g = l.backward(g!, inputGradient: i > 0 || inputGradient) }
         }
         return g
     }
 }
 
-/// y = post(branch(x) + shortcut(x)); shortcut nil is the identity, post nil is none.
-/// ResNet units use post = ReLU; pre-LayerNorm transformer sublayers use neither.
+/// y = branch(x) + shortcut(x), then ReLU when `relu` (fused into the add's memory pass);
+/// shortcut nil is the identity. ResNet units use relu = true; pre-LayerNorm transformer sublayers false.
 public final class Residual: Layer {
-    public let branch: Layer, shortcut: Layer?, post: Layer?
-    private let sum = Tensor([0]), dx = Tensor([0])
-    public init(_ branch: Layer, shortcut: Layer? = nil, post: Layer? = nil) {
-        self.branch = branch; self.shortcut = shortcut; self.post = post
+    public let branch: Layer, shortcut: Layer?, relu: Bool
+    private let sum = Tensor([0]), dsum = Tensor([0]), dx = Tensor([0])
+    public init(_ branch: Layer, shortcut: Layer? = nil, relu: Bool = false) {
+        self.branch = branch; self.shortcut = shortcut; self.relu = relu
     }
-    public var children: [Layer] { [branch] + (shortcut.map { [$0] } ?? []) + (post.map { [$0] } ?? []) }
+    public var children: [Layer] { [branch] + (shortcut.map { [$0] } ?? []) }
 
     public func outputShape(_ input: [Int]) throws -> [Int] {
         let b = try branch.outputShape(input)
         let s = try shortcut?.outputShape(input) ?? input
         guard b == s else { throw EngineError.shapeMismatch(layer: "Residual add", expected: describe(s), got: describe(b)) }
-        return try post?.outputShape(b) ?? b
+        return b
     }
     public func macs(_ input: [Int]) -> Int { branch.macs(input) + (shortcut?.macs(input) ?? 0) }
 
@@ -52,13 +58,20 @@ public final class Residual: Layer {
         let s = shortcut?.forward(x, mode: mode) ?? x
         sum.resize(b.shape)
         let bp = b.data, sp = s.data, op = sum.data
-        Parallel.forRange(sum.count, minPerChunk: 1 << 14) { r in for i in r { op[i] = bp[i] + sp[i] } }
-        return post?.forward(sum, mode: mode) ?? sum
+        if relu { Parallel.forRange(sum.count, minPerChunk: 1 << 14) { r in for i in r { op[i] = max(0, bp[i] + sp[i]) } } }
+        else { Parallel.forRange(sum.count, minPerChunk: 1 << 14) { r in for i in r { op[i] = bp[i] + sp[i] } } }
+        return sum
     }
 
-    // backward: g = post'(dy); dx = branch'(g) + shortcut'(g)   (identity shortcut passes g unchanged)
+    // backward: g = dy·[y > 0] (relu) or dy; dx = branch'(g) + shortcut'(g)  (identity passes g unchanged)
     public func backward(_ dy: Tensor, inputGradient: Bool) -> Tensor? {
-        let g = post?.backward(dy, inputGradient: true) ?? dy
+        var g = dy
+        if relu {
+            dsum.resize(dy.shape)
+            let yp = sum.data, dyp = dy.data, gp = dsum.data
+            Parallel.forRange(dy.count, minPerChunk: 1 << 14) { r in for i in r { gp[i] = yp[i] > 0 ? dyp[i] : 0 } }
+            g = dsum
+        }
         let db = branch.backward(g, inputGradient: inputGradient)
         let ds: Tensor? = shortcut != nil ? shortcut!.backward(g, inputGradient: inputGradient) : g
         guard inputGradient, let db, let ds else { return nil }

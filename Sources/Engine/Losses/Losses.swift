@@ -29,7 +29,7 @@ public final class SoftmaxCrossEntropy {
                 var mx = -Float.infinity
                 for j in 0..<c { mx = max(mx, row[j]) }
                 var s: Float = 0
-                for j in 0..<c { let e = expf(row[j] - mx); g[j] = e; s += e }
+                for j in 0..<c { let e = fastExp(row[j] - mx); g[j] = e; s += e }
                 let logZ = mx + logf(s), invS = 1 / s
                 var loss: Float = 0
                 for j in 0..<c {

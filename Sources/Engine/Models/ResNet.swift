@@ -1,5 +1,5 @@
 // ResNet-18/34/50/101/152 (He et al. 2016, torchvision layout): BasicBlock or Bottleneck (expansion 4),
-// stride on the 3×3 conv, 1×1 conv + BN projection shortcut when the shape changes, convs without bias,
+// stride on the 3×3 conv, BatchNorm + ReLU fused into one pass, 1×1 conv + BN projection shortcut when the shape changes, convs without bias,
 // kaiming-normal (fan_out) conv init. Stems: `cifar` 3×3/s1 conv + BN + ReLU; `imagenet` 7×7/s2 conv +
 // BN + ReLU + 3×3/s2 max-pool. Widths 64·w, 128·w, 256·w, 512·w. Head: global average pool + Linear.
 // Units: stem, layer1.0 … layer4.(n−1), head.
@@ -20,8 +20,8 @@ extension ModelSpec {
         var rng = RandomStream(seed: seed, name: "init/stem")
         let c0 = scaled(64)
         var stemLayers: [Layer] = stem == .cifar
-            ? [conv(inChannels, c0, 3, 1, &rng), BatchNorm(c0), ReLU()]
-            : [conv(inChannels, c0, 7, 2, &rng), BatchNorm(c0), ReLU()]
+            ? [conv(inChannels, c0, 3, 1, &rng), BatchNorm(c0, relu: true)]
+            : [conv(inChannels, c0, 7, 2, &rng), BatchNorm(c0, relu: true)]
         if stem == .imagenet { stemLayers.append(MaxPool2d(kernel: 3, stride: 2, padding: 1)) }
         units.append(.init(name: "stem", layer: Sequential(stemLayers)))
 
@@ -34,14 +34,14 @@ extension ModelSpec {
                 let s = (b == 0 && stage > 0) ? 2 : 1
                 let outC = planes * expansion
                 let branch: Sequential = bottleneck
-                    ? Sequential([conv(inC, planes, 1, 1, &r), BatchNorm(planes), ReLU(),
-                                  conv(planes, planes, 3, s, &r), BatchNorm(planes), ReLU(),
+                    ? Sequential([conv(inC, planes, 1, 1, &r), BatchNorm(planes, relu: true),
+                                  conv(planes, planes, 3, s, &r), BatchNorm(planes, relu: true),
                                   conv(planes, outC, 1, 1, &r), BatchNorm(outC)])
-                    : Sequential([conv(inC, planes, 3, s, &r), BatchNorm(planes), ReLU(),
+                    : Sequential([conv(inC, planes, 3, s, &r), BatchNorm(planes, relu: true),
                                   conv(planes, planes, 3, 1, &r), BatchNorm(planes)])
                 let shortcut: Layer? = (s != 1 || inC != outC)
                     ? Sequential([conv(inC, outC, 1, s, &r), BatchNorm(outC)]) : nil
-                units.append(.init(name: name, layer: Residual(branch, shortcut: shortcut, post: ReLU())))
+                units.append(.init(name: name, layer: Residual(branch, shortcut: shortcut, relu: true)))
                 inC = outC
             }
         }

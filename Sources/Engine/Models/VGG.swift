@@ -1,5 +1,5 @@
 // VGG from a config list: numbers are 3×3 conv (padding 1) output channels, "M" a 2×2 max-pool.
-// Each conv unit: conv (bias optional) [+ BatchNorm] + ReLU [+ the max-pool that follows it].
+// Each conv unit: conv (bias optional) + [BatchNorm fused with] ReLU [+ the max-pool that follows it].
 // vgg8b and vgg11b are Nøkland & Eidnes' nets (then one FC layer of 1024 and the classifier);
 // vgg19 is the classic 16-conv net (BWBPF), followed by the classifier on the flattened features.
 // Units: conv1 … convN, fc1 … (hidden FC layers), head.
@@ -30,8 +30,7 @@ extension ModelSpec {
             var r = RandomStream(seed: seed, name: "init/conv\(index)")
             let out = scaled(ch)
             var layers: [Layer] = [Conv2d(c, out, kernel: 3, padding: 1, bias: convBias, rng: &r)]
-            if batchNorm { layers.append(BatchNorm(out)) }
-            layers.append(ReLU())
+            layers.append(batchNorm ? BatchNorm(out, relu: true) : ReLU())
             units.append(.init(name: "conv\(index)", layer: Sequential(layers)))
             c = out
         }
@@ -40,8 +39,7 @@ extension ModelSpec {
             var r = RandomStream(seed: seed, name: "init/fc\(i + 1)")
             var layers: [Layer] = i == 0 ? [Flatten()] : []
             layers.append(Linear(features, h, rng: &r))
-            if batchNorm { layers.append(BatchNorm(h)) }
-            layers.append(ReLU())
+            layers.append(batchNorm ? BatchNorm(h, relu: true) : ReLU())
             if dropout > 0 { layers.append(Dropout(Float(dropout), rng: RandomStream(seed: seed, name: "dropout/fc\(i + 1)"))) }
             units.append(.init(name: "fc\(i + 1)", layer: Sequential(layers)))
             features = h

@@ -1,0 +1,27 @@
+// Profile: optional per-layer-kind timing of forward and backward passes (`blocklocal bench --profile`).
+// Off by default; when off, the cost is one branch per layer call.
+
+import Foundation
+
+public enum Profile {
+    nonisolated(unsafe) public static var enabled = false
+    nonisolated(unsafe) static var totals: [String: (forward: Double, backward: Double, calls: Int)] = [:]
+
+    @inline(__always) static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    static func record(_ layer: Layer, forward: Bool, since t0: UInt64) {
+        let key = String(describing: type(of: layer))
+        var e = totals[key] ?? (0, 0, 0)
+        let dt = Double(now() - t0) / 1e9
+        if forward { e.forward += dt; e.calls += 1 } else { e.backward += dt }
+        totals[key] = e
+    }
+
+    public static func reset() { totals = [:] }
+
+    /// Rows of (layer kind, forward seconds, backward seconds, forward calls), slowest first.
+    public static var report: [(kind: String, forward: Double, backward: Double, calls: Int)] {
+        totals.map { ($0.key, $0.value.forward, $0.value.backward, $0.value.calls) }
+            .sorted { $0.forward + $0.backward > $1.forward + $1.backward }
+    }
+}

@@ -1,0 +1,84 @@
+// Vector kernels on contiguous float runs, written with SIMD8 so that reductions vectorise while
+// keeping a fixed summation order (8 lanes, then the lanes in order, then the tail): the same input
+// always gives the same bits. Fast exp and erf for activations and softmax, tested against libm.
+
+import Foundation
+
+/// (Σ (x − shift), Σ (x − shift)²) over n floats; the shift keeps the variance free of cancellation.
+@inline(__always)
+func shiftedSums(_ p: UnsafePointer<Float>, _ n: Int, shift: Float) -> (Float, Float) {
+    var s = SIMD8<Float>(), q = SIMD8<Float>()
+    let k = SIMD8<Float>(repeating: shift)
+    var i = 0
+    while i + 8 <= n {
+        let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) - k
+        s += v; q += v * v; i += 8
+    }
+    var ss = s.sum(), qq = q.sum()
+    while i < n { let v = p[i] - shift; ss += v; qq += v * v; i += 1 }
+    return (ss, qq)
+}
+
+/// (Σ g, Σ g·(x − shift)) over n floats with g = dy·[a·x + b > 0]: the ReLU mask of a fused
+/// BatchNorm + ReLU recomputed from x, so backward need not read the output again.
+@inline(__always)
+func maskedDotSums(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int, a: Float, b: Float, shift: Float) -> (Float, Float) {
+    var s = SIMD8<Float>(), q = SIMD8<Float>()
+    let k = SIMD8<Float>(repeating: shift), va = SIMD8<Float>(repeating: a), vb = SIMD8<Float>(repeating: b)
+    let zero = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= n {
+        let vx = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+        let g = UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD8<Float>.self).replacing(with: zero, where: vx * va + vb .<= zero)
+        s += g; q += g * (vx - k); i += 8
+    }
+    var ss = s.sum(), qq = q.sum()
+    while i < n { let g = x[i] * a + b > 0 ? dy[i] : 0; ss += g; qq += g * (x[i] - shift); i += 1 }
+    return (ss, qq)
+}
+
+/// (Σ a, Σ a·(b − shift)) over n floats.
+@inline(__always)
+func dotSums(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int, shift: Float) -> (Float, Float) {
+    var s = SIMD8<Float>(), q = SIMD8<Float>()
+    let k = SIMD8<Float>(repeating: shift)
+    var i = 0
+    while i + 8 <= n {
+        let va = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+        let vb = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self) - k
+        s += va; q += va * vb; i += 8
+    }
+    var ss = s.sum(), qq = q.sum()
+    while i < n { ss += a[i]; qq += a[i] * (b[i] - shift); i += 1 }
+    return (ss, qq)
+}
+
+/// e^x in float, within ~2 ulp of expf for x in [−87, 88] (Cephes' range reduction and polynomial);
+/// branch-free so that loops over it vectorise.
+@inline(__always) public func fastExp(_ x: Float) -> Float {
+    let xc = min(max(x, -87.3), 88.3)
+    // round to nearest via 1.5·2²³: t's low mantissa bits then hold n (no trapping conversion)
+    let t = xc * 1.44269504088896341 + 12_582_912
+    let n = t - 12_582_912
+    var r = xc - n * 0.693359375
+    r -= n * -2.12194440e-4
+    let r2 = r * r
+    var p: Float = 1.9875691500e-4
+    p = p * r + 1.3981999507e-3
+    p = p * r + 8.3334519073e-3
+    p = p * r + 4.1665795894e-2
+    p = p * r + 1.6666665459e-1
+    p = p * r + 5.0000001201e-1
+    let y = p * r2 + r + 1
+    let scale = Float(bitPattern: (t.bitPattern &- 0x4B40_0000 &+ 127) &<< 23)
+    return y * scale
+}
+
+/// erf(x) by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7), branch-free.
+@inline(__always) public func fastErf(_ x: Float) -> Float {
+    let a = abs(x)
+    let t = 1 / (1 + 0.3275911 * a)
+    let poly = ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t
+    let e = 1 - poly * fastExp(-a * a)
+    return x < 0 ? -e : e
+}
