@@ -74,7 +74,7 @@ func dotSums(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int, shi
     return y * scale
 }
 
-/// erf(x) by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7), branch-free.
+/// erf(x) by Abramowitz & Stegun 7.1.26: |error| ≤ 1.5e-7 in exact arithmetic, < 6e-7 evaluated in float.
 @inline(__always) public func fastErf(_ x: Float) -> Float {
     let a = abs(x)
     let t = 1 / (1 + 0.3275911 * a)
