@@ -5,17 +5,23 @@
 #   THREADS   engine worker threads for training and benchmarks (default 2 = this machine's cores)
 #   PROFILE   reproduction profile: smoke | quick | paper (filled in by the experiments issues)
 #   BENCH_STEPS  timed training steps per benchmark model
+#   BENCH_MODELS which reference models `make bench-torch` compares
+#   VENV      a Python virtualenv outside the repo for PyTorch (bench-torch only; ~5 GB)
+#   PERF_DIR  the PyTorch benchmark scripts (../shared/perf)
 
 SWIFT        ?= swift
 THREADS      ?= 2
 PROFILE      ?= quick
 BENCH_STEPS  ?= 5
+BENCH_MODELS ?= r18_fm_w0.25 r18_fm_w1 r50_c10_w0.25 gpt_d64 mlp
+VENV         ?= $(HOME)/.cache/blocklocal/torch-venv
+PERF_DIR     ?= ../shared/perf
 APT_PACKAGES := libopenblas-dev libhdf5-dev hdf5-tools gnuplot-nox pkg-config dataset-fashion-mnist
 RELEASE      := -c release
 TESTFLAGS    := -c release -Xswiftc -enable-testing
 BIN          := .build/release/blocklocal
 
-.PHONY: all deps build test bench reproduce clean help
+.PHONY: all deps build test bench bench-torch reproduce clean help
 
 all: build
 
@@ -23,6 +29,7 @@ help:
 	@echo "make reproduce   run the main job (PROFILE=$(PROFILE))"
 	@echo "make test        build in release and run every test"
 	@echo "make bench       engine throughput on the reference models -> results/bench/"
+	@echo "make bench-torch the same side by side with PyTorch on CPU, interleaved per model"
 	@echo "make deps        install the Debian packages that are missing"
 
 deps:
@@ -45,6 +52,17 @@ test: deps
 bench: build
 	mkdir -p results/bench
 	$(BIN) bench --threads $(THREADS) --steps $(BENCH_STEPS) --out results/bench/engine.json
+
+# PyTorch and the engine alternate model by model, so both see the same machine state.
+bench-torch: build
+	@test -f $(PERF_DIR)/train_bench.py || { echo "error: $(PERF_DIR)/train_bench.py not found; set PERF_DIR=<folder with the PyTorch scripts>" >&2; exit 1; }
+	@test -x $(VENV)/bin/python || { echo "creating $(VENV) with torch (CPU use only; several GB)"; \
+	  python3 -m venv $(VENV) && $(VENV)/bin/pip install -q torch numpy; }
+	mkdir -p results/bench && rm -f results/bench/torch.jsonl
+	for m in $(BENCH_MODELS); do \
+	  $(VENV)/bin/python $(PERF_DIR)/train_bench.py --configs $$m --threads $(THREADS) --min-time 4 --out results/bench/torch.jsonl || exit 1; \
+	  $(BIN) bench --threads $(THREADS) --steps $(BENCH_STEPS) --models $$m --torch results/bench/torch.jsonl --out results/bench/engine-$$m.json || exit 1; \
+	done
 
 reproduce: build
 	@echo "== blocklocal reproduce (profile $(PROFILE)) =="

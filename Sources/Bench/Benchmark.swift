@@ -11,9 +11,21 @@ public struct BenchConfig: Sendable {
     public let key: String
     public let summary: String
     public let batch: Int
-    /// PyTorch 2.15 CPU anchor on this machine class (perf/anchors.md, best pass, 2 threads).
+    /// PyTorch CPU samples/s to compare with: the recorded anchor (perf/anchors.md, best pass,
+    /// 2 threads, an AMD Zen 3 VM) unless a measurement on this machine replaces it.
     public let torchAnchor: Double
+    public var torchSource = "perf/anchors.md"
     public let spec: ModelSpec
+
+    public init(key: String, summary: String, batch: Int, torchAnchor: Double, spec: ModelSpec) {
+        self.key = key; self.summary = summary; self.batch = batch; self.torchAnchor = torchAnchor; self.spec = spec
+    }
+
+    public func withTorch(_ samplesPerSecond: Double, source: String) -> BenchConfig {
+        var c = BenchConfig(key: key, summary: summary, batch: batch, torchAnchor: samplesPerSecond, spec: spec)
+        c.torchSource = source
+        return c
+    }
 
     public static let reference: [BenchConfig] = {
         func resnet(_ arch: String, _ w: Double, _ c: Int, _ hw: Int) -> ModelSpec {
@@ -38,6 +50,7 @@ public struct BenchResult: Codable, Sendable {
     public let samplesPerSecond: Double, gflops: Double, fractionOfPeak: Double
     public let trainGFLOPPerSample: Double, parameters: Int
     public let torchAnchor: Double
+    public let torchSource: String
     public var ratioToTorch: Double { samplesPerSecond / torchAnchor }
 }
 
@@ -94,7 +107,8 @@ public enum Benchmark {
         return BenchResult(key: cfg.key, summary: cfg.summary, batch: n, threads: Parallel.workers, steps: steps,
                            medianStepSeconds: med, minStepSeconds: times.min() ?? med,
                            samplesPerSecond: sps, gflops: sps * flops / 1e9, fractionOfPeak: sps * flops / 1e9 / peak,
-                           trainGFLOPPerSample: flops / 1e9, parameters: model.parameterCount, torchAnchor: cfg.torchAnchor)
+                           trainGFLOPPerSample: flops / 1e9, parameters: model.parameterCount, torchAnchor: cfg.torchAnchor,
+                           torchSource: cfg.torchSource)
     }
 
     public static func median(_ xs: [Double]) -> Double {
@@ -104,12 +118,12 @@ public enum Benchmark {
 
     /// The results as a Markdown table.
     public static func table(_ rs: [BenchResult], peak: Double) -> String {
-        var out = "| model | batch | samples/s | ms/step | GFLOP/s | % of GEMM peak (\(String(format: "%.0f", peak))) | PyTorch anchor | ratio |\n"
-        out += "|---|---:|---:|---:|---:|---:|---:|---:|\n"
+        var out = "| model | batch | samples/s | ms/step | GFLOP/s | % of GEMM peak (\(String(format: "%.0f", peak))) | PyTorch samples/s | ratio | PyTorch source |\n"
+        out += "|---|---:|---:|---:|---:|---:|---:|---:|---|\n"
         for r in rs {
-            out += "| \(r.summary) " + String(format: "| %d | %.1f | %.1f | %.1f | %.0f%% | %.1f | %.2fx |\n",
+            out += "| \(r.summary) " + String(format: "| %d | %.1f | %.1f | %.1f | %.0f%% | %.1f | %.2fx | ",
                           r.batch, r.samplesPerSecond, r.medianStepSeconds * 1000, r.gflops,
-                          100 * r.fractionOfPeak, r.torchAnchor, r.ratioToTorch)
+                          100 * r.fractionOfPeak, r.torchAnchor, r.ratioToTorch) + r.torchSource + " |\n"
         }
         return out
     }

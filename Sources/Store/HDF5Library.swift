@@ -11,4 +11,7 @@ public enum HDF5Library {
     }
     /// Turns off libhdf5's own printing of error stacks; errors become Swift errors instead.
     public static func silenceErrors() { bl_h5_silence_errors() }
+
+    /// Called before the first file operation.
+    static func setUp() { silenceErrors() }
 }

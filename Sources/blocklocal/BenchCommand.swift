@@ -17,6 +17,8 @@ struct BenchCommand: ParsableCommand {
     var out: String?
     @Flag(help: "Also print where each model's step time goes, per layer kind.")
     var profile = false
+    @Option(help: "PyTorch results measured here by ../shared/perf/train_bench.py (JSON lines); replaces the recorded anchors in the comparison.")
+    var torch: String?
 
     func validate() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
@@ -31,7 +33,11 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         exec.apply()
         let wanted = models.map { Set($0.split(separator: ",").map(String.init)) }
-        let configs = BenchConfig.reference.filter { wanted?.contains($0.key) ?? true }
+        var configs = BenchConfig.reference.filter { wanted?.contains($0.key) ?? true }
+        if let torch {
+            let measured = try TorchResults.load(torch, threads: exec.threads)
+            configs = configs.map { c in measured[c.key].map { c.withTorch($0, source: "measured") } ?? c }
+        }
         let peak = Benchmark.gemmPeak()
         print("engine \(Engine.version), \(exec.threads) thread(s), OpenBLAS core \(Engine.blasCore); 1024³ sgemm peak \(String(format: "%.1f", peak)) GFLOP/s")
         var results: [BenchResult] = []
@@ -45,7 +51,7 @@ struct BenchCommand: ParsableCommand {
                           1000 * row.forward / Double(steps + 2), 1000 * row.backward / Double(steps + 2), 100 * (row.forward + row.backward) / total))
                 }
             }
-            print("  " + c.key.padded(14) + String(format: "%9.1f samples/s  (%.2fx PyTorch anchor %.1f)", r.samplesPerSecond, r.ratioToTorch, r.torchAnchor))
+            print("  " + c.key.padded(14) + String(format: "%9.1f samples/s  (%.2fx PyTorch %.1f, ", r.samplesPerSecond, r.ratioToTorch, r.torchAnchor) + c.torchSource + ")")
             results.append(r)
         }
         print("")
@@ -64,4 +70,21 @@ struct BenchCommand: ParsableCommand {
 struct BenchReport: Codable {
     let engineVersion: String, threads: Int, blasConfig: String, gemmPeakGFLOPs: Double
     let results: [BenchResult]
+}
+
+/// Samples/s per config from train_bench.py's JSON lines (the best line for the thread count).
+enum TorchResults {
+    static func load(_ path: String, threads: Int) throws -> [String: Double] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ValidationError("cannot read --torch \(path); run `make bench-torch` or ../shared/perf/train_bench.py --out \(path) first")
+        }
+        var best: [String: Double] = [:]
+        for line in text.split(separator: "\n") {
+            guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let key = obj["config"] as? String, let sps = obj["samples_per_s"] as? Double,
+                  (obj["threads"] as? Int) == threads else { continue }
+            best[key] = max(best[key] ?? 0, sps)
+        }
+        return best
+    }
 }

@@ -1,0 +1,227 @@
+// HDF5Object: a group (or the root) or a dataset inside an HDF5File, with its attributes.
+
+import CHDF5
+
+public final class HDF5Object {
+    public let file: HDF5File
+    public let name: String
+    let ownId: hid_t?
+    var id: hid_t { ownId ?? file.id }
+
+    init(file: HDF5File, id: hid_t?, name: String) { self.file = file; self.ownId = id; self.name = name }
+    deinit {
+        guard let ownId else { return }
+        if H5Iget_type(ownId) == H5I_DATASET { H5Dclose(ownId) } else { H5Gclose(ownId) }
+    }
+
+    func error(_ op: String, _ object: String? = nil, hint: String = "") -> HDF5Error {
+        HDF5Error(path: file.path, object: object ?? name, operation: op, hint: hint)
+    }
+    func child(_ n: String) -> String { name == "/" ? "/" + n : name + "/" + n }
+
+    public func exists(_ path: String) -> Bool {
+        // check each component, as H5Lexists requires the parents to exist
+        var prefix = ""
+        for part in path.split(separator: "/") {
+            prefix += (prefix.isEmpty ? "" : "/") + part
+            if H5Lexists(id, prefix, bl_h5p_default()) <= 0 { return false }
+        }
+        return true
+    }
+
+    /// Creates a group (and any missing parents).
+    @discardableResult
+    public func createGroup(_ path: String) throws -> HDF5Object {
+        let lcpl = H5Pcreate(bl_h5p_link_create()); defer { H5Pclose(lcpl) }
+        H5Pset_create_intermediate_group(lcpl, 1)
+        let g = H5Gcreate2(id, path, lcpl, bl_h5p_default(), bl_h5p_default())
+        guard g >= 0 else { throw error("create group", child(path), hint: "it may exist already") }
+        return HDF5Object(file: file, id: g, name: child(path))
+    }
+
+    public func group(_ path: String) throws -> HDF5Object {
+        guard exists(path) else { throw error("find group", child(path), hint: "the file lacks it; it may be from another tool or version") }
+        let g = H5Gopen2(id, path, bl_h5p_default())
+        guard g >= 0 else { throw error("open group", child(path)) }
+        return HDF5Object(file: file, id: g, name: child(path))
+    }
+
+    /// Names of the links (groups and datasets) directly in this group, sorted.
+    public func members() -> [String] {
+        var names: [String] = []
+        var idx: hsize_t = 0
+        withUnsafeMutablePointer(to: &names) { ptr in
+            _ = H5Literate(id, H5_INDEX_NAME, H5_ITER_INC, &idx, { _, name, _, data in
+                data!.assumingMemoryBound(to: [String].self).pointee.append(String(cString: name!))
+                return 0
+            }, ptr)
+        }
+        return names
+    }
+
+    // MARK: datasets
+
+    /// Writes a dataset of `shape` from `count` elements at `values`; chunked along the first
+    /// dimension and gzip-compressed when `gzip` is a level 1–9.
+    public func write<T: HDF5Element>(_ path: String, _ values: UnsafeBufferPointer<T>, shape: [Int],
+                                      chunkRows: Int? = nil, gzip: Int? = nil) throws {
+        precondition(shape.reduce(1, *) == values.count, "HDF5 write: \(values.count) values for shape \(shape)")
+        var dims = shape.map { hsize_t($0) }
+        let space = H5Screate_simple(Int32(dims.count), &dims, nil); defer { H5Sclose(space) }
+        let dcpl = H5Pcreate(bl_h5p_dataset_create()); defer { H5Pclose(dcpl) }
+        if let chunkRows, !shape.isEmpty, shape[0] > 0 {
+            var chunk = dims; chunk[0] = hsize_t(max(1, min(chunkRows, shape[0])))
+            H5Pset_chunk(dcpl, Int32(chunk.count), &chunk)
+            if let gzip { H5Pset_deflate(dcpl, UInt32(gzip)) }
+        }
+        let lcpl = H5Pcreate(bl_h5p_link_create()); defer { H5Pclose(lcpl) }
+        H5Pset_create_intermediate_group(lcpl, 1)
+        let d = H5Dcreate2(id, path, T.hdf5Type, space, lcpl, dcpl, bl_h5p_default())
+        guard d >= 0 else { throw error("create dataset", child(path), hint: "it may exist already") }
+        defer { H5Dclose(d) }
+        if values.count > 0 {
+            guard H5Dwrite(d, T.hdf5Type, bl_h5s_all(), bl_h5s_all(), bl_h5p_default(), values.baseAddress) >= 0 else {
+                throw error("write dataset", child(path), hint: "the disk may be full")
+            }
+        }
+    }
+
+    public func write<T: HDF5Element>(_ path: String, _ values: [T], shape: [Int]? = nil, chunkRows: Int? = nil, gzip: Int? = nil) throws {
+        try values.withUnsafeBufferPointer { try write(path, $0, shape: shape ?? [values.count], chunkRows: chunkRows, gzip: gzip) }
+    }
+
+    /// Opens a dataset and reads its shape; with `element`, checks that it holds that kind of value.
+    private func openDataset(_ path: String, element: (any HDF5Element.Type)?) throws -> (hid_t, [Int]) {
+        guard exists(path) else { throw error("find dataset", child(path), hint: "the file lacks it") }
+        let d = H5Dopen2(id, path, bl_h5p_default())
+        guard d >= 0 else { throw error("open dataset", child(path)) }
+        let space = H5Dget_space(d); defer { H5Sclose(space) }
+        let rank = Int(H5Sget_simple_extent_ndims(space))
+        var dims = [hsize_t](repeating: 0, count: max(rank, 1))
+        H5Sget_simple_extent_dims(space, &dims, nil)
+        if let element {
+            let ftype = H5Dget_type(d); defer { H5Tclose(ftype) }
+            guard H5Tget_class(ftype) == H5Tget_class(element.hdf5Type) else {
+                H5Dclose(d)
+                throw error("read dataset as \(element.typeName)", child(path), hint: "it holds another element type")
+            }
+        }
+        return (d, rank == 0 ? [] : dims.prefix(rank).map { Int($0) })
+    }
+
+    /// The shape of a dataset.
+    public func shape(_ path: String) throws -> [Int] {
+        let (d, shape) = try openDataset(path, element: nil)
+        H5Dclose(d); return shape
+    }
+
+    /// Reads a whole dataset: its values and shape.
+    public func read<T: HDF5Element>(_ path: String, as: T.Type = T.self) throws -> (values: [T], shape: [Int]) {
+        let (d, shape) = try openDataset(path, element: T.self); defer { H5Dclose(d) }
+        let n = shape.reduce(1, *)
+        var out = [T](unsafeUninitializedCapacity: n) { buf, count in
+            count = n
+            if n > 0 { _ = H5Dread(d, T.hdf5Type, bl_h5s_all(), bl_h5s_all(), bl_h5p_default(), buf.baseAddress) }
+        }
+        if n > 0, out.count != n { out = [] }
+        return (out, shape)
+    }
+
+    /// Reads rows `start ..< start + count` along the first dimension.
+    public func readRows<T: HDF5Element>(_ path: String, start: Int, count: Int, as: T.Type = T.self) throws -> (values: [T], shape: [Int]) {
+        let (d, shape) = try openDataset(path, element: T.self); defer { H5Dclose(d) }
+        guard !shape.isEmpty, start >= 0, count >= 0, start + count <= shape[0] else {
+            throw error("read rows \(start)..<\(start + count)", child(path), hint: "the dataset has shape \(shape)")
+        }
+        var offset = [hsize_t](repeating: 0, count: shape.count), sel = shape.map { hsize_t($0) }
+        offset[0] = hsize_t(start); sel[0] = hsize_t(count)
+        let fspace = H5Dget_space(d); defer { H5Sclose(fspace) }
+        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &offset, nil, &sel, nil)
+        let mspace = H5Screate_simple(Int32(sel.count), &sel, nil); defer { H5Sclose(mspace) }
+        let n = sel.reduce(1) { $0 * Int($1) }
+        var ok = true
+        let out = [T](unsafeUninitializedCapacity: n) { buf, c in
+            c = n
+            if n > 0 { ok = H5Dread(d, T.hdf5Type, mspace, fspace, bl_h5p_default(), buf.baseAddress) >= 0 }
+        }
+        guard ok else { throw error("read rows", child(path)) }
+        var outShape = shape; outShape[0] = count
+        return (out, outShape)
+    }
+
+    // MARK: attributes
+
+    private func writeAttribute(_ attr: String, type: hid_t, space: hid_t, _ body: (hid_t) -> herr_t) throws {
+        if H5Aexists(id, attr) > 0 { H5Adelete(id, attr) }
+        let a = H5Acreate2(id, attr, type, space, bl_h5p_default(), bl_h5p_default())
+        guard a >= 0 else { throw error("create attribute \(attr)") }
+        defer { H5Aclose(a) }
+        guard body(a) >= 0 else { throw error("write attribute \(attr)") }
+    }
+
+    public func setAttribute(_ attr: String, _ value: String) throws {
+        let bytes = Array(value.utf8)
+        let t = H5Tcopy(bl_h5t_c_s1()); defer { H5Tclose(t) }
+        H5Tset_size(t, max(1, bytes.count)); H5Tset_cset(t, H5T_CSET_UTF8)
+        let space = H5Screate(H5S_SCALAR); defer { H5Sclose(space) }
+        try writeAttribute(attr, type: t, space: space) { a in
+            bytes.isEmpty ? H5Awrite(a, t, [UInt8(0)]) : H5Awrite(a, t, bytes)
+        }
+    }
+
+    public func setAttribute(_ attr: String, _ value: Int) throws { try setAttribute(attr, [Int64(value)]) }
+    public func setAttribute(_ attr: String, _ value: Double) throws { try setAttribute(attr, [value]) }
+
+    /// A numeric attribute: a scalar for one value, a 1-D array otherwise.
+    public func setAttribute<T: HDF5Element>(_ attr: String, _ values: [T]) throws {
+        var dims = [hsize_t(values.count)]
+        let space = values.count == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dims, nil)
+        defer { H5Sclose(space) }
+        try writeAttribute(attr, type: T.hdf5Type, space: space) { a in H5Awrite(a, T.hdf5Type, values) }
+    }
+
+    public func hasAttribute(_ attr: String) -> Bool { H5Aexists(id, attr) > 0 }
+
+    public func stringAttribute(_ attr: String) throws -> String {
+        guard hasAttribute(attr) else { throw error("find attribute \(attr)", hint: "the file lacks it") }
+        let a = H5Aopen(id, attr, bl_h5p_default()); defer { H5Aclose(a) }
+        let t = H5Aget_type(a); defer { H5Tclose(t) }
+        guard H5Tget_class(t) == H5T_STRING else { throw error("read attribute \(attr) as text", hint: "it is not a string") }
+        if H5Tis_variable_str(t) > 0 {
+            var ptr: UnsafeMutablePointer<CChar>? = nil
+            let mt = H5Tcopy(bl_h5t_c_s1()); defer { H5Tclose(mt) }
+            H5Tset_size(mt, bl_h5t_variable())
+            guard H5Aread(a, mt, &ptr) >= 0, let p = ptr else { throw error("read attribute \(attr)") }
+            defer { H5free_memory(p) }
+            return String(cString: p)
+        }
+        let size = H5Tget_size(t)
+        var buf = [UInt8](repeating: 0, count: size + 1)
+        guard H5Aread(a, t, &buf) >= 0 else { throw error("read attribute \(attr)") }
+        return String(decoding: buf.prefix { $0 != 0 }, as: UTF8.self)
+    }
+
+    public func numericAttribute<T: HDF5Element>(_ attr: String, as: T.Type = T.self) throws -> [T] {
+        guard hasAttribute(attr) else { throw error("find attribute \(attr)", hint: "the file lacks it") }
+        let a = H5Aopen(id, attr, bl_h5p_default()); defer { H5Aclose(a) }
+        let space = H5Aget_space(a); defer { H5Sclose(space) }
+        let n = Int(H5Sget_simple_extent_npoints(space))
+        var ok = false
+        let out = [T](unsafeUninitializedCapacity: n) { buf, c in
+            c = n; ok = H5Aread(a, T.hdf5Type, buf.baseAddress) >= 0
+        }
+        guard ok else { throw error("read attribute \(attr) as \(T.typeName)") }
+        return out
+    }
+
+    public func intAttribute(_ attr: String) throws -> Int { Int(try numericAttribute(attr, as: Int64.self).first ?? 0) }
+    public func doubleAttribute(_ attr: String) throws -> Double { try numericAttribute(attr, as: Double.self).first ?? .nan }
+
+    /// A dataset as an object, to read or set its attributes.
+    public func dataset(_ path: String) throws -> HDF5Object {
+        guard exists(path) else { throw error("find dataset", child(path), hint: "the file lacks it") }
+        let d = H5Dopen2(id, path, bl_h5p_default())
+        guard d >= 0 else { throw error("open dataset", child(path)) }
+        return HDF5Object(file: file, id: d, name: child(path))
+    }
+}
