@@ -177,7 +177,7 @@ public final class HDF5Object {
         var dims = [hsize_t(values.count)]
         let space = values.count == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dims, nil)
         defer { H5Sclose(space) }
-        try writeAttribute(attr, type: T.hdf5Type, space: space) { a in H5Awrite(a, T.hdf5Type, values) }
+        try writeAttribute(attr, type: T.hdf5Type, space: space) { a in values.withUnsafeBufferPointer { H5Awrite(a, T.hdf5Type, $0.baseAddress) } }
     }
 
     public func hasAttribute(_ attr: String) -> Bool { H5Aexists(id, attr) > 0 }
