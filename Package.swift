@@ -12,6 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // MARK: - C at the edges (one Swift module imports each)
@@ -19,19 +20,25 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
                        providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
 
         // MARK: - Modules
         .target(name: "Engine", dependencies: ["CBLAS"]),
         .target(name: "Store", dependencies: ["CHDF5"]),
+        .target(name: "Datasets", dependencies: [
+            "Engine", "Store", "CZlib", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .target(name: "Bench", dependencies: ["Engine"]),
         .executableTarget(name: "blocklocal", dependencies: [
-            "Engine", "Store", "Bench",
+            "Engine", "Store", "Datasets", "Bench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // MARK: - Tests
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Store", "Engine"]),
         .testTarget(name: "CLITests", dependencies: ["blocklocal"]),
     ],
     swiftLanguageModes: [.v5]

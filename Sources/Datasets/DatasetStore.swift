@@ -1,0 +1,200 @@
+// DatasetStore: the cache folder (datasets/). fetch = find each source file (mirror, system package
+// directory, raw download cache, original URLs, in that order), verify it, parse, and write
+// datasets/<name>.h5 through a temporary file and a rename. A file that fails its checksum or size is
+// never used or kept; the error names the source, the file, expected and actual values.
+// Cache layout: /train/images (UInt8, N×C×H×W), /train/labels (Int32), /test/..., attributes
+// format_version, tool_version, created, dataset, class_names (JSON), source.<role>.<check>.
+
+import Engine
+import Foundation
+import Store
+
+public struct FetchOptions: Sendable {
+    /// A directory (or file:// URL of one) holding the original files, tried first.
+    public var mirror: String?
+    /// Whether original URLs may be tried (tests turn this off).
+    public var network: Bool = true
+    public var log: @Sendable (String) -> Void = { _ in }
+    public init(mirror: String? = nil, network: Bool = true, log: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.mirror = mirror; self.network = network; self.log = log
+    }
+}
+
+public enum CacheStatus: Equatable, Sendable {
+    case missing
+    case valid
+    case stale(String)
+}
+
+public final class DatasetStore {
+    public static let formatVersion = 1
+    public let directory: URL
+
+    public init(directory: String) { self.directory = URL(fileURLWithPath: directory) }
+
+    public func cachePath(_ name: String) -> String { directory.appendingPathComponent(name + ".h5").path }
+    func rawDirectory(_ name: String) -> URL { directory.appendingPathComponent("raw").appendingPathComponent(name) }
+
+    /// Whether the cache file exists and was built from exactly the declared sources.
+    public func status(_ def: DatasetDefinition) throws -> CacheStatus {
+        let path = cachePath(def.name)
+        guard FileManager.default.fileExists(atPath: path) else { return .missing }
+        guard let f = try? HDF5File.open(path) else { return .stale("not a readable HDF5 file") }
+        let version = (try? f.root.intAttribute("format_version")) ?? 0
+        if version > DatasetStore.formatVersion { throw DatasetError.newerCache(path: path, version: version, supported: DatasetStore.formatVersion) }
+        if version < DatasetStore.formatVersion { return .stale("cache format \(version) is older than \(DatasetStore.formatVersion)") }
+        for file in def.files {
+            let key = "source.\(file.role).checksum"
+            guard let recorded = try? f.root.stringAttribute(key), recorded == file.check.expected else {
+                return .stale("\(file.filename): recorded checksum differs from the registry's")
+            }
+        }
+        return .valid
+    }
+
+    /// Makes sure datasets/<name>.h5 is present and valid; returns its path.
+    @discardableResult
+    public func fetch(_ def: DatasetDefinition, options: FetchOptions = FetchOptions()) throws -> String {
+        switch try status(def) {
+        case .valid: options.log("\(def.name): cached at \(cachePath(def.name))"); return cachePath(def.name)
+        case .stale(let why): options.log("\(def.name): rebuilding the cache (\(why))")
+        case .missing: break
+        }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var contents: [String: Data] = [:]
+        for file in def.files { contents[file.role] = try obtain(file, of: def, options: options) }
+        options.log("\(def.name): converting")
+        let data = try def.parse(contents)
+        try data.validate(name: def.name)
+        try write(data, def: def)
+        options.log("\(def.name): wrote \(cachePath(def.name)) (\(data.train.count) train, \(data.test.count) test)")
+        return cachePath(def.name)
+    }
+
+    /// Verifies a candidate's bytes; returns nil when good, else the error.
+    func verify(_ data: Data, _ file: SourceFile, of def: DatasetDefinition, source: String, checkSize: Bool) -> DatasetError? {
+        if checkSize, file.check.coversRawBytes, let size = file.size, data.count != size {
+            return .sizeMismatch(dataset: def.name, file: file.filename, source: source, expected: size, actual: data.count)
+        }
+        let actual = (try? file.check.actual(data, name: file.filename)) ?? "unreadable (damaged or truncated gzip)"
+        if actual != file.check.expected {
+            return .checksumMismatch(dataset: def.name, file: file.filename, source: source, algorithm: file.check.label,
+                                     expected: file.check.expected, actual: actual)
+        }
+        return nil
+    }
+
+    /// The verified bytes of one source file, from the first place that has a good copy.
+    func obtain(_ file: SourceFile, of def: DatasetDefinition, options: FetchOptions) throws -> Data {
+        var tried: [String] = []
+        var lastError: DatasetError?
+        var local: [String] = []
+        if let m = options.mirror {
+            let dir = m.hasPrefix("file://") ? (URL(string: m)?.path ?? m) : m
+            local.append(URL(fileURLWithPath: dir).appendingPathComponent(file.filename).path)
+        }
+        local += def.localDirectories.map { URL(fileURLWithPath: $0).appendingPathComponent(file.filename).path }
+        let rawPath = rawDirectory(def.name).appendingPathComponent(file.filename).path
+        local.append(rawPath)
+        for path in local {
+            guard FileManager.default.fileExists(atPath: path) else { tried.append("\(path): absent"); continue }
+            guard let data = FileManager.default.contents(atPath: path) else { tried.append("\(path): unreadable"); continue }
+            if let err = verify(data, file, of: def, source: path, checkSize: true) {
+                options.log("  \(err)"); tried.append("\(path): bad checksum"); lastError = err
+                if path == rawPath { try? FileManager.default.removeItem(atPath: rawPath) }   // never keep a bad download
+                continue
+            }
+            options.log("  \(file.filename): verified \(path)")
+            return data
+        }
+        if options.network {
+            for url in file.urls {
+                guard let u = URL(string: url) else { continue }
+                try FileManager.default.createDirectory(at: rawDirectory(def.name), withIntermediateDirectories: true)
+                let tmp = rawPath + ".part-\(ProcessInfo.processInfo.processIdentifier)"
+                defer { try? FileManager.default.removeItem(atPath: tmp) }
+                options.log("  \(file.filename): downloading \(url)")
+                if let failure = StreamingDownload.fetch(u, to: tmp) { tried.append("\(url): \(failure)"); continue }
+                guard let data = FileManager.default.contents(atPath: tmp) else { tried.append("\(url): no data"); continue }
+                if let err = verify(data, file, of: def, source: url, checkSize: true) {
+                    options.log("  \(err)"); tried.append("\(url): bad checksum"); lastError = err; continue
+                }
+                do { try FileManager.default.moveItem(atPath: tmp, toPath: rawPath) }
+                catch { throw DatasetError.io(path: rawPath, reason: error.localizedDescription) }
+                return data
+            }
+        } else { tried.append("original URLs: not tried (network off)") }
+        if let lastError, tried.allSatisfy({ $0.hasSuffix("absent") || $0.hasSuffix("bad checksum") || $0.contains("not tried") }) {
+            throw lastError
+        }
+        throw DatasetError.notFound(dataset: def.name, file: file.filename, tried: tried)
+    }
+
+    func write(_ data: ImageDataset, def: DatasetDefinition) throws {
+        let final = cachePath(def.name)
+        let tmp = final + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        do {
+            let f = try HDF5File.create(tmp)
+            let shape = [data.channels, data.height, data.width]
+            for (split, s) in [("train", data.train), ("test", data.test)] {
+                try f.root.write("\(split)/images", s.images, shape: [s.count] + shape, chunkRows: 1024, gzip: 4)
+                try f.root.write("\(split)/labels", s.labels, shape: [s.count])
+            }
+            let r = f.root
+            try r.setAttribute("format_version", DatasetStore.formatVersion)
+            try r.setAttribute("dataset", def.name)
+            try r.setAttribute("title", def.title)
+            try r.setAttribute("tool_version", "blocklocal " + Engine.version)
+            try r.setAttribute("created", ISO8601DateFormatter().string(from: Date()))
+            let enc = JSONEncoder(); enc.outputFormatting = [.withoutEscapingSlashes]
+            let names = try enc.encode(data.classNames)
+            try r.setAttribute("class_names", String(decoding: names, as: UTF8.self))
+            for file in def.files {
+                try r.setAttribute("source.\(file.role).file", file.filename)
+                try r.setAttribute("source.\(file.role).check", file.check.label)
+                try r.setAttribute("source.\(file.role).checksum", file.check.expected)
+            }
+            try f.flush()
+        } catch let e as HDF5Error {
+            throw DatasetError.io(path: tmp, reason: e.description)
+        }
+        do {
+            if FileManager.default.fileExists(atPath: final) { try FileManager.default.removeItem(atPath: final) }
+            try FileManager.default.moveItem(atPath: tmp, toPath: final)
+        } catch { throw DatasetError.io(path: final, reason: error.localizedDescription) }
+    }
+
+    /// Reads a cached dataset into memory.
+    public func load(_ name: String) throws -> ImageDataset {
+        let path = cachePath(name)
+        guard FileManager.default.fileExists(atPath: path) else { throw DatasetError.notCached(dataset: name) }
+        let f = try HDF5File.open(path)
+        let version = (try? f.root.intAttribute("format_version")) ?? 0
+        if version > DatasetStore.formatVersion { throw DatasetError.newerCache(path: path, version: version, supported: DatasetStore.formatVersion) }
+        let (trainImages, shape) = try f.root.read("train/images", as: UInt8.self)
+        let train = ImageSplit(images: trainImages, labels: try f.root.read("train/labels", as: Int32.self).values)
+        let test = ImageSplit(images: try f.root.read("test/images", as: UInt8.self).values,
+                              labels: try f.root.read("test/labels", as: Int32.self).values)
+        let names = (try? JSONDecoder().decode([String].self, from: Data(f.root.stringAttribute("class_names").utf8))) ?? []
+        return ImageDataset(channels: shape[1], height: shape[2], width: shape[3], classNames: names, train: train, test: test)
+    }
+
+    /// The recorded attributes of a cache file, for `data info`.
+    public func info(_ name: String) throws -> [(String, String)] {
+        let path = cachePath(name)
+        guard FileManager.default.fileExists(atPath: path) else { throw DatasetError.notCached(dataset: name) }
+        let f = try HDF5File.open(path)
+        var rows: [(String, String)] = [("file", path)]
+        for key in ["dataset", "title", "format_version", "tool_version", "created", "class_names"] {
+            if let s = try? f.root.stringAttribute(key) { rows.append((key, s)) }
+            else if let i = try? f.root.intAttribute(key) { rows.append((key, String(i))) }
+        }
+        for split in ["train", "test"] {
+            rows.append(("\(split)/images", describeShape(try f.root.shape("\(split)/images"))))
+        }
+        return rows
+    }
+
+    func describeShape(_ s: [Int]) -> String { s.map(String.init).joined(separator: "x") }
+}

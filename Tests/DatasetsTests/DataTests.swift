@@ -1,0 +1,119 @@
+import XCTest
+import Foundation
+@testable import Datasets
+@testable import Engine
+import Store
+
+final class DataTests: XCTestCase {
+    /// The real Fashion-MNIST from Debian's dataset-fashion-mnist package.
+    func testRealFashionMNISTWhenTheDebianPackageIsPresent() throws {
+        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") else {
+            throw XCTSkip("dataset-fashion-mnist is not installed (`make deps` installs it)")
+        }
+        let dir = Fixtures.tempDir(); defer { try? FileManager.default.removeItem(at: dir) }
+        let store = DatasetStore(directory: dir.path)
+        let path = try store.fetch(Registry.fashionMNIST, options: FetchOptions(network: false))
+        let ds = try store.load("fashion-mnist")
+        XCTAssertEqual(ds.train.count, 60_000); XCTAssertEqual(ds.test.count, 10_000)
+        XCTAssertEqual(ds.train.classCounts(10), [Int](repeating: 6_000, count: 10))
+        XCTAssertEqual(ds.test.classCounts(10), [Int](repeating: 1_000, count: 10))
+        XCTAssertEqual(ds.train.images.count, 60_000 * 784)
+        // the training mean matches the normalisation constant the registry declares
+        let mean = Double(ds.train.images.reduce(0) { $0 + Int($1) }) / Double(ds.train.images.count) / 255
+        XCTAssertEqual(Float(mean), Registry.fashionMNIST.mean[0], accuracy: 1e-3)
+        // h5dump reads the cache file
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/h5dump") {
+            let p = Process(); p.executableURL = URL(fileURLWithPath: "/usr/bin/h5dump")
+            p.arguments = ["-H", path]; let pipe = Pipe(); p.standardOutput = pipe
+            try p.run(); p.waitUntilExit()
+            let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            XCTAssertEqual(p.terminationStatus, 0)
+            XCTAssert(out.contains("( 60000, 1, 28, 28 )") && out.contains("\"labels\""), out)
+        }
+    }
+
+    func testS2STargetsAreTheReversedInputsAndSeedsReproduce() throws {
+        let task = try S2STask(length: 10, digits: 10)
+        var a = RandomStream(seed: 5, name: "s2s/train"), b = RandomStream(seed: 5, name: "s2s/train")
+        let x = task.trainBatch(size: 32, rng: &a), y = task.trainBatch(size: 32, rng: &b)
+        XCTAssertEqual(x.inputs, y.inputs); XCTAssertEqual(x.tokens.array, y.tokens.array)
+        let t = task.sequenceLength
+        for (i, input) in x.inputs.enumerated() {
+            XCTAssertEqual(input.sorted(), Array(0..<10), "a permutation of the digits")
+            let targets = (0..<t).map { x.targets[i * t + $0] }.filter { $0 >= 0 }.map(Int.init)
+            XCTAssertEqual(targets, input.reversed(), "the target is the input reversed")
+            XCTAssertEqual((0..<10).map { Int(x.tokens[i * t + $0]) }, input)
+            XCTAssertEqual(Int(x.tokens[i * t + 10]), task.separator)
+        }
+        XCTAssertEqual(task.testSet(count: 100, seed: 1), task.testSet(count: 100, seed: 1))
+        XCTAssertNotEqual(task.testSet(count: 100, seed: 1), task.testSet(count: 100, seed: 2))
+        XCTAssertThrowsError(try S2STask(length: 11, digits: 10)) { XCTAssert("\($0)".contains("1...10"), "\($0)") }
+        // perfect logits score 1.0 on both metrics
+        let (tokens, targets) = task.batch(Array(x.inputs.prefix(4)))
+        let logits = Tensor([4, t, task.vocabulary])
+        for r in 0..<(4 * t) where targets[r] >= 0 { logits[r * task.vocabulary + Int(targets[r])] = 1 }
+        XCTAssertEqual(tokens.shape, [4, 20])
+        let acc = task.accuracy(logits: logits, targets: targets)
+        XCTAssertEqual(acc.token, 1); XCTAssertEqual(acc.sequence, 1)
+    }
+
+    func testLoaderNormalisesShufflesAndAugmentsDeterministically() {
+        // 4 images 1×3×3 with pixels 0..8 (+ 10·i)
+        let split = ImageSplit(images: (0..<4).flatMap { i in (0..<9).map { UInt8(10 * i + $0) } }, labels: [0, 1, 2, 3])
+        let plain = ImageLoader(split: split, channels: 1, height: 3, width: 3, mean: [0.5], std: [0.25],
+                                batchSize: 3, shuffle: false, augmentation: .none, seed: 1)
+        var seen: [[Int32]] = []
+        plain.forEachBatch(epoch: 0) { b, x, y in
+            seen.append(y)
+            if b == 0 { XCTAssertEqual(x[4], (4 / 255 - 0.5) / 0.25, accuracy: 1e-6) }
+        }
+        XCTAssertEqual(seen, [[0, 1, 2], [3]], "the last batch is smaller, nothing dropped")
+
+        let shuffled = ImageLoader(split: split, channels: 1, height: 3, width: 3, mean: [0], std: [1],
+                                   batchSize: 4, shuffle: true, augmentation: .none, seed: 7)
+        XCTAssertEqual(shuffled.order(epoch: 0), shuffled.order(epoch: 0))
+        XCTAssertNotEqual((0..<5).map { shuffled.order(epoch: $0) }.count, 1)
+        XCTAssertEqual(shuffled.order(epoch: 3).sorted(), [0, 1, 2, 3])
+
+        // flip only: every sample is its mirror image or itself
+        let flip = ImageLoader(split: split, channels: 1, height: 3, width: 3, mean: [0], std: [1.0 / 255],
+                               batchSize: 4, shuffle: false, augmentation: Augmentation(cropPadding: 0, horizontalFlip: true), seed: 3)
+        var flipped = 0
+        flip.forEachBatch(epoch: 0) { _, x, _ in
+            for i in 0..<4 {
+                let row0 = (0..<3).map { x[i * 9 + $0] }
+                let base = Float(10 * i)
+                if row0 == [base + 2, base + 1, base] { flipped += 1 } else { XCTAssertEqual(row0, [base, base + 1, base + 2]) }
+            }
+        }
+        XCTAssert((1...3).contains(flipped), "some but not all flipped: \(flipped)")
+
+        // crop with padding 1: each output is the image shifted by (dy, dx) ∈ [−1, 1]², zero outside
+        let crop = ImageLoader(split: split, channels: 1, height: 3, width: 3, mean: [0], std: [1.0 / 255],
+                               batchSize: 4, shuffle: false, augmentation: Augmentation(cropPadding: 1, horizontalFlip: false), seed: 4)
+        crop.forEachBatch(epoch: 0) { _, x, _ in
+            for i in 0..<4 {
+                let out = (0..<9).map { x[i * 9 + $0] }
+                let shifts = (-1...1).flatMap { dy in (-1...1).map { dx in (dy, dx) } }
+                let match = shifts.contains { (dy, dx) in
+                    (0..<9).allSatisfy { p in
+                        let y = p / 3 + dy, xx = p % 3 + dx
+                        let v: Float = (0..<3).contains(y) && (0..<3).contains(xx) ? Float(10 * i + y * 3 + xx) : 0
+                        return abs(out[p] - v) < 1e-3
+                    }
+                }
+                XCTAssert(match, "sample \(i): \(out)")
+            }
+        }
+    }
+
+    func testSubsetAndValidationSplitAreFixedAndDisjoint() {
+        let split = ImageSplit(images: (0..<100).map { UInt8($0) }, labels: (0..<100).map { Int32($0 % 10) })
+        let (train, val) = split.split(validation: 20, seed: 9)
+        XCTAssertEqual(train.count, 80); XCTAssertEqual(val.count, 20)
+        XCTAssertEqual(Set(train.images).intersection(Set(val.images)), [])
+        XCTAssertEqual(split.split(validation: 20, seed: 9).validation.images, val.images)
+        XCTAssertEqual(split.subset(30, seed: 1).images, split.subset(30, seed: 1).images)
+        XCTAssertEqual(split.subset(30, seed: 1).count, 30)
+    }
+}
