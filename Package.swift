@@ -13,6 +13,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // MARK: - C at the edges (one Swift module imports each)
@@ -20,14 +21,17 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
                        providers: [.apt(["libhdf5-dev"])]),
-        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+        .systemLibrary(name: "CGzip", path: "Sources/CGzip", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg62-turbo-dev"])]),
 
         // MARK: - Modules
         .target(name: "Engine", dependencies: ["CBLAS"]),
         .target(name: "Store", dependencies: ["CHDF5"]),
         .target(name: "Datasets", dependencies: [
-            "Engine", "Store", "CZlib", .product(name: "Crypto", package: "swift-crypto"),
+            "Engine", "Store", "CGzip", "CJPEG",
+            .product(name: "Crypto", package: "swift-crypto"), .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .target(name: "Bench", dependencies: ["Engine"]),
         .executableTarget(name: "blocklocal", dependencies: [

@@ -1,7 +1,7 @@
-// gunzip through zlib (the only file that imports CZlib). Accepts gzip or zlib streams; a truncated
+// gunzip through zlib (the only file that imports CGzip). Accepts gzip or zlib streams; a truncated
 // or corrupt stream is an error, never a short result.
 
-import CZlib
+import CGzip
 import Foundation
 
 public enum Gzip {

@@ -129,10 +129,7 @@ public enum Registry {
         classNames: [],  // read from wnids.txt
         mean: [0.4802, 0.4481, 0.3975], std: [0.2770, 0.2691, 0.2821],
         augmentation: Augmentation(cropPadding: 4, horizontalFlip: true),
-        parse: { _ in
-            throw DatasetError.badFormat(file: "tiny-imagenet-200.zip",
-                                         reason: "the Tiny-ImageNet zip/JPEG parser is not implemented yet in this version of blocklocal")
-        })
+        parse: { try parseTinyImageNet($0) })
 
     /// The four IDX files of an MNIST-family dataset.
     public static func parseIDXDataset(_ files: [String: Data], classNames: [String]) throws -> ImageDataset {
