@@ -159,13 +159,14 @@ public final class HDF5Object {
         guard body(a) >= 0 else { throw error("write attribute \(attr)") }
     }
 
+    /// A UTF-8 variable-length string attribute (h5py reads it as `str`).
     public func setAttribute(_ attr: String, _ value: String) throws {
-        let bytes = Array(value.utf8)
         let t = H5Tcopy(bl_h5t_c_s1()); defer { H5Tclose(t) }
-        H5Tset_size(t, max(1, bytes.count)); H5Tset_cset(t, H5T_CSET_UTF8)
+        H5Tset_size(t, bl_h5t_variable()); H5Tset_cset(t, H5T_CSET_UTF8)
         let space = H5Screate(H5S_SCALAR); defer { H5Sclose(space) }
-        try writeAttribute(attr, type: t, space: space) { a in
-            bytes.isEmpty ? H5Awrite(a, t, [UInt8(0)]) : H5Awrite(a, t, bytes)
+        try value.withCString { cstr in
+            var ptr: UnsafePointer<CChar>? = cstr
+            try writeAttribute(attr, type: t, space: space) { a in H5Awrite(a, t, &ptr) }
         }
     }
 
@@ -189,9 +190,7 @@ public final class HDF5Object {
         guard H5Tget_class(t) == H5T_STRING else { throw error("read attribute \(attr) as text", hint: "it is not a string") }
         if H5Tis_variable_str(t) > 0 {
             var ptr: UnsafeMutablePointer<CChar>? = nil
-            let mt = H5Tcopy(bl_h5t_c_s1()); defer { H5Tclose(mt) }
-            H5Tset_size(mt, bl_h5t_variable())
-            guard H5Aread(a, mt, &ptr) >= 0, let p = ptr else { throw error("read attribute \(attr)") }
+            guard H5Aread(a, t, &ptr) >= 0, let p = ptr else { throw error("read attribute \(attr)") }
             defer { H5free_memory(p) }
             return String(cString: p)
         }
