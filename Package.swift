@@ -33,9 +33,10 @@ let package = Package(
             "Engine", "Store", "CGzip", "CJPEG",
             .product(name: "Crypto", package: "swift-crypto"), .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
+        .target(name: "Methods", dependencies: ["Engine", "Datasets"]),
         .target(name: "Bench", dependencies: ["Engine"]),
         .executableTarget(name: "blocklocal", dependencies: [
-            "Engine", "Store", "Datasets", "Bench",
+            "Engine", "Store", "Datasets", "Methods", "Bench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -43,6 +44,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Store", "Engine"]),
+        .testTarget(name: "MethodsTests", dependencies: ["Methods", "Datasets", "Engine"]),
         .testTarget(name: "CLITests", dependencies: ["blocklocal"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,0 +1,87 @@
+import Engine
+
+/// `bll-code`: the losses of the released BLL ImageNet code (CeFKZP/congenial-octo-tribble; methods.md §5.1).
+/// Block inputs are detached. For non-final block k: x̂_k = N(globalmax(a_k)); a direct feedback map
+/// β_k(c) = W_k e_c (bias-free Linear from the one-hot label) is trained by its own SGD (lr 0.9, momentum
+/// 0.01, wd 0.01) on ½Σ_c‖β_k(c) − p_c‖², p_c the batch mean of x̂ over class c (0 when absent), using β from
+/// before that step. Forward loss of block k: corr·mean_{ij}[(x̂x̂ᵀ)²_{i≠j}] + proto·sign·Σ_i⟨β_k(y_i), x̂_i⟩/B²
+/// + aux·CE_ls(aux_k(a_k)); the last block: α·CE_ls(logits), label smoothing 0.1.
+/// Flags for the code's quirks: `proto_sign` +1 (as released: it rewards anti-alignment with the prototype;
+/// −1 is the corrected sign); `train_aux_head` false (as with torch ≥ 2 the auxiliary head stays at its random
+/// init: it passes gradient to the block but is never updated). Deviations: the auxiliary head pools globally
+/// (the code uses adaptive pooling to the size after a 3×3/2 average pool); no denoising term.
+final class BLLCode: BlockLocalRule, LearningRule {
+    let name = MethodName.bllCode
+    let config: MethodConfig
+    let pools: [Layer?]
+    let norms: [RowNormalize]
+    let feedback: [Linear]
+    let aux: [ClassifierHead]
+    let decorrelation = Decorrelation(overAllEntries: true)
+    let feedbackOptimizer: Optimizer
+    var optimizers: [Optimizer] { blockOptimizers + [feedbackOptimizer] }
+    private let dx = Tensor([0]), view = Tensor(viewPlaceholder: ())
+
+    init(_ setup: MethodSetup) {
+        config = setup.config
+        let shapes = Array(setup.blockShapes().dropLast())
+        pools = shapes.map { $0.count == 4 ? GlobalPool2d(.max) : nil }
+        let dims = shapes.map { $0.count == 4 ? $0[1] : $0.last! }
+        norms = dims.map { _ in RowNormalize() }
+        var rng = RandomStream(seed: setup.seed, name: "feedback-network")
+        feedback = dims.map { Linear(setup.classes, $0, bias: false, rng: &rng) }
+        var hr = RandomStream(seed: setup.seed, name: "heads/bll-code")
+        aux = shapes.map {
+            ClassifierHead(name: "aux.ce", inputShape: $0, classes: setup.classes, weight: Float(setup.config.auxWeight),
+                           smoothing: Float(setup.config.labelSmoothing), bias: false, frozen: !setup.config.trainAuxHead, rng: &hr)
+        }
+        var fb = OptimizerConfig(); fb.kind = .sgd; fb.momentum = setup.config.feedbackMomentum; fb.weightDecay = setup.config.feedbackWeightDecay
+        feedbackOptimizer = fb.make(feedback.flatMap(\.parameters))
+        super.init(setup, heads: singletons(aux), outputScale: Float(setup.config.alpha), smoothing: Float(setup.config.labelSmoothing))
+    }
+
+    func rows(_ k: Int, _ a: Tensor, _ mode: Mode) -> Tensor {
+        if let p = pools[k] { return p.forward(a, mode: mode) }
+        let d = a.shape.last!; view.view(of: a, shape: [a.count / d, d]); return view
+    }
+
+    func step(_ x: Tensor, _ labels: [Int32], lr: Float) -> [(String, Float)] {
+        let classes = setup.classes
+        let valid = labels.map { $0 >= 0 }
+        let b2 = Float(valid.filter { $0 }.count * valid.filter { $0 }.count)
+        let terms = localStep(x, labels, lr: lr) { k, a, grad in
+            let xh = norms[k].forward(rows(k, a, .train))
+            let r = xh.shape[0], d = xh.shape[1]
+            let w = feedback[k].weight.value.data              // [d, classes]; β(c) = column c
+            // prototype term: sign·Σ_i ⟨β(y_i), x̂_i⟩ / B²
+            dx.resize([r, d]); dx.zero()
+            let dxp = dx.data, xp = xh.data
+            let sign = Float(config.protoSign), pw = Float(config.protoWeight), cw = Float(config.corrWeight)
+            var proto: Float = 0
+            for i in 0..<r where valid[i] {
+                let c = Int(labels[i])
+                for t in 0..<d { proto += w[t * classes + c] * xp[i * d + t]; dxp[i * d + t] = pw * sign * w[t * classes + c] / b2 }
+            }
+            proto *= sign / b2
+            // decorrelation
+            let corr = decorrelation(xh, mask: valid)
+            let gp = decorrelation.grad.data; for o in 0..<(r * d) { dxp[o] += cw * gp[o] }
+            let dz = norms[k].backward(dx)
+            addInto(grad, pools[k]?.backward(dz, inputGradient: true) ?? dz)
+            // feedback map: grad W[:, c] = β(c) − p_c, stepped before the forward loss step (β above is pre-update)
+            let fg = feedback[k].weight.grad.data
+            var counts = [Int](repeating: 0, count: classes)
+            var means = [Float](repeating: 0, count: classes * d)
+            for i in 0..<r where valid[i] { let c = Int(labels[i]); counts[c] += 1; for t in 0..<d { means[c * d + t] += xp[i * d + t] } }
+            for c in 0..<classes { for t in 0..<d {
+                let pc = counts[c] > 0 ? means[c * d + t] / Float(counts[c]) : 0
+                fg[t * classes + c] += w[t * classes + c] - pc
+            } }
+            feedbackOptimizer.step(lr: Float(config.feedbackLR))
+            return [("corr", corr), ("proto", proto)] + aux[k].loss(a, labels, into: grad, mode: .train)
+        }
+        return terms
+    }
+
+    func headLogits(_ x: Tensor) -> [(String, Tensor)] { blockHeadLogits(x, aux) }
+}
