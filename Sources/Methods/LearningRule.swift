@@ -71,6 +71,8 @@ class BlockLocalRule {
     let ce: SoftmaxCrossEntropy
     let outputScale: Float
     var grads: [Tensor]
+    /// Tests only: leave the gradients accumulated instead of stepping the optimizers.
+    var skipOptimizerStep = false
 
     init(_ setup: MethodSetup, heads: [[LocalHead]], outputScale: Float = 1, smoothing: Float = 0) {
         self.setup = setup
@@ -101,7 +103,7 @@ class BlockLocalRule {
                 if outputScale != 1 { let p = g.data; for i in 0..<g.count { p[i] *= outputScale } }
             }
             _ = block.backward(g, inputGradient: false)   // the cut: nothing flows into block k−1
-            blockOptimizers[k].step(lr: lr)
+            if !skipOptimizerStep { blockOptimizers[k].step(lr: lr) }
             h = a
         }
         return terms

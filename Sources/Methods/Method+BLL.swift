@@ -120,7 +120,7 @@ final class BLL: BlockLocalRule, LearningRule {
                 addInto(grad, p)
                 return [("kl", lambda * kl / count)] + (w != 0 ? [("decorr", dec)] : [])
             }
-        }.also { _ in feedbackOptimizer.step(lr: lr) }
+        }.also { _ in if !skipOptimizerStep { feedbackOptimizer.step(lr: lr) } }
     }
 
     func diagnostics(_ x: Tensor, _ labels: [Int32]) -> [(String, Double)] {

@@ -10,7 +10,7 @@ public final class Conv2d: Layer {
     public let inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int
     public let weight: Parameter
     public let bias: Parameter?
-    public private(set) var feedback: Tensor?
+    public internal(set) var feedback: Tensor?
     let initKind: WeightInit
     static let minColumns = 256
 

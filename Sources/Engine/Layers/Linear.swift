@@ -8,7 +8,7 @@ public final class Linear: Layer {
     public let weight: Parameter
     public let bias: Parameter?
     /// The fixed feedback matrix B of feedback alignment (nil: exact backprop).
-    public private(set) var feedback: Tensor?
+    public internal(set) var feedback: Tensor?
     let initKind: WeightInit
     private var x: Tensor!
     private let y = Tensor([0]), dx = Tensor([0])
