@@ -34,7 +34,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"), .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .target(name: "Methods", dependencies: ["Engine", "Datasets"]),
-        .target(name: "Bench", dependencies: ["Engine"]),
+        .target(name: "Bench", dependencies: ["Engine", "Methods"]),
         .executableTarget(name: "blocklocal", dependencies: [
             "Engine", "Store", "Datasets", "Methods", "Bench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -45,7 +45,6 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Store", "Engine"]),
         .testTarget(name: "MethodsTests", dependencies: ["Methods", "Datasets", "Engine"]),
-        .testTarget(name: "CLITests", dependencies: ["blocklocal"]),
     ],
     swiftLanguageModes: [.v5]
 )

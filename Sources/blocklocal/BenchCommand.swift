@@ -17,6 +17,10 @@ struct BenchCommand: ParsableCommand {
     var out: String?
     @Flag(help: "Also print where each model's step time goes, per layer kind.")
     var profile = false
+    @Flag(help: "Instead: every method's step on ResNet-18 w1/4 (Fashion-MNIST shape), K blocks, beside bp's.")
+    var methods = false
+    @Option(help: "Blocks K for --methods.")
+    var blocks: Int = 4
     @Option(help: "PyTorch results measured here by ../shared/perf/train_bench.py (JSON lines); replaces the recorded anchors in the comparison.")
     var torch: String?
 
@@ -32,6 +36,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         exec.apply()
+        if methods { return try runMethods() }
         let wanted = models.map { Set($0.split(separator: ",").map(String.init)) }
         var configs = BenchConfig.reference.filter { wanted?.contains($0.key) ?? true }
         if let torch {
@@ -63,6 +68,23 @@ struct BenchCommand: ParsableCommand {
             do { try enc.encode(doc).write(to: URL(fileURLWithPath: out)) }
             catch { throw ValidationError("cannot write --out \(out): \(error.localizedDescription); check the directory exists and is writable") }
             print("wrote \(out)")
+        }
+    }
+}
+
+extension BenchCommand {
+    func runMethods() throws {
+        var spec = ModelSpec(arch: "resnet18"); spec.width = 0.25; spec.inChannels = 1; spec.imageSize = 28
+        print("ResNet-18 w1/4, 1x28x28, batch 128, K = \(blocks) (even split), \(exec.threads) thread(s), \(steps) timed steps")
+        let rs = try MethodBenchmark.run(spec: spec, batch: 128, blocks: blocks, steps: steps)
+        print("| method | samples/s | ms/step | step time / bp's |\n|---|---:|---:|---:|")
+        for r in rs {
+            print("| \(r.method) | " + String(format: "%.1f | %.1f | %.2fx |", r.samplesPerSecond, 1000 * r.medianStepSeconds, r.ratioToBP))
+        }
+        if let out {
+            let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            do { try enc.encode(rs).write(to: URL(fileURLWithPath: out)) }
+            catch { throw ValidationError("cannot write --out \(out): \(error.localizedDescription)") }
         }
     }
 }
