@@ -45,6 +45,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Store", "Engine"]),
         .testTarget(name: "MethodsTests", dependencies: ["Methods", "Datasets", "Engine"]),
+        .testTarget(name: "CLITests", dependencies: ["blocklocal"]),
     ],
     swiftLanguageModes: [.v5]
 )
