@@ -47,7 +47,7 @@ build: deps
 
 test: deps
 	$(SWIFT) build $(TESTFLAGS) --build-tests
-	$(SWIFT) test $(TESTFLAGS) --skip-build
+	$(SWIFT) test $(TESTFLAGS) --skip-build --disable-swift-testing
 
 bench: build
 	mkdir -p results/bench

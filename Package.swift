@@ -34,9 +34,12 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"), .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .target(name: "Methods", dependencies: ["Engine", "Datasets"]),
+        .target(name: "Experiments", dependencies: [
+            "Engine", "Store", "Datasets", "Methods", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .target(name: "Bench", dependencies: ["Engine", "Methods"]),
         .executableTarget(name: "blocklocal", dependencies: [
-            "Engine", "Store", "Datasets", "Methods", "Bench",
+            "Engine", "Store", "Datasets", "Methods", "Experiments", "Bench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -45,6 +48,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Store", "Engine"]),
         .testTarget(name: "MethodsTests", dependencies: ["Methods", "Datasets", "Engine"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Methods", "Engine", "Store"]),
         .testTarget(name: "CLITests", dependencies: ["blocklocal"]),
     ],
     swiftLanguageModes: [.v5]

@@ -17,14 +17,24 @@ public struct EpochRecord: Codable, Sendable {
     public var diagnostics: [String: Double]
     public var seconds: Double
     public var samplesPerSecond: Double
+
+    public init(epoch: Int, lr: Double, losses: [String: Double], testAccuracy: Double, testSequenceAccuracy: Double?,
+                headAccuracy: [String: Double], diagnostics: [String: Double], seconds: Double, samplesPerSecond: Double) {
+        self.epoch = epoch; self.lr = lr; self.losses = losses; self.testAccuracy = testAccuracy
+        self.testSequenceAccuracy = testSequenceAccuracy; self.headAccuracy = headAccuracy; self.diagnostics = diagnostics
+        self.seconds = seconds; self.samplesPerSecond = samplesPerSecond
+    }
 }
 
 public enum RunStatus: Equatable, Sendable, CustomStringConvertible {
     case done
     case diverged(epoch: Int, step: Int, term: String)
+    /// Stopped on request (Ctrl-C) before the epoch ended; the last checkpoint stands.
+    case interrupted
     public var description: String {
         switch self {
         case .done: return "done"
+        case .interrupted: return "interrupted"
         case let .diverged(e, s, t): return "diverged at epoch \(e), step \(s) (\(t) is not finite)"
         }
     }
@@ -42,7 +52,7 @@ public struct Trainer {
     public init(epochs: Int, baseLR: Float, schedule: Schedule) { self.epochs = epochs; self.baseLR = baseLR; self.schedule = schedule }
 
     public func run(_ rule: LearningRule, data: TrainingData, startEpoch: Int = 0,
-                    onEpoch: (EpochRecord) -> Void = { _ in }) -> TrainResult {
+                    shouldStop: () -> Bool = { false }, onEpoch: (EpochRecord) throws -> Void = { _ in }) rethrows -> TrainResult {
         var records: [EpochRecord] = []
         for epoch in startEpoch..<epochs {
             let t0 = DispatchTime.now().uptimeNanoseconds
@@ -51,8 +61,10 @@ public struct Trainer {
             var diverged: RunStatus? = nil
             var lr = baseLR
             let batchesPerEpoch = Double(max(1, data.batchesPerEpoch))
+            var stopped = false
             data.forEachTrainBatch(epoch: epoch) { x, y in
-                guard diverged == nil else { return }
+                guard diverged == nil, !stopped else { return }
+                if shouldStop() { stopped = true; return }
                 lr = schedule.rate(base: baseLR, at: Double(epoch) + Double(batches) / batchesPerEpoch)
                 let terms = rule.step(x, y, lr: lr)
                 for (name, v) in terms {
@@ -64,6 +76,7 @@ public struct Trainer {
             }
             let trainSeconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             if let diverged { return TrainResult(status: diverged, epochs: records) }
+            if stopped { return TrainResult(status: .interrupted, epochs: records) }
             var record = evaluate(rule, data: data)
             record.epoch = epoch + 1
             record.lr = Double(lr)
@@ -71,7 +84,7 @@ public struct Trainer {
             record.seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             record.samplesPerSecond = Double(samples) / trainSeconds
             records.append(record)
-            onEpoch(record)
+            try onEpoch(record)
         }
         return TrainResult(status: .done, epochs: records)
     }

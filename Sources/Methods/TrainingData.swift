@@ -59,6 +59,9 @@ public final class SequenceData: TrainingData {
         testKeys = Set(testInputs.map(task.key))
     }
 
+    /// Restores the overlap count from a checkpoint.
+    public func restoreSeen(_ keys: [Int]) { testSeenInTraining = Set(keys) }
+
     public func forEachTrainBatch(epoch: Int, _ body: (Tensor, [Int32]) throws -> Void) rethrows {
         var rng = RandomStream(seed: seed, name: "s2s/train/epoch-\(epoch)")
         for _ in 0..<stepsPerEpoch {

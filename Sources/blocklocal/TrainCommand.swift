@@ -1,6 +1,7 @@
 import ArgumentParser
 import Datasets
 import Engine
+import Experiments
 import Foundation
 import Methods
 
@@ -50,6 +51,23 @@ struct TrainOptions: ParsableArguments {
         return c
     }
 
+    /// The typed, canonical config of this training.
+    func runConfig() throws -> RunConfig {
+        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
+        guard batch >= 2 else { throw ValidationError("--batch must be at least 2") }
+        var spec = ModelSpec(arch: model)
+        spec.width = width
+        guard let st = ModelSpec.Stem(rawValue: stem) else { throw ValidationError("invalid --stem '\(stem)': allowed cifar, imagenet") }
+        spec.stem = st
+        if dataset == "s2s" { spec.arch = "transformer"; spec.layers = layers; spec.dModel = dModel; spec.heads = heads; spec.ffn = 4 * dModel }
+        var c = RunConfig(method: try methodConfig(), model: spec, dataset: dataset)
+        c.blocks = blocks; c.split = split; c.optimizer = try optimizerConfig(); c.epochs = epochs; c.batch = batch
+        c.seed = seed; c.trainSubset = trainSubset; c.testSubset = testSubset; c.s2sLength = s2sLength; c.s2sSteps = s2sSteps
+        _ = try SplitRule(parsing: split)
+        try c.validate()
+        return c
+    }
+
     func optimizerConfig() throws -> OptimizerConfig {
         var o = OptimizerConfig()
         var kv = try keyValues(optSettings, "opt")
@@ -72,38 +90,14 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         exec.apply()
-        let t = train
-        guard t.epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
-        guard t.batch >= 2 else { throw ValidationError("--batch must be at least 2") }
-        let mc = try t.methodConfig(), oc = try t.optimizerConfig()
-        let rule: SplitRule = try SplitRule(parsing: t.split)
-        var spec = ModelSpec(arch: t.model)
-        let trainingData: TrainingData
-        if t.dataset == "s2s" {
-            let task = try S2STask(length: t.s2sLength, digits: 10)
-            spec = ModelSpec(arch: "transformer")
-            spec.layers = t.layers; spec.dModel = t.dModel; spec.heads = t.heads; spec.ffn = 4 * t.dModel
-            spec.vocabulary = task.vocabulary; spec.length = task.sequenceLength; spec.classes = task.vocabulary
-            trainingData = SequenceData(task: task, batchSize: t.batch, stepsPerEpoch: t.s2sSteps, testCount: t.testSubset ?? 2000, seed: t.seed)
-        } else {
-            let def = try Registry.definition(t.dataset)
-            let store = data.store
-            if case .missing = try store.status(def) { try store.fetch(def, options: data.fetchOptions) }
-            let ds = try store.load(t.dataset)
-            spec.width = t.width; spec.inChannels = ds.channels; spec.imageSize = ds.height; spec.classes = ds.classNames.count
-            guard let stem = ModelSpec.Stem(rawValue: t.stem) else { throw ValidationError("invalid --stem '\(t.stem)': allowed cifar, imagenet") }
-            spec.stem = stem
-            trainingData = ImageData(dataset: ds, mean: def.mean, std: def.std, augmentation: def.augmentation, batchSize: t.batch,
-                                     trainSubset: t.trainSubset, testSubset: t.testSubset, seed: t.seed)
-        }
-        let model = try spec.build(seed: t.seed)
-        let blocks = try BlockSplit.split(model, blocks: t.blocks, rule: rule)
-        let learner = try Methods.make(MethodSetup(model: model, blocks: blocks, config: mc, optimizer: oc,
-                                                   classes: trainingData.classes, seed: t.seed))
-        print("\(mc.method.rawValue) on \(t.model) (\(model.parameterCount) parameters), \(t.dataset), K = \(blocks.count) [\(blocks.map(\.name).joined(separator: " | "))]")
-        let trainer = Trainer(epochs: t.epochs, baseLR: Float(oc.lr), schedule: oc.schedule(epochs: t.epochs))
+        let config = try train.runConfig()
+        let prepared = try PreparedRun(config, store: data.store, fetch: data.fetchOptions)
+        let model = prepared.model, learner = prepared.rule, trainingData = prepared.data
+        let blocks = learner.blocks
+        print("\(config.method.method.rawValue) on \(config.model.arch) (\(model.parameterCount) parameters), \(config.dataset), K = \(blocks.count) [\(blocks.map(\.name).joined(separator: " | "))]")
         var header = false
-        let result = trainer.run(learner, data: trainingData) { r in
+        Interrupt.install()
+        let result = prepared.trainer.run(learner, data: trainingData, shouldStop: { Interrupt.requested }) { r in
             if !header {
                 print("epoch".padded(6) + "loss".leftPadded(9) + "test acc".leftPadded(10) + (r.testSequenceAccuracy != nil ? "seq acc".leftPadded(9) : "")
                       + "   heads / diagnostics".padded(24) + "s".leftPadded(8) + "samples/s".leftPadded(11))
@@ -118,5 +112,6 @@ struct TrainCommand: ParsableCommand {
         }
         if let s = trainingData as? SequenceData { print("test sequences also seen in training: \(s.testSeenInTraining.count)") }
         if case .diverged = result.status { throw ValidationError("the run \(result.status); lower --lr or change the method's settings") }
+        if result.status == .interrupted { throw ExitCode(130) }
     }
 }

@@ -2,8 +2,8 @@
 import XCTest
 import Foundation
 
-final class CLITests: XCTestCase {
-    /// The blocklocal executable built beside this test bundle.
+/// Runs the blocklocal executable built beside this test bundle.
+struct CLI {
     var binary: URL {
         var dir = Bundle.main.bundleURL
         for _ in 0..<3 {
@@ -21,10 +21,16 @@ final class CLITests: XCTestCase {
         var env = ProcessInfo.processInfo.environment; env["BLOCKLOCAL_NO_REEXEC"] = "1"; p.environment = env
         let out = Pipe(), err = Pipe()
         p.standardOutput = out; p.standardError = err
-        try p.run(); p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
-                String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }
+}
+
+final class CLITests: XCTestCase {
+    let cli = CLI()
+    func run(_ args: [String], cwd: URL? = nil) throws -> (status: Int32, out: String, err: String) { try cli.run(args, cwd: cwd) }
 
     func testVersionAndHelp() throws {
         let v = try run(["--version"])
@@ -63,5 +69,86 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssert(r.out.contains("seq acc") && r.out.contains("test sequences also seen in training"), r.out)
         XCTAssertEqual(r.out.split(separator: "\n").filter { $0.hasPrefix("2 ") }.count, 1, r.out)
+    }
+}
+
+/// Sweeps as a user runs them: killed at random moments and restarted, with parallel workers.
+final class SweepCLITests: XCTestCase {
+    let spec = """
+    [experiment]
+    name = "killable"
+    [grid]
+    method = ["bp", "bwbpf", "bll"]
+    seed = [0, 1]
+    [fixed]
+    dataset = "s2s"
+    model = "transformer"
+    blocks = 2
+    layers = 2
+    d_model = 16
+    heads = 2
+    ffn = 32
+    epochs = 3
+    batch = 16
+    s2s_steps = 40
+    test_subset = 64
+    lr = 3e-3
+    [profile.smoke]
+    epochs = 3
+    """
+
+    func testKilledSweepsResumeToTheSameResults() throws {
+        let cli = CLI()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("blocklocal-kill-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try spec.write(to: dir.appendingPathComponent("k.toml"), atomically: true, encoding: .utf8)
+        // the reference: one uninterrupted sweep
+        let ref = try cli.run(["sweep", "k.toml", "--profile", "smoke", "--results", "ref"], cwd: dir)
+        XCTAssertEqual(ref.status, 0, ref.err)
+        // the same sweep, SIGKILLed at random moments and restarted until it finishes by itself
+        var rng = SystemRandomNumberGenerator()
+        var kills = 0
+        for _ in 0..<40 {
+            let p = Process(); p.executableURL = cli.binary
+            p.arguments = ["sweep", "k.toml", "--profile", "smoke", "--results", "killed"]; p.currentDirectoryURL = dir
+            var env = ProcessInfo.processInfo.environment; env["BLOCKLOCAL_NO_REEXEC"] = "1"; p.environment = env
+            p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
+            try p.run()
+            Thread.sleep(forTimeInterval: Double.random(in: 0.05...0.6, using: &rng))
+            if p.isRunning { kill(p.processIdentifier, SIGKILL); kills += 1 }
+            p.waitUntilExit()
+            if p.terminationReason == .exit && p.terminationStatus == 0 { break }
+        }
+        let finish = try cli.run(["sweep", "k.toml", "--profile", "smoke", "--results", "killed"], cwd: dir)
+        XCTAssertEqual(finish.status, 0, finish.err)
+        XCTAssertGreaterThan(kills, 0, "the test killed the sweep at least once")
+        let list = try cli.run(["runs", "list", "--results", "killed"], cwd: dir)
+        XCTAssertEqual(list.out.split(separator: "\n").filter { $0.contains(" done ") }.count, 6, list.out)
+        XCTAssert(list.out.contains("6 runs in"), list.out)
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("killed/runs").path)
+        XCTAssertFalse(files.contains { $0.contains(".tmp") || $0.contains(".partial") }, "\(files)")
+        // identical results, run by run
+        let refList = try cli.run(["runs", "list", "--results", "ref"], cwd: dir)
+        let table = { (s: String) in Set(s.split(separator: "\n").filter { $0.contains(" done ") }.map(String.init)) }
+        XCTAssertEqual(table(list.out), table(refList.out), "every run's final accuracy equals the uninterrupted sweep's")
+        for id in table(refList.out).map({ String($0.prefix(16)) }) {
+            let a = try cli.run(["runs", "show", id, "--results", "ref"], cwd: dir).out
+            let b = try cli.run(["runs", "show", id, "--results", "killed"], cwd: dir).out
+            let metrics = { (s: String) in s.split(separator: "\n").filter { $0.first?.isNumber == true }.map { $0.split(separator: " ").prefix(3).joined(separator: " ") } }
+            XCTAssertEqual(metrics(a), metrics(b), "run \(id): per-epoch accuracy and loss")
+        }
+    }
+
+    func testParallelWorkersRunEveryRunOnce() throws {
+        let cli = CLI()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("blocklocal-jobs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try spec.replacingOccurrences(of: "s2s_steps = 40", with: "s2s_steps = 5").write(to: dir.appendingPathComponent("k.toml"), atomically: true, encoding: .utf8)
+        let r = try cli.run(["sweep", "k.toml", "--profile", "smoke", "--jobs", "2", "--results", "par"], cwd: dir)
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.out.split(separator: "\n").filter { $0.contains("] done ") }.count, 6, "each run trained exactly once: \(r.out)")
+        XCTAssert(r.out.contains("sweep: 6 done"), r.out)
     }
 }

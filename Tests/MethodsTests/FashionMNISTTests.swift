@@ -26,7 +26,7 @@ final class FashionMNISTTests: XCTestCase {
                                                     config: MethodConfig(method: method), optimizer: opt, classes: 10, seed: 0))
             let data = ImageData(dataset: ds, mean: def.mean, std: def.std, augmentation: .none, batchSize: 128,
                                  trainSubset: 12_000, testSubset: 2_000, seed: 0)
-            let result = Trainer(epochs: 1, baseLR: 1e-3, schedule: .constant).run(rule, data: data)
+            let result = try Trainer(epochs: 1, baseLR: 1e-3, schedule: .constant).run(rule, data: data)
             XCTAssertEqual(result.status, .done)
             let acc = result.epochs.last?.testAccuracy ?? 0
             results.append("\(method.rawValue) \(String(format: "%.3f", acc))")

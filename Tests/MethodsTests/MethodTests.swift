@@ -194,7 +194,7 @@ final class MethodTests: XCTestCase {
             func forEachTrainBatch(epoch: Int, _ body: (Tensor, [Int32]) throws -> Void) rethrows { for _ in 0..<5 { try body(x, y) } }
             func forEachTestBatch(_ body: (Tensor, [Int32]) throws -> Void) rethrows { try body(x, y) }
         }
-        let result = Trainer(epochs: 3, baseLR: 1e6, schedule: .constant).run(rule, data: Fixed(x, y))
+        let result = try Trainer(epochs: 3, baseLR: 1e6, schedule: .constant).run(rule, data: Fixed(x, y))
         guard case let .diverged(epoch, step, term) = result.status else { return XCTFail("expected divergence, got \(result.status)") }
         XCTAssertEqual(epoch, 1); XCTAssertGreaterThan(step, 1); XCTAssertEqual(term, "out.ce")
         XCTAssert("\(result.status)".contains("diverged at epoch 1, step \(step)"))

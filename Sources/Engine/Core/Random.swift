@@ -33,6 +33,16 @@ public struct RandomStream {
         s0 = splitMix64(&sm); s1 = splitMix64(&sm); s2 = splitMix64(&sm); s3 = splitMix64(&sm)
     }
 
+    /// The generator's full state (for checkpoints): four words, plus the spare normal as a bit pattern (or 0, 0).
+    public var state: [UInt64] {
+        [s0, s1, s2, s3, spareNormal == nil ? 0 : 1, spareNormal?.bitPattern ?? 0]
+    }
+    public init(state: [UInt64]) {
+        precondition(state.count == 6, "RandomStream state has 6 words")
+        s0 = state[0]; s1 = state[1]; s2 = state[2]; s3 = state[3]
+        spareNormal = state[4] == 1 ? Double(bitPattern: state[5]) : nil
+    }
+
     /// A child stream: independent of this one and of children with other names.
     public func derive(_ name: String) -> RandomStream {
         var copy = self

@@ -104,7 +104,8 @@ public final class Flatten: Layer {
 /// 1/(1 − p); in evaluation it is the identity. The mask comes from the layer's own stream.
 public final class Dropout: Layer {
     public let p: Float
-    private var rng: RandomStream
+    /// The mask stream; checkpoints save and restore it.
+    public var rng: RandomStream
     private var mode: Mode = .eval
     private let y = Tensor([0]), mask = Tensor([0]), dx = Tensor([0])
     public init(_ p: Float, rng: RandomStream) { self.p = p; self.rng = rng }

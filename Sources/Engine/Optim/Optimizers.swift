@@ -26,6 +26,8 @@ public protocol Optimizer: AnyObject {
     func step(lr: Float)
     /// Optimizer state tensors, in a fixed order (for checkpoints).
     var state: [Tensor] { get }
+    /// Steps taken so far (Adam's bias correction, SGD's first momentum step); checkpoints restore it.
+    var steps: Int { get set }
 }
 
 public extension Optimizer {
@@ -37,7 +39,7 @@ public final class SGD: Optimizer {
     public let groups: [ParameterGroup]
     public let momentum: Float, nesterov: Bool
     private var buffers: [Tensor]
-    private var started = false
+    public var steps = 0
 
     public init(_ groups: [ParameterGroup], momentum: Float = 0, nesterov: Bool = false) {
         self.groups = groups; self.momentum = momentum; self.nesterov = nesterov
@@ -47,7 +49,7 @@ public final class SGD: Optimizer {
 
     public func step(lr: Float) {
         var k = 0
-        let mu = momentum, first = !started
+        let mu = momentum, first = steps == 0
         for g in groups {
             let wd = g.weightDecay
             for p in g.parameters {
@@ -64,7 +66,7 @@ public final class SGD: Optimizer {
                 k += 1
             }
         }
-        started = true
+        steps += 1
     }
 }
 
@@ -72,7 +74,7 @@ public final class Adam: Optimizer {
     public let groups: [ParameterGroup]
     public let beta1: Float, beta2: Float, eps: Float, decoupled: Bool
     private var m: [Tensor], v: [Tensor]
-    private var t = 0
+    public var steps = 0
 
     /// `decoupled: true` is AdamW.
     public init(_ groups: [ParameterGroup], beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8, decoupled: Bool = false) {
@@ -83,9 +85,9 @@ public final class Adam: Optimizer {
     public var state: [Tensor] { m + v }
 
     public func step(lr: Float) {
-        t += 1
+        steps += 1
         let b1 = beta1, b2 = beta2, e = eps
-        let c1 = 1 - Float(Double(b1).power(t)), c2 = 1 - Float(Double(b2).power(t))
+        let c1 = 1 - Float(Double(b1).power(steps)), c2 = 1 - Float(Double(b2).power(steps))
         var k = 0
         for g in groups {
             let wd = g.weightDecay

@@ -1,0 +1,77 @@
+// Checkpoints: at each epoch end a run writes its state to results/runs/<id>.partial.h5 (temporary name,
+// then rename): every parameter the model and the method own (heads, feedback networks), BatchNorm
+// running statistics, optimizer moments and step counts, dropout streams, the epoch records so far and
+// the S2S overlap set. Data order, augmentation and learning rates are pure functions of (seed, epoch),
+// so restoring this state and going on gives the same bits as never stopping.
+
+import Engine
+import Foundation
+import Methods
+import Store
+
+enum Checkpoint {
+    /// The tensors of a prepared run, in a fixed order: model parameters and buffers, then each
+    /// optimizer's parameters (heads and feedback maps included) and state.
+    static func tensors(_ run: PreparedRun) -> [Tensor] {
+        var seen = Set<ObjectIdentifier>()
+        var out: [Tensor] = []
+        func add(_ t: Tensor) { if seen.insert(ObjectIdentifier(t)).inserted { out.append(t) } }
+        run.model.parameters.forEach { add($0.value) }
+        run.model.buffers.forEach(add)
+        for o in run.rule.optimizers { o.parameters.forEach { add($0.value) }; o.state.forEach(add) }
+        return out
+    }
+
+    static func dropouts(_ model: Model) -> [Dropout] {
+        var out: [Dropout] = []
+        for u in model.units { u.layer.walk { if let d = $0 as? Dropout { out.append(d) } } }
+        return out
+    }
+
+    static func save(_ path: String, run: PreparedRun, records: [EpochRecord]) throws {
+        let tmp = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        do {
+            let f = try HDF5File.create(tmp)
+            let r = f.root
+            try r.setAttribute("run_id", run.config.runID)
+            try r.setAttribute("epochs_done", records.count)
+            let ts = tensors(run)
+            for (i, t) in ts.enumerated() {
+                try r.write("state/\(i)", UnsafeBufferPointer(start: t.data, count: t.count), shape: [t.count])
+            }
+            try r.setAttribute("tensors", ts.count)
+            try r.write("optimizer_steps", run.rule.optimizers.map { Int64($0.steps) })
+            let rngs = dropouts(run.model).flatMap { $0.rng.state }
+            try r.write("dropout_rng", rngs.map { Int64(bitPattern: $0) })
+            if let s = run.data as? SequenceData { try r.write("s2s_seen", s.testSeenInTraining.sorted().map { Int64($0) }) }
+            if !records.isEmpty { try RunFile.writeMetrics(r, records) }
+            try f.flush()
+        }
+        try FileManager.default.moveItemReplacing(tmp, path)
+    }
+
+    /// Restores a checkpoint into `run`; returns the epoch records it held. Throws when it does not fit.
+    static func load(_ path: String, into run: PreparedRun) throws -> [EpochRecord] {
+        let f = try HDF5File.open(path)
+        let r = f.root
+        guard try r.stringAttribute("run_id") == run.config.runID else { throw CheckpointMismatch(reason: "another run's checkpoint") }
+        let ts = tensors(run)
+        guard try r.intAttribute("tensors") == ts.count else { throw CheckpointMismatch(reason: "tensor count differs") }
+        for (i, t) in ts.enumerated() {
+            let (v, shape) = try r.read("state/\(i)", as: Float.self)
+            guard shape == [t.count] else { throw CheckpointMismatch(reason: "tensor \(i) has \(shape), expected [\(t.count)]") }
+            v.withUnsafeBufferPointer { t.data.update(from: $0.baseAddress!, count: t.count) }
+        }
+        let steps = try r.read("optimizer_steps", as: Int64.self).values
+        for (o, s) in zip(run.rule.optimizers, steps) { o.steps = Int(s) }
+        let words = try r.read("dropout_rng", as: Int64.self).values.map { UInt64(bitPattern: $0) }
+        for (i, d) in dropouts(run.model).enumerated() { d.rng = RandomStream(state: Array(words[(i * 6)..<(i * 6 + 6)])) }
+        if let s = run.data as? SequenceData, r.exists("s2s_seen") {
+            s.restoreSeen(try r.read("s2s_seen", as: Int64.self).values.map { Int($0) })
+        }
+        return try r.intAttribute("epochs_done") > 0 ? RunFile.readMetrics(r) : []
+    }
+
+    struct CheckpointMismatch: Error { let reason: String }
+}

@@ -1,0 +1,93 @@
+// RunConfig: everything that decides a training run, as one typed, canonical value. Its run id is the
+// sha256 of its canonical JSON (sorted keys, JSONEncoder's shortest round-trip number formatting) and the
+// engine's run-format version: the same config is the same id on every machine; any change is a new id.
+
+import Crypto
+import Datasets
+import Engine
+import Foundation
+import Methods
+
+public struct RunConfig: Codable, Hashable, Sendable {
+    public var method: MethodConfig
+    public var model: ModelSpec
+    public var dataset: String
+    public var blocks: Int = 1
+    public var split: String = "even"
+    public var optimizer: OptimizerConfig = OptimizerConfig()
+    public var epochs: Int = 1
+    public var batch: Int = 128
+    public var seed: UInt64 = 0
+    public var trainSubset: Int? = nil
+    public var testSubset: Int? = nil
+    /// S2S: digits to reverse and training steps per epoch.
+    public var s2sLength: Int = 10
+    public var s2sSteps: Int = 200
+    /// The sweep profile this run belongs to ("" for a single run).
+    public var profile: String = ""
+
+    public init(method: MethodConfig, model: ModelSpec, dataset: String) {
+        self.method = method; self.model = model; self.dataset = dataset
+    }
+
+    public var canonicalJSON: String {
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try! enc.encode(self), as: UTF8.self)
+    }
+
+    /// 16 hex digits of sha256(canonical JSON + format version).
+    public var runID: String {
+        let digest = SHA256.hash(data: Data((canonicalJSON + "\nformat \(Engine.formatVersion)").utf8))
+        return digest.prefix(8).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// A short human label: "bll resnet18 fashion-mnist K=4 seed 0".
+    public var label: String { "\(method.method.rawValue) \(model.arch) \(dataset) K=\(blocks) seed \(seed)" }
+
+    public func validate() throws {
+        guard epochs >= 1 else { throw EngineError.invalidArgument(name: "epochs", value: "\(epochs)", allowed: "an integer ≥ 1") }
+        guard batch >= 2 else { throw EngineError.invalidArgument(name: "batch", value: "\(batch)", allowed: "an integer ≥ 2") }
+        _ = try SplitRule(parsing: split)
+        guard dataset == "s2s" || Registry.all.contains(where: { $0.name == dataset }) else {
+            throw DatasetError.unknownDataset(dataset, known: Registry.names)
+        }
+    }
+}
+
+/// A run made ready to train: the learning rule, its data and the loop.
+public struct PreparedRun {
+    public let config: RunConfig
+    public let model: Model
+    public let rule: LearningRule
+    public let data: TrainingData
+    public let trainer: Trainer
+    /// Checksums of the dataset cache's sources (provenance).
+    public let datasetChecksums: [String: String]
+
+    public init(_ c: RunConfig, store: DatasetStore, fetch: FetchOptions = FetchOptions()) throws {
+        try c.validate()
+        config = c
+        var spec = c.model
+        var checksums: [String: String] = [:]
+        if c.dataset == "s2s" {
+            let task = try S2STask(length: c.s2sLength, digits: 10)
+            spec.arch = "transformer"; spec.vocabulary = task.vocabulary; spec.length = task.sequenceLength; spec.classes = task.vocabulary
+            data = SequenceData(task: task, batchSize: c.batch, stepsPerEpoch: c.s2sSteps, testCount: c.testSubset ?? 2000, seed: c.seed)
+            checksums["s2s"] = "generated"
+        } else {
+            let def = try Registry.definition(c.dataset)
+            if try store.status(def) != .valid { try store.fetch(def, options: fetch) }
+            let ds = try store.load(c.dataset)
+            spec.inChannels = ds.channels; spec.imageSize = ds.height; spec.classes = ds.classNames.count
+            data = ImageData(dataset: ds, mean: def.mean, std: def.std, augmentation: def.augmentation, batchSize: c.batch,
+                             trainSubset: c.trainSubset, testSubset: c.testSubset, seed: c.seed)
+            for f in def.files { checksums[f.filename] = f.check.expected }
+        }
+        datasetChecksums = checksums
+        model = try spec.build(seed: c.seed)
+        let blocks = try BlockSplit.split(model, blocks: c.blocks, rule: try SplitRule(parsing: c.split))
+        rule = try Methods.make(MethodSetup(model: model, blocks: blocks, config: c.method, optimizer: c.optimizer,
+                                            classes: data.classes, seed: c.seed))
+        trainer = Trainer(epochs: c.epochs, baseLR: Float(c.optimizer.lr), schedule: c.optimizer.schedule(epochs: c.epochs))
+    }
+}

@@ -1,0 +1,120 @@
+// RunExecutor: trains one RunConfig into the run store, exactly once. A run holds an flock on
+// results/runs/.locks/<id>.lock while it trains (released by the kernel even on SIGKILL), checkpoints at
+// every epoch end into <id>.partial.h5, resumes from it after an interruption, and finally writes
+// <id>.h5 (temporary name, then rename) with status done, diverged or failed. Nothing else writes there.
+
+import Datasets
+import Engine
+import Foundation
+import Methods
+
+/// Ctrl-C: the first SIGINT asks the current runs to stop at the next batch (their last checkpoint
+/// stands); a second one exits at once.
+public enum Interrupt {
+    nonisolated(unsafe) public static var requested = false
+    public static func install() {
+        signal(SIGINT) { _ in
+            if Interrupt.requested { _exit(130) }
+            Interrupt.requested = true
+        }
+    }
+}
+
+public struct RunLock {
+    let fd: Int32
+    /// Takes the lock without waiting; nil when another process holds it.
+    public static func acquire(_ path: String) -> RunLock? {
+        let fd = open(path, O_CREAT | O_RDWR, 0o644)
+        guard fd >= 0 else { return nil }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { close(fd); return nil }
+        return RunLock(fd: fd)
+    }
+    public func release() { flock(fd, LOCK_UN); close(fd) }
+}
+
+public enum RunOutcome: Equatable, Sendable {
+    case done(accuracy: Double)
+    case alreadyDone
+    case failed(String)
+    case diverged(String)
+    case interrupted
+    case busy            // another process holds the run's lock
+}
+
+public struct RunExecutor {
+    public let runsDirectory: String
+    public let dataStore: DatasetStore
+    public let fetch: FetchOptions
+    public init(runsDirectory: String, dataStore: DatasetStore, fetch: FetchOptions = FetchOptions()) {
+        self.runsDirectory = runsDirectory; self.dataStore = dataStore; self.fetch = fetch
+    }
+
+    public func finalPath(_ id: String) -> String { runsDirectory + "/" + id + ".h5" }
+    public func partialPath(_ id: String) -> String { runsDirectory + "/" + id + ".partial.h5" }
+
+    /// Makes the store and checks that it is writable; a one-line error otherwise.
+    public func prepareStore() throws {
+        let fm = FileManager.default
+        do { try fm.createDirectory(atPath: runsDirectory + "/.locks", withIntermediateDirectories: true) }
+        catch { throw EngineError.invalidArgument(name: "results directory", value: runsDirectory, allowed: "a writable directory (\(error.localizedDescription))") }
+        guard fm.isWritableFile(atPath: runsDirectory) else {
+            throw EngineError.invalidArgument(name: "results directory", value: runsDirectory, allowed: "a writable directory")
+        }
+    }
+
+    /// The stored status of a run: "done", "failed", "diverged", "partial", "missing", or "damaged".
+    public func status(_ id: String) -> String {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: finalPath(id)) {
+            guard let s = try? RunFile.summary(finalPath(id)), s.id == id else { return "damaged" }
+            return s.status
+        }
+        return fm.fileExists(atPath: partialPath(id)) ? "partial" : "missing"
+    }
+
+    public func execute(_ config: RunConfig, threads: Int, rerunFailed: Bool = false,
+                        progress: (EpochRecord) -> Void = { _ in }) throws -> RunOutcome {
+        try prepareStore()
+        let id = config.runID
+        guard let lock = RunLock.acquire(runsDirectory + "/.locks/" + id + ".lock") else { return .busy }
+        defer { lock.release() }
+        switch status(id) {
+        case "done", "diverged": return .alreadyDone
+        case "failed" where !rerunFailed: return .alreadyDone
+        case "damaged": try? FileManager.default.removeItem(atPath: finalPath(id))   // never trusted: re-run
+        default: break
+        }
+        let started = Date()
+        let run: PreparedRun
+        do { run = try PreparedRun(config, store: dataStore, fetch: fetch) }
+        catch {
+            try RunFile.write(finalPath(id), config: config, status: .failed, error: "\(error)", records: [],
+                              provenance: Provenance.collect(threads: threads, datasetChecksums: [:]), started: started, ended: Date())
+            return .failed("\(error)")
+        }
+        var records: [EpochRecord] = []
+        if FileManager.default.fileExists(atPath: partialPath(id)) {
+            do { records = try Checkpoint.load(partialPath(id), into: run) }
+            catch { try? FileManager.default.removeItem(atPath: partialPath(id)); return try execute(config, threads: threads, rerunFailed: rerunFailed, progress: progress) }
+        }
+        let result = try run.trainer.run(run.rule, data: run.data, startEpoch: records.count, shouldStop: { Interrupt.requested }) { r in
+            records.append(r)
+            try Checkpoint.save(partialPath(id), run: run, records: records)
+            progress(r)
+        }
+        let provenance = Provenance.collect(threads: threads, datasetChecksums: run.datasetChecksums)
+        switch result.status {
+        case .interrupted: return .interrupted
+        case .done:
+            try RunFile.write(finalPath(id), config: config, status: .done, error: "", records: records,
+                              provenance: provenance, started: started, ended: Date())
+            try? FileManager.default.removeItem(atPath: partialPath(id))
+            return .done(accuracy: records.last?.testAccuracy ?? 0)
+        case .diverged:
+            try RunFile.write(finalPath(id), config: config, status: .diverged, error: "\(result.status)", records: records,
+                              provenance: provenance, started: started, ended: Date())
+            try? FileManager.default.removeItem(atPath: partialPath(id))
+            return .diverged("\(result.status)")
+        }
+    }
+}

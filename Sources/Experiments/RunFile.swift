@@ -1,0 +1,142 @@
+// The run file, results/runs/<run id>.h5, written once by one writer (temporary name, then rename):
+//   attributes  run_id, status (done | failed | diverged), error, config_json, config.* (flattened),
+//               started, ended, provenance.*
+//   /metrics    epoch, lr, test_accuracy, [test_sequence_accuracy], seconds, samples_per_second,
+//               loss/<term>, head_accuracy/<head>, diagnostics/<name>  (one value per epoch)
+//   /final      attributes: the last epoch's metrics
+//   /provenance/git_diff  the uncommitted diff, as bytes (when the tree was dirty)
+
+import Engine
+import Foundation
+import Methods
+import Store
+
+public enum RunStatusName: String, Codable, Sendable { case done, failed, diverged }
+
+public struct RunSummary: Sendable {
+    public var id: String
+    public var status: String
+    public var label: String
+    public var config: RunConfig?
+    public var finalAccuracy: Double?
+    public var epochs: Int
+    public var error: String
+}
+
+public enum RunFile {
+    public static func write(_ path: String, config: RunConfig, status: RunStatusName, error: String,
+                             records: [EpochRecord], provenance: Provenance, started: Date, ended: Date) throws {
+        let tmp = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        do {
+            let f = try HDF5File.create(tmp)
+            let r = f.root
+            try r.setAttribute("run_id", config.runID)
+            try r.setAttribute("status", status.rawValue)
+            try r.setAttribute("error", error)
+            try r.setAttribute("label", config.label)
+            try r.setAttribute("config_json", config.canonicalJSON)
+            try r.setAttribute("format_version", Engine.formatVersion)
+            for (k, v) in flatten(config) { try r.setAttribute("config." + k, v) }
+            let iso = ISO8601DateFormatter()
+            try r.setAttribute("started", iso.string(from: started))
+            try r.setAttribute("ended", iso.string(from: ended))
+            for (k, v) in provenance.values { try r.setAttribute("provenance." + k, v) }
+            try writeMetrics(r, records)
+            let fin = try r.createGroup("final")
+            if let last = records.last {
+                try fin.setAttribute("epochs", last.epoch)
+                try fin.setAttribute("test_accuracy", last.testAccuracy)
+                if let s = last.testSequenceAccuracy { try fin.setAttribute("test_sequence_accuracy", s) }
+                for (k, v) in last.headAccuracy { try fin.setAttribute("head_accuracy." + k, v) }
+                for (k, v) in last.diagnostics { try fin.setAttribute("diagnostics." + k, v) }
+                try fin.setAttribute("samples_per_second", records.map(\.samplesPerSecond).reduce(0, +) / Double(records.count))
+                try fin.setAttribute("seconds", records.map(\.seconds).reduce(0, +))
+            }
+            if !provenance.gitDiff.isEmpty { try r.write("provenance/git_diff", Array(provenance.gitDiff.utf8)) }
+            try f.flush()
+        }
+        try FileManager.default.moveItemReplacing(tmp, path)
+    }
+
+    static func writeMetrics(_ r: HDF5Object, _ records: [EpochRecord]) throws {
+        let m = try r.createGroup("metrics")
+        try m.write("epoch", records.map { Int32($0.epoch) })
+        try m.write("lr", records.map(\.lr))
+        try m.write("test_accuracy", records.map(\.testAccuracy))
+        if records.contains(where: { $0.testSequenceAccuracy != nil }) {
+            try m.write("test_sequence_accuracy", records.map { $0.testSequenceAccuracy ?? .nan })
+        }
+        try m.write("seconds", records.map(\.seconds))
+        try m.write("samples_per_second", records.map(\.samplesPerSecond))
+        func series(_ group: String, _ pick: (EpochRecord) -> [String: Double]) throws {
+            let keys = Set(records.flatMap { pick($0).keys }).sorted()
+            for k in keys { try m.write("\(group)/\(k)", records.map { pick($0)[k] ?? .nan }) }
+        }
+        try series("loss", \.losses)
+        try series("head_accuracy", \.headAccuracy)
+        try series("diagnostics", \.diagnostics)
+    }
+
+    /// Reads per-epoch records back (for resume and reports).
+    static func readMetrics(_ r: HDF5Object) throws -> [EpochRecord] {
+        let m = try r.group("metrics")
+        let epochs = try m.read("epoch", as: Int32.self).values
+        func d(_ name: String) throws -> [Double] { try m.read(name, as: Double.self).values }
+        let lr = try d("lr"), acc = try d("test_accuracy"), sec = try d("seconds"), sps = try d("samples_per_second")
+        let seq = m.exists("test_sequence_accuracy") ? try d("test_sequence_accuracy") : nil
+        func series(_ group: String) throws -> [[String: Double]] {
+            var out = [[String: Double]](repeating: [:], count: epochs.count)
+            guard m.exists(group) else { return out }
+            let g = try m.group(group)
+            for k in g.members() { let v = try g.read(k, as: Double.self).values; for i in 0..<epochs.count where !v[i].isNaN { out[i][k] = v[i] } }
+            return out
+        }
+        let losses = try series("loss"), heads = try series("head_accuracy"), diags = try series("diagnostics")
+        var out: [EpochRecord] = []
+        for i in 0..<epochs.count {
+            let s: Double? = seq?[i]
+            out.append(EpochRecord(epoch: Int(epochs[i]), lr: lr[i], losses: losses[i], testAccuracy: acc[i],
+                                   testSequenceAccuracy: s, headAccuracy: heads[i], diagnostics: diags[i],
+                                   seconds: sec[i], samplesPerSecond: sps[i]))
+        }
+        return out
+    }
+
+    /// The run's summary, or nil when the file is missing; throws when it is damaged.
+    public static func summary(_ path: String) throws -> RunSummary {
+        let f = try HDF5File.open(path)
+        let r = f.root
+        let json = try r.stringAttribute("config_json")
+        let config = try? JSONDecoder().decode(RunConfig.self, from: Data(json.utf8))
+        let fin = try? r.group("final")
+        return RunSummary(id: try r.stringAttribute("run_id"), status: try r.stringAttribute("status"),
+                          label: (try? r.stringAttribute("label")) ?? "", config: config,
+                          finalAccuracy: try? fin?.doubleAttribute("test_accuracy"),
+                          epochs: (try? fin?.intAttribute("epochs")) ?? 0, error: (try? r.stringAttribute("error")) ?? "")
+    }
+
+    public static func records(_ path: String) throws -> [EpochRecord] { try readMetrics(try HDF5File.open(path).root) }
+
+    /// Config fields as "key" → text, for attributes a person can read in h5dump.
+    static func flatten(_ c: RunConfig) -> [(String, String)] {
+        guard let obj = try? JSONSerialization.jsonObject(with: Data(c.canonicalJSON.utf8)) as? [String: Any] else { return [] }
+        var out: [(String, String)] = []
+        func walk(_ prefix: String, _ v: Any) {
+            if let d = v as? [String: Any] { for k in d.keys.sorted() { walk(prefix.isEmpty ? k : prefix + "." + k, d[k]!) } }
+            else { out.append((prefix, "\(v)")) }
+        }
+        walk("", obj)
+        return out
+    }
+}
+
+extension FileManager {
+    /// rename(2): atomic on one filesystem; replaces the target.
+    func moveItemReplacing(_ from: String, _ to: String) throws {
+        guard rename(from, to) == 0 else {
+            throw EngineError.invalidArgument(name: "results directory", value: (to as NSString).deletingLastPathComponent,
+                                              allowed: "a writable directory (rename failed: \(String(cString: strerror(errno))))")
+        }
+    }
+}

@@ -1,0 +1,121 @@
+// Sweep: plan the runs of one or more specs under a profile, report what is done, failed and missing,
+// and run what is missing — in this process, in a shard of the grid (`i/n`: the runs whose index ≡ i
+// mod n, which partitions the grid exactly), or as one of several workers that share the store and skip
+// runs another holds (per-run locks). Slurm array scripts run one shard per task.
+
+import Datasets
+import Engine
+import Foundation
+import Methods
+
+public struct Shard: Equatable, Sendable {
+    public let index: Int, count: Int
+    public init(parsing s: String) throws {
+        let parts = s.split(separator: "/").compactMap { Int($0) }
+        guard parts.count == 2, parts[1] >= 1, (0..<parts[1]).contains(parts[0]) else {
+            throw EngineError.invalidArgument(name: "shard", value: s, allowed: "i/n with 0 ≤ i < n, e.g. 3/16")
+        }
+        index = parts[0]; count = parts[1]
+    }
+    public init(index: Int, count: Int) { self.index = index; self.count = count }
+    public func contains(_ run: Int) -> Bool { run % count == index }
+}
+
+public struct SweepPlan: Sendable {
+    public let runs: [PlannedRun]
+    public let specs: [SweepSpec]
+    public let profile: String
+
+    /// The union of the specs' grids under `profile`, without duplicate run ids, in spec order.
+    public init(specs: [SweepSpec], profile: String) throws {
+        self.specs = specs; self.profile = profile
+        var seen = Set<String>(), out: [PlannedRun] = []
+        for s in specs {
+            for r in try s.plan(profile: profile) where seen.insert(r.config.runID).inserted {
+                out.append(PlannedRun(index: out.count, replicate: r.replicate, config: r.config))
+            }
+        }
+        runs = out
+    }
+
+    public func counts(_ executor: RunExecutor) -> [String: Int] {
+        var c: [String: Int] = [:]
+        for r in runs { c[executor.status(r.config.runID), default: 0] += 1 }
+        return c
+    }
+}
+
+public final class SweepRunner {
+    public let plan: SweepPlan
+    public let executor: RunExecutor
+    public let threads: Int
+    public var rerunFailed = false
+    public var log: (String) -> Void = { print($0) }
+    public var live: ((String) -> Void)? = nil   // a terminal's in-place progress line
+
+    public init(plan: SweepPlan, executor: RunExecutor, threads: Int) {
+        self.plan = plan; self.executor = executor; self.threads = threads
+    }
+
+    /// Runs every missing run of `shard` (all when nil); returns the outcomes by run id.
+    @discardableResult
+    public func run(shard: Shard? = nil) throws -> [String: RunOutcome] {
+        let todo = plan.runs.filter { shard?.contains($0.index) ?? true }
+        var outcomes: [String: RunOutcome] = [:]
+        let t0 = Date()
+        var finished = 0
+        for (k, r) in todo.enumerated() {
+            if Interrupt.requested { break }
+            let c = r.config
+            let status = executor.status(c.runID)
+            if status == "done" || status == "diverged" || (status == "failed" && !rerunFailed) { continue }
+            let started = Date()
+            let outcome = try executor.execute(c, threads: threads, rerunFailed: rerunFailed) { rec in
+                let loss = rec.losses.values.reduce(0, +)
+                let perEpoch = Date().timeIntervalSince(started) / Double(rec.epoch)
+                let eta = perEpoch * Double(c.epochs - rec.epoch)
+                self.live?("[\(k + 1)/\(todo.count)] \(c.label) epoch \(rec.epoch)/\(c.epochs) loss \(String(format: "%.3f", loss)) acc \(String(format: "%.3f", rec.testAccuracy)) eta \(Int(eta))s")
+            }
+            outcomes[c.runID] = outcome
+            if outcome != .busy && outcome != .alreadyDone { finished += 1 }
+            let elapsed = Int(Date().timeIntervalSince(t0))
+            switch outcome {
+            case .done(let acc): log("[\(k + 1)/\(todo.count)] done \(c.runID) \(c.label): test acc \(String(format: "%.4f", acc)) (\(elapsed)s)")
+            case .failed(let e): log("[\(k + 1)/\(todo.count)] FAILED \(c.runID) \(c.label): \(e)")
+            case .diverged(let e): log("[\(k + 1)/\(todo.count)] diverged \(c.runID) \(c.label): \(e)")
+            case .interrupted: log("[\(k + 1)/\(todo.count)] interrupted \(c.runID) \(c.label): its last checkpoint is kept")
+            case .busy: log("[\(k + 1)/\(todo.count)] skipped \(c.runID): another process is running it")
+            case .alreadyDone: break
+            }
+        }
+        return outcomes
+    }
+}
+
+/// A Slurm job-array script: each task runs one shard of the grid against a shared results directory.
+public enum SlurmScript {
+    public static func make(specPaths: [String], profile: String, tasks: Int, parallel: Int, cpus: Int,
+                            time: String, partition: String?, results: String, data: String,
+                            binary: String, workdir: String, jobName: String) -> String {
+        var s = "#!/bin/bash\n"
+        s += "# blocklocal sweep, profile \(profile): \(tasks) array tasks, at most \(parallel) at once.\n"
+        s += "# Submit with: sbatch THIS_FILE   (no daemon: each task runs its shard and exits)\n"
+        s += "#SBATCH --job-name=\(jobName)\n"
+        s += "#SBATCH --array=0-\(tasks - 1)%\(parallel)\n"
+        s += "#SBATCH --cpus-per-task=\(cpus)\n"
+        s += "#SBATCH --time=\(time)\n"
+        if let partition { s += "#SBATCH --partition=\(partition)\n" }
+        s += "#SBATCH --output=\(results)/slurm/%x-%A_%a.out\n"
+        s += "set -euo pipefail\n"
+        s += "cd \(shellQuote(workdir))\n"
+        s += "export OPENBLAS_NUM_THREADS=1\n"
+        s += "exec \(shellQuote(binary)) sweep \(specPaths.map(shellQuote).joined(separator: " ")) --profile \(shellQuote(profile)) \\\n"
+        s += "  --shard \"${SLURM_ARRAY_TASK_ID}/\(tasks)\" --threads \"${SLURM_CPUS_PER_TASK:-\(cpus)}\" \\\n"
+        s += "  --results \(shellQuote(results)) --data-dir \(shellQuote(data))\n"
+        return s
+    }
+
+    static func shellQuote(_ s: String) -> String {
+        s.allSatisfy({ $0.isLetter || $0.isNumber || "/._-=:,".contains($0) }) ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}

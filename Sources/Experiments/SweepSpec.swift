@@ -1,0 +1,211 @@
+// SweepSpec: a grid of runs from a spec file.
+//   [experiment] name, description, artefact       what the spec reproduces
+//   [grid]       key = [values]                     axes: every combination is a run (first key outermost)
+//   [fixed]      key = value                        settings shared by every run
+//   [method.M]   key = value                        settings of method M (its MethodConfig keys)
+//   [profile.P]  key = value or [values]            overrides for profile P (a list replaces an axis)
+// A run's seed is derived from its replicate (the `seed` axis) and the data and model axes only, so
+// every method and block count of a replicate starts from the same weights and sees the same data
+// order, and adding a method or a block count changes no other run.
+
+import Engine
+import Foundation
+import Methods
+
+public struct PlannedRun: Sendable {
+    public let index: Int
+    public let replicate: Int
+    public let config: RunConfig
+}
+
+public struct SweepSpec: Sendable {
+    public let file: String
+    public let name: String
+    public let description: String
+    public let artefact: String
+    let doc: SpecDocument
+
+    public static let settingKeys = [
+        "method", "model", "dataset", "blocks", "split", "seed", "width", "stem", "epochs", "batch",
+        "optimizer", "lr", "momentum", "nesterov", "weight_decay", "no_decay_on_norm", "schedule", "milestones", "gamma",
+        "warmup", "period", "cycle_peak", "train_subset", "test_subset", "s2s_length", "s2s_steps",
+        "layers", "d_model", "heads", "ffn", "hidden", "dropout", "batch_norm", "conv_bias", "vgg_hidden",
+    ]
+    static let listValued: Set<String> = ["milestones", "hidden", "vgg_hidden"]
+
+    public init(path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SpecError(file: path, line: 0, message: "cannot read the spec file; check the path")
+        }
+        try self.init(file: path, text: String(decoding: data, as: UTF8.self))
+    }
+
+    public init(file: String, text source: String) throws {
+        self.file = file
+        doc = try SpecDocument(file: file, text: source)
+        for t in doc.tableOrder where !t.isEmpty {
+            let ok = ["experiment", "grid", "fixed"].contains(t) || t.hasPrefix("method.") || t.hasPrefix("profile.")
+            guard ok else {
+                throw SpecError(file: file, line: doc.tableLines[t] ?? 0,
+                                message: "unknown table [\(t)]; allowed: [experiment], [grid], [fixed], [method.NAME], [profile.NAME]")
+            }
+            if t.hasPrefix("method."), MethodName(rawValue: String(t.dropFirst(7))) == nil {
+                throw SpecError(file: file, line: doc.tableLines[t] ?? 0, message: "unknown method in [\(t)]; allowed: \(MethodName.list)")
+            }
+        }
+        if let top = doc.tables[""]?.first {
+            throw SpecError(file: file, line: top.1.line, message: "key '\(top.0)' outside a table; put it under [fixed] or [grid]")
+        }
+        let exp = doc.tables["experiment"] ?? []
+        func text(_ k: String) -> String? { exp.first { $0.0 == k }.flatMap { if case .string(let s) = $0.1.kind { return s }; return nil } }
+        for (k, v) in exp where !["name", "description", "artefact"].contains(k) {
+            throw SpecError(file: file, line: v.line, message: "unknown key '\(k)' in [experiment]; allowed: name, description, artefact")
+        }
+        guard let n = text("name") else { throw SpecError(file: file, line: doc.tableLines["experiment"] ?? 1, message: "[experiment] needs name = \"...\"") }
+        name = n; description = text("description") ?? ""; artefact = text("artefact") ?? ""
+        for t in ["grid", "fixed"] + doc.tableOrder.filter({ $0.hasPrefix("profile.") }) {
+            for (k, v) in doc.tables[t] ?? [] where !SweepSpec.settingKeys.contains(k) {
+                throw SpecError(file: file, line: v.line, message: "unknown key '\(k)' in [\(t)]; allowed: \(SweepSpec.settingKeys.joined(separator: ", "))")
+            }
+        }
+        for (k, v) in doc.tables["grid"] ?? [] {
+            guard v.isArray else { throw SpecError(file: file, line: v.line, message: "axis '\(k)' in [grid] must be a list, e.g. \(k) = [\(v)]") }
+            guard !v.list.isEmpty else { throw SpecError(file: file, line: v.line, message: "axis '\(k)' is empty; give at least one value") }
+        }
+        for t in doc.tableOrder where t.hasPrefix("method.") {
+            let m = MethodName(rawValue: String(t.dropFirst(7)))!
+            var probe = MethodConfig(method: m)
+            for (k, v) in doc.tables[t]! {
+                do { try probe.apply([k: SweepSpec.plain(v)]) }
+                catch { throw SpecError(file: file, line: v.line, message: "\(error)") }
+            }
+        }
+        _ = try plan(profile: nil)   // every combination must make a valid config
+        for p in profiles { _ = try plan(profile: p) }
+    }
+
+    public var profiles: [String] { doc.tableOrder.filter { $0.hasPrefix("profile.") }.map { String($0.dropFirst(8)) } }
+
+    static func plain(_ v: SpecValue) -> String {
+        switch v.kind {
+        case .string(let s): return s
+        case .array(let a): return a.map(plain).joined(separator: ",")
+        default: return v.description
+        }
+    }
+
+    /// Every run of the grid under `profile` (nil: the spec as written), in a fixed order.
+    public func plan(profile: String?) throws -> [PlannedRun] {
+        var axes: [(String, [SpecValue])] = (doc.tables["grid"] ?? []).map { ($0.0, $0.1.list) }
+        var fixed: [(String, SpecValue)] = doc.tables["fixed"] ?? []
+        if let profile {
+            guard let overrides = doc.tables["profile." + profile] else {
+                throw SpecError(file: file, line: 0, message: "no profile '\(profile)'; this spec has: \(profiles.joined(separator: ", "))")
+            }
+            for (k, v) in overrides {
+                if let i = axes.firstIndex(where: { $0.0 == k }) {
+                    guard !v.list.isEmpty else { throw SpecError(file: file, line: v.line, message: "axis '\(k)' is empty in profile \(profile)") }
+                    axes[i].1 = SweepSpec.listValued.contains(k) ? [v] : v.list
+                } else if v.isArray && !SweepSpec.listValued.contains(k) {
+                    axes.append((k, v.list))
+                } else {
+                    fixed.removeAll { $0.0 == k }; fixed.append((k, v))
+                }
+            }
+        }
+        for (k, v) in fixed where axes.contains(where: { $0.0 == k }) {
+            throw SpecError(file: file, line: v.line, message: "'\(k)' is both an axis in [grid] and a fixed setting")
+        }
+        var combos: [[(String, SpecValue)]] = [[]]
+        for (k, values) in axes { combos = combos.flatMap { c in values.map { c + [(k, $0)] } } }
+        var runs: [PlannedRun] = []
+        for combo in combos {
+            var c = RunConfig(method: MethodConfig(method: .bp), model: ModelSpec(arch: "resnet18"), dataset: "fashion-mnist")
+            c.profile = profile ?? ""
+            var replicate = 0
+            for (k, v) in fixed + combo {
+                if k == "seed" { replicate = try int(k, v); continue }
+                try apply(k, v, to: &c)
+            }
+            if let t = doc.tables["method." + c.method.method.rawValue] {
+                var m = MethodConfig(method: c.method.method)
+                try m.apply(Dictionary(uniqueKeysWithValues: t.map { ($0.0, SweepSpec.plain($0.1)) }))
+                c.method = m
+            }
+            c.seed = SweepSpec.runSeed(replicate: replicate, c)
+            do { try c.validate(); try c.model.validate() }
+            catch { throw SpecError(file: file, line: combo.first?.1.line ?? doc.tableLines["grid"] ?? 0, message: "\(error)") }
+            runs.append(PlannedRun(index: runs.count, replicate: replicate, config: c))
+        }
+        return runs
+    }
+
+    /// The seed of a run: replicate × (dataset, model, width), not method, K or optimizer.
+    public static func runSeed(replicate: Int, _ c: RunConfig) -> UInt64 {
+        var s = fnv1a64("\(replicate)|\(c.dataset)|\(c.model.arch)|\(c.model.width)")
+        return splitMix64(&s) >> 33   // 31 bits: short enough to read and to pass on a command line
+    }
+
+    func int(_ k: String, _ v: SpecValue) throws -> Int {
+        if case .int(let i) = v.kind { return i }
+        throw SpecError(file: file, line: v.line, message: "'\(k)' expects an integer, got \(v)")
+    }
+    func num(_ k: String, _ v: SpecValue) throws -> Double {
+        switch v.kind { case .int(let i): return Double(i); case .double(let d): return d
+        default: throw SpecError(file: file, line: v.line, message: "'\(k)' expects a number, got \(v)") }
+    }
+    func str(_ k: String, _ v: SpecValue) throws -> String {
+        if case .string(let s) = v.kind { return s }
+        throw SpecError(file: file, line: v.line, message: "'\(k)' expects a quoted string, got \(v)")
+    }
+    func bool(_ k: String, _ v: SpecValue) throws -> Bool {
+        if case .bool(let b) = v.kind { return b }
+        throw SpecError(file: file, line: v.line, message: "'\(k)' expects true or false, got \(v)")
+    }
+    func ints(_ k: String, _ v: SpecValue) throws -> [Int] { try v.list.map { try int(k, $0) } }
+
+    func apply(_ k: String, _ v: SpecValue, to c: inout RunConfig) throws {
+        func opt(_ key: String, _ value: String) throws {
+            do { try c.optimizer.apply([key: value]) } catch { throw SpecError(file: file, line: v.line, message: "\(error)") }
+        }
+        switch k {
+        case "method":
+            let s = try str(k, v)
+            guard let m = MethodName(rawValue: s) else { throw SpecError(file: file, line: v.line, message: "unknown method '\(s)'; allowed: \(MethodName.list)") }
+            c.method = MethodConfig(method: m)
+        case "model":
+            let s = try str(k, v)
+            guard ModelSpec.architectures.contains(s) else { throw SpecError(file: file, line: v.line, message: "unknown model '\(s)'; allowed: \(ModelSpec.architectures.joined(separator: ", "))") }
+            c.model.arch = s
+        case "dataset": c.dataset = try str(k, v)
+        case "blocks": c.blocks = try int(k, v)
+        case "split":
+            c.split = try str(k, v)
+            do { _ = try SplitRule(parsing: c.split) } catch { throw SpecError(file: file, line: v.line, message: "\(error)") }
+        case "width": c.model.width = try num(k, v)
+        case "stem":
+            guard let s = ModelSpec.Stem(rawValue: try str(k, v)) else { throw SpecError(file: file, line: v.line, message: "'stem' is cifar or imagenet, got \(v)") }
+            c.model.stem = s
+        case "epochs": c.epochs = try int(k, v)
+        case "batch": c.batch = try int(k, v)
+        case "optimizer", "schedule": try opt(k, try str(k, v))
+        case "lr", "momentum", "weight_decay", "gamma", "warmup", "period", "cycle_peak": try opt(k, String(try num(k, v)))
+        case "nesterov", "no_decay_on_norm": try opt(k, String(try bool(k, v)))
+        case "milestones": try opt(k, try v.list.map { String(try num(k, $0)) }.joined(separator: ","))
+        case "train_subset": c.trainSubset = try int(k, v)
+        case "test_subset": c.testSubset = try int(k, v)
+        case "s2s_length": c.s2sLength = try int(k, v)
+        case "s2s_steps": c.s2sSteps = try int(k, v)
+        case "layers": c.model.layers = try int(k, v)
+        case "d_model": c.model.dModel = try int(k, v)
+        case "heads": c.model.heads = try int(k, v)
+        case "ffn": c.model.ffn = try int(k, v)
+        case "hidden": c.model.hidden = try ints(k, v)
+        case "vgg_hidden": c.model.vggHidden = try ints(k, v)
+        case "dropout": c.model.dropout = try num(k, v)
+        case "batch_norm": c.model.batchNorm = try bool(k, v)
+        case "conv_bias": c.model.convBias = try bool(k, v)
+        default: throw SpecError(file: file, line: v.line, message: "unknown key '\(k)'")
+        }
+    }
+}

@@ -1,0 +1,177 @@
+import ArgumentParser
+import Datasets
+import Engine
+import Experiments
+import Foundation
+import Methods
+
+/// Where runs are stored.
+struct StoreOptions: ParsableArguments {
+    @Option(help: "Results directory; runs go to <results>/runs (env BLOCKLOCAL_RESULTS; default ./results).")
+    var results: String = ProcessInfo.processInfo.environment["BLOCKLOCAL_RESULTS"] ?? "results"
+    var runs: String { results + "/runs" }
+}
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Train one configuration and store it as results/runs/<run id>.h5 (resumes a killed run).")
+    @OptionGroup var train: TrainOptions
+    @OptionGroup var data: DataOptions
+    @OptionGroup var exec: ExecOptions
+    @OptionGroup var store: StoreOptions
+
+    func run() throws {
+        exec.apply()
+        Interrupt.install()
+        let config = try train.runConfig()
+        let executor = RunExecutor(runsDirectory: store.runs, dataStore: data.store, fetch: data.fetchOptions)
+        print("run \(config.runID): \(config.label)")
+        let outcome = try executor.execute(config, threads: exec.threads, rerunFailed: true) { r in
+            print("  epoch \(r.epoch): loss \(String(format: "%.4f", r.losses.values.reduce(0, +))) test acc \(String(format: "%.4f", r.testAccuracy))")
+        }
+        switch outcome {
+        case .done(let acc): print("done: test accuracy \(String(format: "%.4f", acc)) → \(executor.finalPath(config.runID))")
+        case .alreadyDone: print("already stored: \(executor.finalPath(config.runID))")
+        case .failed(let e): throw ValidationError("run failed: \(e)")
+        case .diverged(let e): print("diverged: \(e) (stored)")
+        case .interrupted: print("interrupted; run the same command again to resume from the last epoch"); throw ExitCode(130)
+        case .busy: throw ValidationError("run \(config.runID) is being trained by another process")
+        }
+    }
+}
+
+struct RunsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs", abstract: "Read the run store.", subcommands: [List.self, Show.self, Collect.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One line per stored run.")
+        @OptionGroup var store: StoreOptions
+        func run() throws {
+            let all = RunStore(directory: store.runs).summaries()
+            print("run id".padded(18) + "status".padded(10) + "acc".leftPadded(7) + "  run")
+            for s in all {
+                print(s.id.padded(18) + s.status.padded(10) + (s.finalAccuracy.map { String(format: "%.4f", $0) } ?? "-").leftPadded(7) + "  " + s.label
+                      + (s.config.map { $0.profile.isEmpty ? "" : " [\($0.profile)]" } ?? ""))
+            }
+            print("\(all.count) runs in \(store.runs)")
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A run's config, provenance and per-epoch metrics.")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "Run id (or a unique prefix).") var id: String
+        func run() throws {
+            let matches = RunStore(directory: store.runs).files().filter { URL(fileURLWithPath: $0).lastPathComponent.hasPrefix(id) }
+            guard matches.count == 1, let path = matches.first else {
+                throw ValidationError(matches.isEmpty ? "no run \(id) in \(store.runs); see `blocklocal runs list`" : "'\(id)' matches \(matches.count) runs; give more of the id")
+            }
+            let s = try RunFile.summary(path)
+            print("run \(s.id): \(s.label)\nstatus: \(s.status)\(s.error.isEmpty ? "" : " (\(s.error))")\nfile: \(path)")
+            if let c = s.config { print("config: \(c.canonicalJSON)") }
+            print("epoch".padded(6) + "test acc".leftPadded(10) + "loss".leftPadded(10) + "s".leftPadded(8))
+            for r in try RunFile.records(path) {
+                print("\(r.epoch)".padded(6) + String(format: "%.4f", r.testAccuracy).leftPadded(10)
+                      + String(format: "%.4f", r.losses.values.reduce(0, +)).leftPadded(10) + String(format: "%.1f", r.seconds).leftPadded(8))
+            }
+        }
+    }
+
+    struct Collect: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Merge run stores from other machines into this one (by run id).")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "Run directories to merge from (each a results/runs folder).") var sources: [String]
+        func run() throws {
+            let r = try RunStore(directory: store.runs).collect(sources)
+            print("copied \(r.copied) (\(r.replacedUnfinished) replacing unfinished runs), \(r.identical) already identical, \(r.conflicts.count) conflicts")
+            for c in r.conflicts { print("conflict: \(c)") }
+        }
+    }
+}
+
+struct SweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep", abstract: "Plan a grid from spec files and run what is missing (resumable; parallel; Slurm).")
+    @Argument(help: "Spec files (TOML), e.g. paper/experiments/table1.toml.") var specs: [String]
+    @Option(help: "Profile: one of the specs' [profile.NAME] tables (smoke, quick, paper).") var profile: String
+    @Flag(help: "List the runs and their status; run nothing.") var dryRun = false
+    @Flag(help: "Run failed runs again.") var rerunFailed = false
+    @Option(help: "Worker processes sharing the store (BLAS threads each = --threads / jobs).") var jobs: Int = 1
+    @Option(help: "Run only shard i/n of the grid (runs whose index ≡ i mod n).") var shard: String?
+    @Flag(help: .hidden) var worker = false
+    @Flag(help: "Write a Slurm job-array script instead of running.") var slurm = false
+    @Option(help: "Slurm: partition.") var partition: String?
+    @Option(help: "Slurm: time limit per task.") var time: String = "24:00:00"
+    @Option(help: "Slurm: CPUs per task.") var cpus: Int = 2
+    @Option(help: "Slurm: array tasks at once (the %P of --array).") var parallel: Int = 32
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var data: DataOptions
+    @OptionGroup var exec: ExecOptions
+
+    func validate() throws {
+        guard !specs.isEmpty else { throw ValidationError("name at least one spec file, e.g. paper/experiments/table1.toml") }
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+    }
+
+    func run() throws {
+        let loaded = try specs.map { try SweepSpec(path: $0) }
+        let plan = try SweepPlan(specs: loaded, profile: profile)
+        let executor = RunExecutor(runsDirectory: store.runs, dataStore: data.store, fetch: data.fetchOptions)
+        let counts = plan.counts(executor)
+        let summary = ["done", "failed", "diverged", "partial", "damaged", "missing"].compactMap { k in counts[k].map { "\($0) \(k)" } }
+        if !worker { print("\(plan.runs.count) runs (\(loaded.map(\.name).joined(separator: ", ")), profile \(profile)): \(summary.joined(separator: ", "))") }
+        if dryRun {
+            for r in plan.runs { print(r.config.runID.padded(18) + executor.status(r.config.runID).padded(10) + r.config.label) }
+            return
+        }
+        if slurm { return try writeSlurm(plan) }
+        try executor.prepareStore()
+        Interrupt.install()
+        if jobs > 1 && !worker { return try runWorkers() }
+        exec.apply()
+        let runner = SweepRunner(plan: plan, executor: executor, threads: exec.threads)
+        runner.rerunFailed = rerunFailed
+        if isatty(1) == 1 && !worker { runner.live = { line in print("\r\u{1B}[2K" + line, terminator: ""); fflush(stdout) } }
+        runner.log = { line in print((isatty(1) == 1 ? "\r\u{1B}[2K" : "") + (worker ? "[worker \(getpid())] " : "") + line); fflush(stdout) }
+        try runner.run(shard: try shard.map { try Shard(parsing: $0) })
+        if Interrupt.requested { print("stopped; the current run keeps its last checkpoint. Run the same command to go on."); throw ExitCode(130) }
+        if !worker {
+            let after = plan.counts(executor)
+            print("sweep: " + ["done", "failed", "diverged", "partial", "missing"].compactMap { k in after[k].map { "\($0) \(k)" } }.joined(separator: ", "))
+        }
+    }
+
+    func runWorkers() throws {
+        let each = max(1, exec.threads / jobs)
+        var args = specs + ["--profile", profile, "--worker", "--threads", String(each), "--results", store.results, "--data-dir", data.dataDir]
+        if rerunFailed { args.append("--rerun-failed") }
+        if let m = data.mirror { args += ["--mirror", m] }
+        if data.offline { args.append("--offline") }
+        if let shard { args += ["--shard", shard] }
+        print("\(jobs) workers, \(each) thread(s) each")
+        let procs = try (0..<jobs).map { _ -> Process in
+            let p = Process(); p.executableURL = URL(fileURLWithPath: "/proc/self/exe"); p.arguments = ["sweep"] + args
+            try p.run(); return p
+        }
+        for p in procs { p.waitUntilExit() }
+        let executor = RunExecutor(runsDirectory: store.runs, dataStore: data.store)
+        let after = try SweepPlan(specs: specs.map { try SweepSpec(path: $0) }, profile: profile).counts(executor)
+        print("sweep: " + ["done", "failed", "diverged", "partial", "missing"].compactMap { k in after[k].map { "\($0) \(k)" } }.joined(separator: ", "))
+        if procs.contains(where: { $0.terminationStatus != 0 }) { throw ExitCode(procs.first { $0.terminationStatus != 0 }!.terminationStatus) }
+    }
+
+    func writeSlurm(_ plan: SweepPlan) throws {
+        let cwd = FileManager.default.currentDirectoryPath
+        func abs(_ p: String) -> String { p.hasPrefix("/") ? p : cwd + "/" + p }
+        let name = "blocklocal-" + plan.specs.map(\.name).joined(separator: "+") + "-" + profile
+        let script = SlurmScript.make(specPaths: specs.map(abs), profile: profile, tasks: max(1, plan.runs.count), parallel: parallel,
+                                      cpus: cpus, time: time, partition: partition, results: abs(store.results), data: abs(data.dataDir),
+                                      binary: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path, workdir: cwd, jobName: name)
+        let dir = store.results + "/slurm"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = dir + "/" + name + ".sbatch"
+        try script.write(toFile: path, atomically: true, encoding: .utf8)
+        print("wrote \(path): \(plan.runs.count) array tasks, at most \(parallel) at once; submit with `sbatch \(path)`")
+    }
+}

@@ -1,0 +1,174 @@
+import XCTest
+import Foundation
+@testable import Engine
+@testable import Methods
+@testable import Experiments
+import Datasets
+import Store
+
+let tinySpec = """
+[experiment]
+name = "tiny"
+
+[grid]
+method = ["bp", "bll"]   # two methods
+blocks = [1, 2]
+seed = [0, 1]
+
+[fixed]
+dataset = "s2s"
+model = "transformer"
+layers = 2
+d_model = 16
+heads = 2
+ffn = 32
+epochs = 2
+batch = 16
+s2s_steps = 4
+test_subset = 32
+lr = 3e-3
+
+[method.bll]
+lambda = 0.5
+
+[profile.smoke]
+epochs = 1
+seed = [0]
+"""
+
+final class ExperimentsTests: XCTestCase {
+    var dir: URL!
+    override func setUp() {
+        Engine.configure(threads: 2)
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("blocklocal-exp-\(UUID().uuidString)")
+        try! FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+
+    func executor(_ sub: String = "runs") -> RunExecutor {
+        RunExecutor(runsDirectory: dir.appendingPathComponent(sub).path, dataStore: DatasetStore(directory: dir.appendingPathComponent("data").path))
+    }
+
+    func testRunIDIsCanonicalAndEveryFieldChangesIt() throws {
+        let plan = try SweepSpec(file: "tiny.toml", text: tinySpec).plan(profile: nil)
+        XCTAssertEqual(plan.count, 8)
+        let base = plan[0].config
+        XCTAssertEqual(base.runID, try SweepSpec(file: "again.toml", text: tinySpec).plan(profile: nil)[0].config.runID)
+        XCTAssertEqual(base.runID.count, 16)
+        var ids = Set([base.runID])
+        var c = base; c.epochs += 1; ids.insert(c.runID)
+        c = base; c.optimizer.lr *= 2; ids.insert(c.runID)
+        c = base; c.method.lambda = 0.3; ids.insert(c.runID)
+        c = base; c.model.width = 0.5; ids.insert(c.runID)
+        c = base; c.seed += 1; ids.insert(c.runID)
+        c = base; c.profile = "quick"; ids.insert(c.runID)
+        c = base; c.split = "layers"; ids.insert(c.runID)
+        XCTAssertEqual(ids.count, 8, "every change gives a new id")
+        XCTAssertEqual(Set(plan.map(\.config.runID)).count, 8)
+    }
+
+    /// Seeds come from the replicate and the data/model axes: adding a method or a K changes no run.
+    func testSeedsDoNotDependOnMethodOrBlocks() throws {
+        let plan = try SweepSpec(file: "t", text: tinySpec).plan(profile: nil)
+        for r in plan { XCTAssertEqual(r.config.seed, plan.first { $0.replicate == r.replicate }!.config.seed) }
+        let more = try SweepSpec(file: "t", text: tinySpec.replacingOccurrences(of: "method = [\"bp\", \"bll\"]", with: "method = [\"bp\", \"fa\", \"bll\"]")).plan(profile: nil)
+        XCTAssertTrue(Set(plan.map(\.config.runID)).isSubset(of: Set(more.map(\.config.runID))))
+    }
+
+    func testSameConfigTwiceGivesBitIdenticalMetricsAndRunFileContents() throws {
+        let c = try SweepSpec(file: "t", text: tinySpec).plan(profile: "smoke")[1].config
+        let a = executor("a"), b = executor("b")
+        XCTAssertEqual(try a.execute(c, threads: 2), try b.execute(c, threads: 2))
+        let ra = try RunFile.records(a.finalPath(c.runID)), rb = try RunFile.records(b.finalPath(c.runID))
+        XCTAssertEqual(ra.map(\.testAccuracy), rb.map(\.testAccuracy))
+        XCTAssertEqual(ra.map(\.losses), rb.map(\.losses))
+        XCTAssertEqual(try a.execute(c, threads: 2), .alreadyDone)
+        let s = try RunFile.summary(a.finalPath(c.runID))
+        XCTAssertEqual(s.status, "done"); XCTAssertEqual(s.config, c)
+        let f = try HDF5File.open(a.finalPath(c.runID))
+        XCTAssertEqual(try f.root.stringAttribute("provenance.blas_core"), Engine.blasCore)
+        XCTAssertFalse(try f.root.stringAttribute("provenance.git_commit").isEmpty)
+        XCTAssertEqual(try f.root.stringAttribute("config.dataset"), "s2s")
+    }
+
+    /// A run stopped after epoch 1 and resumed ends bit-identical to one never stopped.
+    func testResumeFromCheckpointIsBitIdentical() throws {
+        var c = try SweepSpec(file: "t", text: tinySpec).plan(profile: nil)[3].config   // bll, K = 2
+        c.epochs = 3
+        let whole = executor("whole")
+        _ = try whole.execute(c, threads: 2)
+        let cut = executor("cut")
+        var calls = 0
+        Interrupt.requested = false
+        let first = try cut.execute(c, threads: 2) { _ in calls += 1; if calls == 1 { Interrupt.requested = true } }
+        Interrupt.requested = false
+        XCTAssertEqual(first, .interrupted)
+        XCTAssertEqual(cut.status(c.runID), "partial")
+        _ = try cut.execute(c, threads: 2)
+        let a = try RunFile.records(whole.finalPath(c.runID)), b = try RunFile.records(cut.finalPath(c.runID))
+        XCTAssertEqual(a.count, 3); XCTAssertEqual(a.map(\.testAccuracy), b.map(\.testAccuracy))
+        XCTAssertEqual(a.map(\.losses), b.map(\.losses), "losses of every epoch, bit for bit")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cut.partialPath(c.runID)))
+    }
+
+    func testDamagedRunFileIsReportedAndRerun() throws {
+        let c = try SweepSpec(file: "t", text: tinySpec).plan(profile: "smoke")[0].config
+        let e = executor()
+        _ = try e.execute(c, threads: 2)
+        let data = try Data(contentsOf: URL(fileURLWithPath: e.finalPath(c.runID)))
+        try data.prefix(data.count / 3).write(to: URL(fileURLWithPath: e.finalPath(c.runID)))
+        XCTAssertEqual(e.status(c.runID), "damaged")
+        XCTAssertEqual(RunStore(directory: e.runsDirectory).summaries().first?.status, "damaged")
+        guard case .done = try e.execute(c, threads: 2) else { return XCTFail("a damaged run is run again") }
+        XCTAssertEqual(e.status(c.runID), "done")
+    }
+
+    func testShardsPartitionTheGridAndSlurmScriptIsValidBash() throws {
+        let runs = try SweepSpec(file: "t", text: tinySpec).plan(profile: nil)
+        for n in [1, 3, 8, 11] {
+            var hits = [Int](repeating: 0, count: runs.count)
+            for i in 0..<n { let s = Shard(index: i, count: n); for r in runs where s.contains(r.index) { hits[r.index] += 1 } }
+            XCTAssertEqual(hits, [Int](repeating: 1, count: runs.count), "n = \(n)")
+        }
+        XCTAssertThrowsError(try Shard(parsing: "3/3")); XCTAssertThrowsError(try Shard(parsing: "x"))
+        let script = SlurmScript.make(specPaths: ["/a b/t.toml"], profile: "quick", tasks: 8, parallel: 4, cpus: 2, time: "1:00:00",
+                                      partition: "cpu", results: "/r", data: "/d", binary: "/bin/blocklocal", workdir: "/w", jobName: "j")
+        XCTAssert(script.contains("#SBATCH --array=0-7%4") && script.contains("--shard \"${SLURM_ARRAY_TASK_ID}/8\""), script)
+        let path = dir.appendingPathComponent("s.sbatch").path
+        try script.write(toFile: path, atomically: true, encoding: .utf8)
+        let p = Process(); p.executableURL = URL(fileURLWithPath: "/bin/bash"); p.arguments = ["-n", path]
+        try p.run(); p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+    }
+
+    func testSpecErrorsNameFileLineAndAllowedValues() {
+        func err(_ text: String, profile: String? = nil) -> String {
+            do { let s = try SweepSpec(file: "bad.toml", text: text); if let profile { _ = try s.plan(profile: profile) }; return "" }
+            catch { return "\(error)" }
+        }
+        let head = "[experiment]\nname = \"x\"\n"
+        XCTAssert(err(head + "[fixed]\nepochz = 3\n").hasPrefix("bad.toml:4: unknown key 'epochz' in [fixed]; allowed: method, model"))
+        XCTAssert(err(head + "[fixed]\nepochs = \"three\"\n").contains("bad.toml:4: 'epochs' expects an integer"))
+        XCTAssert(err(head + "[grid]\nseed = []\n").contains("bad.toml:4: axis 'seed' is empty"))
+        XCTAssert(err(head + "[grid]\nseed = 3\n").contains("must be a list"))
+        XCTAssert(err(head + "[profile.smoke]\nepochs = 1\n", profile: "paper").contains("no profile 'paper'; this spec has: smoke"))
+        XCTAssert(err(head + "[grids]\n").contains("bad.toml:3: unknown table [grids]"))
+        XCTAssert(err(head + "[fixed]\nmethod = \"backprop\"\n").contains("unknown method 'backprop'"))
+        XCTAssert(err(head + "[method.bll]\nlamda = 1\n").contains("bad.toml:4:") && err(head + "[method.bll]\nlamda = 1\n").contains("lambda"))
+        XCTAssert(err(head + "[fixed]\nepochs = [1\n").contains("bad.toml:4:"))
+        XCTAssert(err("[fixed]\nepochs = 1\n").contains("needs name"))
+    }
+
+    func testCollectMergesByRunIDAndReportsConflicts() throws {
+        let plan = try SweepSpec(file: "t", text: tinySpec).plan(profile: "smoke")
+        let a = executor("a"), b = executor("b")
+        _ = try a.execute(plan[0].config, threads: 2)
+        _ = try b.execute(plan[0].config, threads: 2); _ = try b.execute(plan[1].config, threads: 2)
+        let merged = RunStore(directory: dir.appendingPathComponent("m").path)
+        var r = try merged.collect([a.runsDirectory, b.runsDirectory])
+        XCTAssertEqual(r.copied, 2); XCTAssertEqual(r.identical, 1); XCTAssertEqual(r.conflicts, [])
+        XCTAssertEqual(merged.summaries().count, 2)
+        r = try merged.collect([b.runsDirectory])
+        XCTAssertEqual(r.copied, 0); XCTAssertEqual(r.identical, 2)
+    }
+}
