@@ -3,7 +3,7 @@
 #
 # Knobs (every one, in one place):
 #   THREADS   engine worker threads for training and benchmarks (default 2 = this machine's cores)
-#   PROFILE   reproduction profile: smoke (minutes) | quick (default) — sweeps and `paper` arrive with the sweeps issue
+#   PROFILE   reproduction profile of paper/experiments/*.toml: smoke (a minute) | quick (default, ~30 min) | paper
 #   BENCH_STEPS  timed training steps per benchmark model
 #   BENCH_MODELS which reference models `make bench-torch` compares
 #   VENV      a Python virtualenv outside the repo for PyTorch (bench-torch only; ~5 GB)
@@ -64,26 +64,19 @@ bench-torch: build
 	  $(BIN) bench --threads $(THREADS) --steps $(BENCH_STEPS) --models $$m --torch results/bench/torch.jsonl --out results/bench/engine-$$m.json || exit 1; \
 	done
 
-# Until the sweeps and reports issues land, the main job is: fetch what can be had, benchmark the
-# engine and the methods, and train every method on Fashion-MNIST under one budget (ResNet-18 w1/4, K = 4).
-ifeq ($(PROFILE),smoke)
-  REPRO_ARGS := --epochs 1 --train-subset 2000 --test-subset 1000
-else
-  REPRO_ARGS := --epochs 1
-endif
-REPRO_METHODS := bp fa predsim bwbpf bwbpf-code bll bll-code
+# The main job: fetch what can be had, run every experiment spec of paper/experiments under PROFILE
+# (runs whose dataset cannot be had are reported as not runnable here and skipped), then benchmark.
+# Running it again skips the runs already stored in results/runs.
+SPECS := $(wildcard paper/experiments/*.toml)
 
 reproduce: build
 	@echo "== blocklocal reproduce (profile $(PROFILE)) =="
-	mkdir -p results/bench results/reproduce
+	mkdir -p results/bench
 	$(BIN) data fetch --all --skip-missing
+	$(BIN) sweep $(SPECS) --profile $(PROFILE) --threads $(THREADS)
+	$(BIN) runs list
 	$(BIN) bench --threads $(THREADS) --steps $(BENCH_STEPS) --out results/bench/engine.json
 	$(BIN) bench --methods --threads $(THREADS) --steps $(BENCH_STEPS) --out results/bench/methods.json
-	for m in $(REPRO_METHODS); do \
-	  $(BIN) train --method $$m --model resnet18 --width 0.25 --dataset fashion-mnist --blocks 4 --lr 1e-3 \
-	    --threads $(THREADS) $(REPRO_ARGS) | tee results/reproduce/$(PROFILE)-$$m.txt || exit 1; \
-	done
-	@echo "per-method logs: results/reproduce/$(PROFILE)-*.txt"
 
 clean:
 	rm -rf .build

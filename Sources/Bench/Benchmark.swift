@@ -14,7 +14,7 @@ public struct BenchConfig: Sendable {
     /// PyTorch CPU samples/s to compare with: the recorded anchor (perf/anchors.md, best pass,
     /// 2 threads, an AMD Zen 3 VM) unless a measurement on this machine replaces it.
     public let torchAnchor: Double
-    public var torchSource = "perf/anchors.md"
+    public var torchSource = "perf/anchors.md, another machine"
     public let spec: ModelSpec
 
     public init(key: String, summary: String, batch: Int, torchAnchor: Double, spec: ModelSpec) {

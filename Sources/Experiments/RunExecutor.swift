@@ -39,6 +39,7 @@ public enum RunOutcome: Equatable, Sendable {
     case diverged(String)
     case interrupted
     case busy            // another process holds the run's lock
+    case unavailable(String)   // its dataset cannot be had here: nothing is written, the run stays missing
 }
 
 public struct RunExecutor {
@@ -87,6 +88,15 @@ public struct RunExecutor {
         let started = Date()
         let run: PreparedRun
         do { run = try PreparedRun(config, store: dataStore, fetch: fetch) }
+        catch let e as DatasetError {
+            switch e {
+            case .notFound, .checksumMismatch, .sizeMismatch, .notCached: return .unavailable("\(e)")
+            default:
+                try RunFile.write(finalPath(id), config: config, status: .failed, error: "\(e)", records: [],
+                                  provenance: Provenance.collect(threads: threads, datasetChecksums: [:]), started: started, ended: Date())
+                return .failed("\(e)")
+            }
+        }
         catch {
             try RunFile.write(finalPath(id), config: config, status: .failed, error: "\(error)", records: [],
                               provenance: Provenance.collect(threads: threads, datasetChecksums: [:]), started: started, ended: Date())

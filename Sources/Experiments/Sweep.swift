@@ -85,6 +85,7 @@ public final class SweepRunner {
             case .diverged(let e): log("[\(k + 1)/\(todo.count)] diverged \(c.runID) \(c.label): \(e)")
             case .interrupted: log("[\(k + 1)/\(todo.count)] interrupted \(c.runID) \(c.label): its last checkpoint is kept")
             case .busy: log("[\(k + 1)/\(todo.count)] skipped \(c.runID): another process is running it")
+            case .unavailable(let why): log("[\(k + 1)/\(todo.count)] not runnable here \(c.runID) \(c.label): \(why)")
             case .alreadyDone: break
             }
         }

@@ -4,10 +4,13 @@
 //   [fixed]      key = value                        settings shared by every run
 //   [method.M]   key = value                        settings of method M (its MethodConfig keys)
 //   [profile.P]  key = value or [values]            overrides for profile P (a list replaces an axis)
+//   [setting.S]  key = value                        a named bundle of settings: the axis `setting = ["S", ...]`
+//                                                   picks combinations that are not a product (dataset × model)
 // A run's seed is derived from its replicate (the `seed` axis) and the data and model axes only, so
 // every method and block count of a replicate starts from the same weights and sees the same data
 // order, and adding a method or a block count changes no other run.
 
+import Datasets
 import Engine
 import Foundation
 import Methods
@@ -44,10 +47,10 @@ public struct SweepSpec: Sendable {
         self.file = file
         doc = try SpecDocument(file: file, text: source)
         for t in doc.tableOrder where !t.isEmpty {
-            let ok = ["experiment", "grid", "fixed"].contains(t) || t.hasPrefix("method.") || t.hasPrefix("profile.")
+            let ok = ["experiment", "grid", "fixed"].contains(t) || t.hasPrefix("method.") || t.hasPrefix("profile.") || t.hasPrefix("setting.")
             guard ok else {
                 throw SpecError(file: file, line: doc.tableLines[t] ?? 0,
-                                message: "unknown table [\(t)]; allowed: [experiment], [grid], [fixed], [method.NAME], [profile.NAME]")
+                                message: "unknown table [\(t)]; allowed: [experiment], [grid], [fixed], [method.NAME], [profile.NAME], [setting.NAME]")
             }
             if t.hasPrefix("method."), MethodName(rawValue: String(t.dropFirst(7))) == nil {
                 throw SpecError(file: file, line: doc.tableLines[t] ?? 0, message: "unknown method in [\(t)]; allowed: \(MethodName.list)")
@@ -63,8 +66,8 @@ public struct SweepSpec: Sendable {
         }
         guard let n = text("name") else { throw SpecError(file: file, line: doc.tableLines["experiment"] ?? 1, message: "[experiment] needs name = \"...\"") }
         name = n; description = text("description") ?? ""; artefact = text("artefact") ?? ""
-        for t in ["grid", "fixed"] + doc.tableOrder.filter({ $0.hasPrefix("profile.") }) {
-            for (k, v) in doc.tables[t] ?? [] where !SweepSpec.settingKeys.contains(k) {
+        for t in ["grid", "fixed"] + doc.tableOrder.filter({ $0.hasPrefix("profile.") || $0.hasPrefix("setting.") }) {
+            for (k, v) in doc.tables[t] ?? [] where !SweepSpec.settingKeys.contains(k) && !(k == "setting" && !t.hasPrefix("setting.")) {
                 throw SpecError(file: file, line: v.line, message: "unknown key '\(k)' in [\(t)]; allowed: \(SweepSpec.settingKeys.joined(separator: ", "))")
             }
         }
@@ -98,6 +101,7 @@ public struct SweepSpec: Sendable {
     public func plan(profile: String?) throws -> [PlannedRun] {
         var axes: [(String, [SpecValue])] = (doc.tables["grid"] ?? []).map { ($0.0, $0.1.list) }
         var fixed: [(String, SpecValue)] = doc.tables["fixed"] ?? []
+        var late: [(String, SpecValue)] = []   // a profile's scalars: applied after the axes (and setting bundles)
         if let profile {
             guard let overrides = doc.tables["profile." + profile] else {
                 throw SpecError(file: file, line: 0, message: "no profile '\(profile)'; this spec has: \(profiles.joined(separator: ", "))")
@@ -109,7 +113,7 @@ public struct SweepSpec: Sendable {
                 } else if v.isArray && !SweepSpec.listValued.contains(k) {
                     axes.append((k, v.list))
                 } else {
-                    fixed.removeAll { $0.0 == k }; fixed.append((k, v))
+                    fixed.removeAll { $0.0 == k }; late.append((k, v))
                 }
             }
         }
@@ -123,8 +127,17 @@ public struct SweepSpec: Sendable {
             var c = RunConfig(method: MethodConfig(method: .bp), model: ModelSpec(arch: "resnet18"), dataset: "fashion-mnist")
             c.profile = profile ?? ""
             var replicate = 0
-            for (k, v) in fixed + combo {
+            for (k, v) in fixed + combo + late {
                 if k == "seed" { replicate = try int(k, v); continue }
+                if k == "setting" {
+                    let name = try str(k, v)
+                    guard let bundle = doc.tables["setting." + name] else {
+                        let known = doc.tableOrder.filter { $0.hasPrefix("setting.") }.map { String($0.dropFirst(8)) }
+                        throw SpecError(file: file, line: v.line, message: "no [setting.\(name)] table; this spec has: \(known.joined(separator: ", "))")
+                    }
+                    for (bk, bv) in bundle { try apply(bk, bv, to: &c) }
+                    continue
+                }
                 try apply(k, v, to: &c)
             }
             if let t = doc.tables["method." + c.method.method.rawValue] {
@@ -133,11 +146,24 @@ public struct SweepSpec: Sendable {
                 c.method = m
             }
             c.seed = SweepSpec.runSeed(replicate: replicate, c)
-            do { try c.validate(); try c.model.validate() }
-            catch { throw SpecError(file: file, line: combo.first?.1.line ?? doc.tableLines["grid"] ?? 0, message: "\(error)") }
+            do { try c.validate(); try SweepSpec.checkSplit(c) }
+            catch { throw SpecError(file: file, line: combo.first?.1.line ?? doc.tableLines["grid"] ?? 0, message: "\(c.label): \(error)") }
             runs.append(PlannedRun(index: runs.count, replicate: replicate, config: c))
         }
         return runs
+    }
+
+    /// Builds a thin copy of the run's model (width 1/64: the same units, few weights) and cuts it,
+    /// so that a K the model cannot take is an error before anything runs.
+    static func checkSplit(_ c: RunConfig) throws {
+        var probe = c.model
+        probe.width = min(probe.width, 1.0 / 64)
+        if c.dataset == "s2s" {
+            probe.arch = "transformer"; probe.dModel = probe.heads; probe.ffn = 1; probe.vocabulary = 11; probe.length = 2 * c.s2sLength
+        } else if let def = try? Registry.definition(c.dataset) {
+            probe.inChannels = def.shape.channels; probe.imageSize = def.shape.height; probe.classes = max(2, def.classNames.count)
+        }
+        _ = try BlockSplit.split(try probe.build(seed: 0), blocks: c.blocks, rule: try SplitRule(parsing: c.split))
     }
 
     /// The seed of a run: replicate × (dataset, model, width), not method, K or optimizer.

@@ -36,6 +36,7 @@ struct RunCommand: ParsableCommand {
         case .diverged(let e): print("diverged: \(e) (stored)")
         case .interrupted: print("interrupted; run the same command again to resume from the last epoch"); throw ExitCode(130)
         case .busy: throw ValidationError("run \(config.runID) is being trained by another process")
+        case .unavailable(let why): throw ValidationError(why)
         }
     }
 }
