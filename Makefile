@@ -6,6 +6,7 @@
 #   PROFILE   reproduction profile of paper/experiments/*.toml: smoke (a minute) | quick (default, ~30 min) | paper
 #   BENCH_STEPS  timed training steps per benchmark model
 #   BENCH_MODELS which reference models `make bench-torch` compares
+#   MIRROR    a directory with original dataset archives (CIFAR-10, Tiny-ImageNet), tried before any download
 #   VENV      a Python virtualenv outside the repo for PyTorch (bench-torch only; ~5 GB)
 #   PERF_DIR  the PyTorch benchmark scripts (../shared/perf)
 
@@ -16,18 +17,22 @@ BENCH_STEPS  ?= 5
 BENCH_MODELS ?= r18_fm_w0.25 r18_fm_w1 r50_c10_w0.25 gpt_d64 mlp
 VENV         ?= $(HOME)/.cache/blocklocal/torch-venv
 PERF_DIR     ?= ../shared/perf
+MIRROR       ?=
+MIRROR_ARG   := $(if $(MIRROR),--mirror $(MIRROR),)
 APT_PACKAGES := libopenblas-dev libhdf5-dev hdf5-tools gnuplot-nox pkg-config zlib1g-dev libjpeg62-turbo-dev dataset-fashion-mnist
 RELEASE      := -c release
 TESTFLAGS    := -c release -Xswiftc -enable-testing
 BIN          := .build/release/blocklocal
 
-.PHONY: all deps build test bench bench-torch reproduce clean help
+.PHONY: all deps build test bench bench-torch reproduce report figures clean help
 
 all: build
 
 help:
 	@echo "make reproduce   run the main job (PROFILE=$(PROFILE))"
 	@echo "make test        build in release and run every test"
+	@echo "make report      tables, figures, diff and paper/REPRODUCTION.md from stored runs (PROFILE=$(PROFILE))"
+	@echo "make figures     only the gnuplot figures"
 	@echo "make bench       engine throughput on the reference models -> results/bench/"
 	@echo "make bench-torch the same side by side with PyTorch on CPU, interleaved per model"
 	@echo "make deps        install the Debian packages that are missing"
@@ -72,11 +77,19 @@ SPECS := $(wildcard paper/experiments/*.toml)
 reproduce: build
 	@echo "== blocklocal reproduce (profile $(PROFILE)) =="
 	mkdir -p results/bench
-	$(BIN) data fetch --all --skip-missing
-	$(BIN) sweep $(SPECS) --profile $(PROFILE) --threads $(THREADS)
-	$(BIN) runs list
+	$(BIN) data fetch --all --skip-missing $(MIRROR_ARG)
+	$(BIN) sweep $(SPECS) --profile $(PROFILE) --threads $(THREADS) $(MIRROR_ARG)
 	$(BIN) bench --threads $(THREADS) --steps $(BENCH_STEPS) --out results/bench/engine.json
 	$(BIN) bench --methods --threads $(THREADS) --steps $(BENCH_STEPS) --out results/bench/methods.json
+	$(BIN) report --profile $(PROFILE)
+	@echo "report: paper/REPRODUCTION.md; tables: results/tables/; figures: results/figures/"
+
+# Tables, figures, the diff and paper/REPRODUCTION.md from the stored runs (no training).
+report: build
+	$(BIN) report --profile $(PROFILE)
+
+figures: build
+	$(BIN) figures --profile $(PROFILE)
 
 clean:
 	rm -rf .build

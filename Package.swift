@@ -37,9 +37,10 @@ let package = Package(
         .target(name: "Experiments", dependencies: [
             "Engine", "Store", "Datasets", "Methods", .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        .target(name: "Report", dependencies: ["Experiments", "Methods", "Datasets", "Engine"]),
         .target(name: "Bench", dependencies: ["Engine", "Methods"]),
         .executableTarget(name: "blocklocal", dependencies: [
-            "Engine", "Store", "Datasets", "Methods", "Experiments", "Bench",
+            "Engine", "Store", "Datasets", "Methods", "Experiments", "Report", "Bench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -49,6 +50,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Store", "Engine"]),
         .testTarget(name: "MethodsTests", dependencies: ["Methods", "Datasets", "Engine"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Methods", "Engine", "Store"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Experiments", "Methods", "Engine"]),
         .testTarget(name: "CLITests", dependencies: ["blocklocal"]),
     ],
     swiftLanguageModes: [.v5]

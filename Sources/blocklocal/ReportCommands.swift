@@ -1,0 +1,102 @@
+import ArgumentParser
+import Datasets
+import Experiments
+import Foundation
+import Report
+
+/// What every report command reads and where it writes.
+struct ReportOptions: ParsableArguments {
+    @Option(help: "Only runs of this profile (default: all).") var profile: String?
+    @Option(help: "Published numbers and claims.") var reference: String = "paper/reference.csv"
+    @Option(help: "Tolerance in accuracy points (added to twice the seed spread).") var tolerance: Double = 1.0
+    @Option(help: "Where tables go.") var tables: String = "results/tables"
+    @Option(help: "Where figures go.") var figures: String = "results/figures"
+}
+
+func loadAggregate(_ store: StoreOptions, _ r: ReportOptions) throws -> Aggregate {
+    let agg = try Aggregate(store: RunStore(directory: store.runs), profile: r.profile)
+    if agg.runs == 0 {
+        throw ValidationError("no finished runs in \(store.runs)\(r.profile.map { " for profile \($0)" } ?? ""); run `make reproduce` or `blocklocal sweep` first")
+    }
+    return agg
+}
+
+func datasetAvailable(_ data: DataOptions) -> (String) -> Bool {
+    { name in
+        if name == "s2s" { return true }
+        guard let def = try? Registry.definition(name) else { return false }
+        if (try? data.store.status(def)) == .valid { return true }
+        let local = ([data.mirror].compactMap { $0 } + def.localDirectories).contains { dir in
+            def.files.allSatisfy { FileManager.default.fileExists(atPath: URL(fileURLWithPath: dir).appendingPathComponent($0.filename).path) }
+        }
+        return local
+    }
+}
+
+func allTables(_ agg: Aggregate, _ reference: [ReferenceRow]) -> [ResultTable] {
+    [Tables.paperTable(name: "table1", title: "BLL poster Table 1: test accuracy", artefact: "table1", reference: reference, aggregate: agg, error: false),
+     Tables.paperTable(name: "bwbpf", title: "BWBPF table: test error", artefact: "bwbpf", reference: reference, aggregate: agg, error: true),
+     Tables.paperTable(name: "localloss-fmnist", title: "Nøkland & Eidnes, Fashion-MNIST: test error", artefact: "localloss-fmnist", reference: reference, aggregate: agg, error: true)]
+        .filter { !$0.rows.isEmpty }
+        + Tables.accuracyVersusBlocks(agg) + Tables.throughput(agg)
+}
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report", abstract: "Aggregate the run store over seeds: tables, figures, the diff, and paper/REPRODUCTION.md.")
+    @OptionGroup var options: ReportOptions
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var data: DataOptions
+    @Option(help: "The reproduction report to write.") var out: String = "paper/REPRODUCTION.md"
+    @Flag(help: "Skip the figures (no gnuplot needed).") var noFigures = false
+
+    func run() throws {
+        let agg = try loadAggregate(store, options)
+        let reference = try ReferenceTable.load(options.reference)
+        let tables = allTables(agg, reference)
+        for t in tables { try t.write(to: options.tables) }
+        let figures = noFigures ? [] : try Figures.renderAll(agg, dir: options.figures)
+        let available = datasetAvailable(data)
+        let diff = PaperDiff.diff(reference, agg, tolerance: options.tolerance, available: available)
+        try PaperDiff.markdown(diff).write(toFile: options.tables + "/diff.md", atomically: true, encoding: .utf8)
+        let unavailable = Registry.all.map(\.name).filter { !available($0) }
+        let commit = (try? String(contentsOfFile: ".git/HEAD", encoding: .utf8)).map { _ in gitCommit() } ?? "unknown"
+        try ReproductionReport(aggregate: agg, tables: tables, figures: figures, diff: diff, unavailable: unavailable,
+                               commit: commit, reportPath: out).write()
+        print("\(agg.runs) runs → \(tables.count) tables in \(options.tables), \(figures.count / 2) figures in \(options.figures), diff: \(PaperDiff.counts(diff)); wrote \(out)")
+    }
+}
+
+func gitCommit() -> String {
+    let p = Process(); p.executableURL = URL(fileURLWithPath: "/usr/bin/env"); p.arguments = ["git", "rev-parse", "--short", "HEAD"]
+    let out = Pipe(); p.standardOutput = out; p.standardError = FileHandle.nullDevice
+    guard (try? p.run()) != nil else { return "unknown" }
+    let d = out.fileHandleForReading.readDataToEndOfFile(); p.waitUntilExit()
+    return p.terminationStatus == 0 ? String(decoding: d, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "unknown"
+}
+
+struct FiguresCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "figures", abstract: "Render every figure from the stored runs with gnuplot (no training).")
+    @OptionGroup var options: ReportOptions
+    @OptionGroup var store: StoreOptions
+    func run() throws {
+        let files = try Figures.renderAll(try loadAggregate(store, options), dir: options.figures)
+        for f in files where f.hasSuffix(".png") { print(f) }
+        print("\(files.count / 2) figures (PNG and SVG, with .dat and .gp beside them) in \(options.figures)")
+    }
+}
+
+struct DiffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "diff", abstract: "Our numbers beside the papers', with a verdict per cell and per claim.")
+    @OptionGroup var options: ReportOptions
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var data: DataOptions
+    @Flag(help: "Exit with status 1 when a cell is lower than the paper's beyond tolerance.") var strict = false
+    func run() throws {
+        let rows = PaperDiff.diff(try ReferenceTable.load(options.reference), try loadAggregate(store, options),
+                                  tolerance: options.tolerance, available: datasetAvailable(data))
+        print(PaperDiff.markdown(rows))
+        print("verdicts: \(PaperDiff.counts(rows))")
+        if strict && rows.contains(where: { $0.verdict == .lower }) { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,124 @@
+import XCTest
+import Foundation
+@testable import Report
+@testable import Experiments
+@testable import Methods
+@testable import Engine
+
+/// A hand-made run store: runs with chosen accuracies, written through the real run-file writer.
+func makeStore(_ dir: String) throws {
+    func put(_ method: MethodName, _ dataset: String, _ model: String, blocks: Int, seed: UInt64, acc: [Double], profile: String = "quick", width: Double = 0.25) throws {
+        var spec = ModelSpec(arch: model); spec.width = width
+        var c = RunConfig(method: MethodConfig(method: method), model: spec, dataset: dataset)
+        c.blocks = blocks; c.seed = seed; c.profile = profile; c.epochs = acc.count
+        let records = acc.enumerated().map { e, a in
+            EpochRecord(epoch: e + 1, lr: 1e-3, losses: ["out.ce": 2 - a], testAccuracy: a, testSequenceAccuracy: nil,
+                        headAccuracy: [:], diagnostics: [:], seconds: 10, samplesPerSecond: 100 * Double(blocks) + Double(seed))
+        }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try RunFile.write(dir + "/" + c.runID + ".h5", config: c, status: .done, error: "", records: records,
+                          provenance: Provenance(values: ["git_commit": "test"], gitDiff: ""), started: Date(), ended: Date())
+    }
+    // Table 1 cells (fashion-mnist resnet18, K = 4): two seeds each
+    try put(.bp, "fashion-mnist", "resnet18", blocks: 4, seed: 0, acc: [0.80, 0.90])
+    try put(.bp, "fashion-mnist", "resnet18", blocks: 4, seed: 1, acc: [0.81, 0.92])
+    try put(.fa, "fashion-mnist", "resnet18", blocks: 4, seed: 0, acc: [0.70, 0.80])
+    try put(.fa, "fashion-mnist", "resnet18", blocks: 4, seed: 1, acc: [0.70, 0.82])
+    try put(.bll, "fashion-mnist", "resnet18", blocks: 4, seed: 0, acc: [0.85, 0.94])
+    try put(.bll, "fashion-mnist", "resnet18", blocks: 4, seed: 1, acc: [0.86, 0.94])
+    // accuracy vs K for bll
+    try put(.bll, "fashion-mnist", "resnet18", blocks: 1, seed: 0, acc: [0.86, 0.95])
+    try put(.bll, "fashion-mnist", "resnet18", blocks: 2, seed: 0, acc: [0.85, 0.945])
+}
+
+final class ReportTests: XCTestCase {
+    var dir: String!
+    override func setUp() {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("blocklocal-report-\(UUID().uuidString)").path
+        try! makeStore(dir + "/runs")
+    }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    let reference: [ReferenceRow] = {
+        func row(_ id: String, _ method: String, _ value: Double?, metric: String = "test_accuracy_pct", dataset: String = "fashion-mnist",
+                 model: String = "resnet18", claim: String = "", artefact: String = "table1") -> ReferenceRow {
+            ReferenceRow(id: id, source: "paper", artefact: artefact, version: "v1", dataset: dataset, model: model, method: method,
+                         blocks: metric == "claim" ? nil : 4, metric: metric, value: value, std: nil, claim: claim, notes: "n")
+        }
+        return [row("r1", "bp", 91.0), row("r2", "fa", 87.9), row("r3", "bll", 90.0), row("r4", "predsim", 93.9),
+                row("r5", "bp", 94.0, dataset: "cifar10", model: "resnet50"), row("r6", "dgl", 90.0),
+                row("c1", "", nil, metric: "claim", claim: "order:bll>=bp>=fa"), row("c2", "", nil, metric: "claim", claim: "order:fa>=bll"),
+                row("c3", "bll", nil, metric: "claim", claim: "flat:2")]
+    }()
+
+    func testTable1GoldenMarkdownLatexAndCSV() throws {
+        let agg = try Aggregate(store: RunStore(directory: dir + "/runs"))
+        XCTAssertEqual(agg.runs, 8)
+        let t = Tables.paperTable(name: "table1", title: "Table 1", artefact: "table1", reference: reference, aggregate: agg, error: false)
+        XCTAssertEqual(t.markdown, """
+        **Table 1** (test accuracy %; ours: mean ± std (n seeds) [paper]; best of ours per column in bold)
+
+        | | fashion-mnist resnet18 (ours w0.25) | cifar10 resnet50 |
+        |---|---:|---:|
+        | bp | 91.00 ± 1.41 (2) [91.00] | — [94.00] |
+        | fa | 81.00 ± 1.41 (2) [87.90] | — |
+        | predsim | — [93.90] | — |
+        | bll | **94.00 ± 0.00 (2)** [90.00] | — |
+        | dgl | — [90.00] | — |
+
+        """)
+        XCTAssert(t.latex.contains("bll & \\textbf{94.00 $\\pm$ 0.00 (2)} [90.00] & — \\\\"), t.latex)
+        XCTAssert(t.csv.contains("table1,bp,fashion-mnist resnet18 (ours w0.25),91.0000,1.4142,2,90.0000,92.0000,91.00,0"), t.csv)
+        XCTAssert(t.csv.contains("table1,bll,fashion-mnist resnet18 (ours w0.25),94.0000,0.0000,2,94.0000,94.0000,90.00,1"), t.csv)
+        let kt = Tables.accuracyVersusBlocks(agg)
+        XCTAssertEqual(kt.count, 1)
+        XCTAssert(kt[0].markdown.contains("| bp | — | — | 91.00 ± 1.41 (2) |"), kt[0].markdown)
+        XCTAssert(kt[0].markdown.contains("| bll | **95.00 ± 0.00 (1)** | **94.50 ± 0.00 (1)** | **94.00 ± 0.00 (2)** |"), kt[0].markdown)
+        // error tables: lower is better, values are 100 − accuracy
+        let e = Tables.paperTable(name: "err", title: "E", artefact: "table1", reference: reference, aggregate: agg, error: true)
+        XCTAssert(e.markdown.contains("| bll | **6.00 ± 0.00 (2)** [90.00] |"), e.markdown)
+    }
+
+    func testDiffVerdicts() throws {
+        let agg = try Aggregate(store: RunStore(directory: dir + "/runs"))
+        let rows = PaperDiff.diff(reference, agg, tolerance: 1.0) { $0 != "cifar10" }
+        let v = Dictionary(uniqueKeysWithValues: rows.map { ($0.ref.id, $0.verdict) })
+        XCTAssertEqual(v["r1"], .reproduced)     // 91.0 vs 91.0
+        XCTAssertEqual(v["r2"], .lower)          // 81.0 ± 1.41 vs 87.9: beyond 1 + 2·1.41
+        XCTAssertEqual(v["r3"], .higher)         // 94.0 vs 90.0
+        XCTAssertEqual(v["r4"], .notRun)         // no predsim runs
+        XCTAssertEqual(v["r5"], .notRunnable)    // cifar10 not available
+        XCTAssertEqual(v["r6"], .notRun)         // dgl: not implemented
+        XCTAssertEqual(v["c1"], .holds)          // 94 ≥ 91 ≥ 81
+        XCTAssertEqual(v["c2"], .doesNotHold)
+        XCTAssertEqual(v["c3"], .holds)          // K = 2: −0.5, K = 4: −1.0 from K = 1
+        XCTAssertEqual(rows.first { $0.ref.id == "r2" }!.delta!, -6.9, accuracy: 1e-9)
+        let md = PaperDiff.markdown(rows)
+        XCTAssert(md.contains("| r2 | table1 | fashion-mnist resnet18 | fa | 4 | 81.00 ± 1.41 (2) | 87.90 | -6.90 | **lower** |"), md)
+        XCTAssertEqual(PaperDiff.counts(rows), "1 reproduced, 1 higher, 1 lower, 2 not run, 1 not runnable here, 2 holds, 1 does not hold")
+    }
+
+    func testGnuplotRendersEveryFigureKind() throws {
+        guard (try? Figures.gnuplot()) != nil else { throw XCTSkip("gnuplot not installed (`make deps` installs gnuplot-nox)") }
+        let agg = try Aggregate(store: RunStore(directory: dir + "/runs"))
+        let files = try Figures.renderAll(agg, dir: dir + "/figures")
+        for kind in Figures.kinds { XCTAssert(files.contains { $0.contains("/" + kind + "-") && $0.hasSuffix(".png") }, "\(kind): \(files)") }
+        for f in files {
+            let data = try Data(contentsOf: URL(fileURLWithPath: f))
+            XCTAssertGreaterThan(data.count, 2000, f)
+            if f.hasSuffix(".png") { XCTAssertEqual(Array(data.prefix(4)), [0x89, 0x50, 0x4E, 0x47], f) }
+            else { XCTAssert(String(decoding: data.prefix(400), as: UTF8.self).contains("<svg"), f) }
+        }
+    }
+
+    func testReferenceCSVParsesAndBadRowsAreNamed() throws {
+        let rows = try ReferenceTable.load(URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../paper/reference.csv").path)
+        XCTAssertGreaterThan(rows.count, 50)
+        XCTAssertEqual(rows.first { $0.id == "r001" }?.value, 92.7)
+        XCTAssert(rows.contains { $0.isClaim })
+        let bad = dir + "/bad.csv"
+        try (ReferenceTable.columns.joined(separator: ",") + "\nr1,s,a,v,d,m,bp,four,test_accuracy_pct,1,,,n\n").write(toFile: bad, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try ReferenceTable.load(bad)) { XCTAssert("\($0)".contains("bad.csv:2: blocks 'four' is not a number"), "\($0)") }
+        XCTAssertEqual(CSV.parse("a,\"b,c\",\"d\"\"e\"\n1,2,3\n"), [["a", "b,c", "d\"e"], ["1", "2", "3"]])
+    }
+}
