@@ -24,7 +24,7 @@ RELEASE      := -c release
 TESTFLAGS    := -c release -Xswiftc -enable-testing
 BIN          := .build/release/blocklocal
 
-.PHONY: all deps build test bench bench-torch reproduce report figures clean help
+.PHONY: all deps build test test-slurm bench bench-torch reproduce report figures clean help
 
 all: build
 
@@ -53,6 +53,12 @@ build: deps
 test: deps
 	$(SWIFT) build $(TESTFLAGS) --build-tests
 	$(SWIFT) test $(TESTFLAGS) --skip-build --disable-swift-testing
+
+# The sweep's Slurm job-array script on a real one-node Slurm this machine starts (root; installs
+# slurm-wlm and munge through scripts/slurm-local.sh). Opt-in: it is not part of `make test`.
+test-slurm: deps
+	$(SWIFT) build $(TESTFLAGS) --build-tests
+	BLOCKLOCAL_SLURM_TEST=1 $(SWIFT) test $(TESTFLAGS) --skip-build --disable-swift-testing --filter SlurmTests
 
 bench: build
 	mkdir -p results/bench

@@ -20,7 +20,7 @@ public enum Figures {
         let gp = try gnuplot()
         let path = dir + "/" + name + ".gp"
         try script.write(toFile: path, atomically: true, encoding: .utf8)
-        let p = Process(); p.executableURL = URL(fileURLWithPath: gp); p.arguments = [path]
+        let p = Process(); p.executableURL = URL(fileURLWithPath: gp); p.arguments = [name + ".gp"]  // relative to `dir`, where the script names its .dat and outputs
         p.currentDirectoryURL = URL(fileURLWithPath: dir)
         let err = Pipe(); p.standardError = err
         try p.run(); p.waitUntilExit()

@@ -111,6 +111,18 @@ final class ReportTests: XCTestCase {
         }
     }
 
+    func testGnuplotRendersIntoARelativeFolder() throws {
+        // `make report` passes results/figures, relative to the working directory
+        guard (try? Figures.gnuplot()) != nil else { throw XCTSkip("gnuplot not installed (`make deps` installs gnuplot-nox)") }
+        let agg = try Aggregate(store: RunStore(directory: dir + "/runs"))
+        let here = FileManager.default.currentDirectoryPath
+        XCTAssert(FileManager.default.changeCurrentDirectoryPath(dir))
+        defer { FileManager.default.changeCurrentDirectoryPath(here) }
+        let files = try Figures.renderAll(agg, dir: "out/figures")
+        XCTAssertFalse(files.isEmpty)
+        for f in files { XCTAssert(FileManager.default.fileExists(atPath: dir + "/" + f), f) }
+    }
+
     func testReferenceCSVParsesAndBadRowsAreNamed() throws {
         let rows = try ReferenceTable.load(URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../paper/reference.csv").path)
         XCTAssertGreaterThan(rows.count, 50)
