@@ -31,6 +31,7 @@ all: build
 help:
 	@echo "make reproduce   run the main job (PROFILE=$(PROFILE))"
 	@echo "make test        build in release and run every test"
+	@echo "make test-slurm  the Slurm job-array script on a real one-node Slurm started here (root)"
 	@echo "make report      tables, figures, diff and paper/REPRODUCTION.md from stored runs (PROFILE=$(PROFILE))"
 	@echo "make figures     only the gnuplot figures"
 	@echo "make bench       engine throughput on the reference models -> results/bench/"
@@ -54,11 +55,11 @@ test: deps
 	$(SWIFT) build $(TESTFLAGS) --build-tests
 	$(SWIFT) test $(TESTFLAGS) --skip-build --disable-swift-testing
 
-# The sweep's Slurm job-array script on a real one-node Slurm this machine starts (root; installs
-# slurm-wlm and munge through scripts/slurm-local.sh). Opt-in: it is not part of `make test`.
+# Only the sweep's Slurm job-array script on a real one-node Slurm this machine starts (root; installs
+# slurm-wlm and munge through scripts/slurm-local.sh). `make test` runs it too, as root.
 test-slurm: deps
 	$(SWIFT) build $(TESTFLAGS) --build-tests
-	BLOCKLOCAL_SLURM_TEST=1 $(SWIFT) test $(TESTFLAGS) --skip-build --disable-swift-testing --filter SlurmTests
+	$(SWIFT) test $(TESTFLAGS) --skip-build --disable-swift-testing --filter SlurmTests
 
 bench: build
 	mkdir -p results/bench

@@ -11,6 +11,7 @@ public enum DatasetError: Error, CustomStringConvertible {
     case newerCache(path: String, version: Int, supported: Int)
     case notCached(dataset: String)
     case io(path: String, reason: String)
+    case badAugmentation(String, allowed: String)
 
     public var description: String {
         switch self {
@@ -32,6 +33,8 @@ public enum DatasetError: Error, CustomStringConvertible {
             return "dataset \(d) is not cached; run `blocklocal data fetch \(d)` first"
         case let .io(p, reason):
             return "cannot write \(p): \(reason); check free disk space and permissions"
+        case let .badAugmentation(text, allowed):
+            return "bad augmentation '\(text)'; allowed: \(allowed)"
         }
     }
 }

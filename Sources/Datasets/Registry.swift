@@ -48,11 +48,34 @@ public struct SourceFile: Sendable {
     }
 }
 
-public struct Augmentation: Sendable, Equatable, Codable {
+public struct Augmentation: Sendable, Hashable, Codable, CustomStringConvertible {
     public var cropPadding: Int
     public var horizontalFlip: Bool
     public static let none = Augmentation(cropPadding: 0, horizontalFlip: false)
     public init(cropPadding: Int, horizontalFlip: Bool) { self.cropPadding = cropPadding; self.horizontalFlip = horizontalFlip }
+
+    public static let syntax = "none, flip, crop:P or crop:P,flip (P = zero padding in pixels, 0-16)"
+
+    /// Parses "none", "flip", "crop:2", "crop:4,flip" (the form `description` writes).
+    public init(parsing text: String) throws {
+        var pad = 0, flip = false
+        let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !parts.isEmpty else { throw DatasetError.badAugmentation(text, allowed: Augmentation.syntax) }
+        for part in parts {
+            if part == "none" && parts.count == 1 { continue }
+            if part == "flip" && !flip { flip = true; continue }
+            if part.hasPrefix("crop:"), let p = Int(part.dropFirst(5)), (0...16).contains(p), pad == 0 { pad = p; continue }
+            throw DatasetError.badAugmentation(text, allowed: Augmentation.syntax)
+        }
+        self.init(cropPadding: pad, horizontalFlip: flip)
+    }
+
+    public var description: String {
+        var parts: [String] = []
+        if cropPadding > 0 { parts.append("crop:\(cropPadding)") }
+        if horizontalFlip { parts.append("flip") }
+        return parts.isEmpty ? "none" : parts.joined(separator: ",")
+    }
 }
 
 public struct DatasetDefinition: Sendable {

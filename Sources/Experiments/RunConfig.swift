@@ -20,6 +20,9 @@ public struct RunConfig: Codable, Hashable, Sendable {
     public var seed: UInt64 = 0
     public var trainSubset: Int? = nil
     public var testSubset: Int? = nil
+    /// Training-set augmentation; nil keeps the dataset's default (Registry). Optional so that configs
+    /// without it keep their canonical JSON and run id.
+    public var augmentation: Augmentation? = nil
     /// S2S: digits to reverse and training steps per epoch.
     public var s2sLength: Int = 10
     public var s2sSteps: Int = 200
@@ -79,7 +82,7 @@ public struct PreparedRun {
             if try store.status(def) != .valid { try store.fetch(def, options: fetch) }
             let ds = try store.load(c.dataset)
             spec.inChannels = ds.channels; spec.imageSize = ds.height; spec.classes = ds.classNames.count
-            data = ImageData(dataset: ds, mean: def.mean, std: def.std, augmentation: def.augmentation, batchSize: c.batch,
+            data = ImageData(dataset: ds, mean: def.mean, std: def.std, augmentation: c.augmentation ?? def.augmentation, batchSize: c.batch,
                              trainSubset: c.trainSubset, testSubset: c.testSubset, seed: c.seed)
             for f in def.files { checksums[f.filename] = f.check.expected }
         }

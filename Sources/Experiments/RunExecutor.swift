@@ -73,12 +73,23 @@ public struct RunExecutor {
         return fm.fileExists(atPath: partialPath(id)) ? "partial" : "missing"
     }
 
+    /// Temporary files of this run left by a writer that was killed mid-write (`<id>.h5.tmp-PID`,
+    /// `<id>.partial.h5.tmp-PID`). Called under the run's lock, so no live writer owns them.
+    func removeStaleTemporaries(_ id: String) {
+        let fm = FileManager.default
+        for name in (try? fm.contentsOfDirectory(atPath: runsDirectory)) ?? []
+        where name.hasPrefix(id + ".h5.tmp-") || name.hasPrefix(id + ".partial.h5.tmp-") {
+            try? fm.removeItem(atPath: runsDirectory + "/" + name)
+        }
+    }
+
     public func execute(_ config: RunConfig, threads: Int, rerunFailed: Bool = false,
                         progress: (EpochRecord) -> Void = { _ in }) throws -> RunOutcome {
         try prepareStore()
         let id = config.runID
         guard let lock = RunLock.acquire(runsDirectory + "/.locks/" + id + ".lock") else { return .busy }
         defer { lock.release() }
+        removeStaleTemporaries(id)
         switch status(id) {
         case "done", "diverged": return .alreadyDone
         case "failed" where !rerunFailed: return .alreadyDone
@@ -86,7 +97,7 @@ public struct RunExecutor {
         default: break
         }
         let started = Date()
-        let run: PreparedRun
+        var run: PreparedRun
         do { run = try PreparedRun(config, store: dataStore, fetch: fetch) }
         catch let e as DatasetError {
             switch e {
@@ -105,7 +116,11 @@ public struct RunExecutor {
         var records: [EpochRecord] = []
         if FileManager.default.fileExists(atPath: partialPath(id)) {
             do { records = try Checkpoint.load(partialPath(id), into: run) }
-            catch { try? FileManager.default.removeItem(atPath: partialPath(id)); return try execute(config, threads: threads, rerunFailed: rerunFailed, progress: progress) }
+            catch {   // a damaged checkpoint is never trusted: start again from fresh weights
+                try? FileManager.default.removeItem(atPath: partialPath(id))
+                records = []
+                run = try PreparedRun(config, store: dataStore, fetch: fetch)
+            }
         }
         let result = try run.trainer.run(run.rule, data: run.data, startEpoch: records.count, shouldStop: { Interrupt.requested }) { r in
             records.append(r)

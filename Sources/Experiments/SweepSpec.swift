@@ -31,7 +31,7 @@ public struct SweepSpec: Sendable {
     public static let settingKeys = [
         "method", "model", "dataset", "blocks", "split", "seed", "width", "stem", "epochs", "batch",
         "optimizer", "lr", "momentum", "nesterov", "weight_decay", "no_decay_on_norm", "schedule", "milestones", "gamma",
-        "warmup", "period", "cycle_peak", "train_subset", "test_subset", "s2s_length", "s2s_steps",
+        "warmup", "period", "cycle_peak", "train_subset", "test_subset", "augment", "s2s_length", "s2s_steps",
         "layers", "d_model", "heads", "ffn", "hidden", "dropout", "batch_norm", "conv_bias", "vgg_hidden",
     ]
     static let listValued: Set<String> = ["milestones", "hidden", "vgg_hidden"]
@@ -220,6 +220,8 @@ public struct SweepSpec: Sendable {
         case "milestones": try opt(k, try v.list.map { String(try num(k, $0)) }.joined(separator: ","))
         case "train_subset": c.trainSubset = try int(k, v)
         case "test_subset": c.testSubset = try int(k, v)
+        case "augment":
+            do { c.augmentation = try Augmentation(parsing: try str(k, v)) } catch { throw SpecError(file: file, line: v.line, message: "\(error)") }
         case "s2s_length": c.s2sLength = try int(k, v)
         case "s2s_steps": c.s2sSteps = try int(k, v)
         case "layers": c.model.layers = try int(k, v)

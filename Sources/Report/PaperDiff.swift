@@ -42,7 +42,7 @@ public enum PaperDiff {
             let delta = s.mean - paper
             let tol = tolerance + (s.n > 1 ? 2 * s.std : 0) + 2 * (r.std ?? 0)
             let verdict: Verdict = abs(delta) <= tol ? .reproduced : (delta > 0 ? .higher : .lower)
-            let protocolNote = key.profile == "paper" ? "" : "profile \(key.profile.isEmpty ? "(single run)" : key.profile), width \(Stats.short(key.width)): not the paper's protocol"
+            let protocolNote = key.profile == "paper" ? "" : "profile \(key.profile.isEmpty ? "(single run)" : key.profile)" + (key.width == 1 ? "" : ", width \(Stats.short(key.width))") + ": not the paper's protocol"
             return DiffRow(ref: r, key: key, ours: s, delta: delta, verdict: verdict, note: protocolNote)
         }
     }

@@ -80,10 +80,18 @@ public enum Tables {
 
     /// The group that stands for a reference cell: same dataset, model, method and K (when given; a
     /// K-free method like bp matches any K), preferring the wider model, then more seeds.
+    /// The one model width a (dataset, model) setting is reported at: the widest that has runs, so that a
+    /// table column or a claim never mixes runs of different widths.
+    static func settingWidth(_ agg: Aggregate, dataset: String, model: String) -> Double? {
+        agg.accuracy.keys.filter { $0.dataset == dataset && $0.model == model }.map(\.width).max()
+    }
+
     static func match(_ agg: Aggregate, dataset: String, model: String, method: String, blocks: Int?) -> GroupKey? {
-        agg.accuracy.keys.filter {
-            $0.dataset == dataset && $0.model == model && $0.method == method && (blocks == nil || $0.blocks == blocks || method == "bp")
-        }.max { ($0.width, agg.accuracy[$0]!.n, -$0.blocks) < ($1.width, agg.accuracy[$1]!.n, -$1.blocks) }
+        guard let width = settingWidth(agg, dataset: dataset, model: model) else { return nil }
+        return agg.accuracy.keys.filter {
+            $0.dataset == dataset && $0.model == model && $0.width == width && $0.method == method
+                && (blocks == nil || $0.blocks == blocks || method == "bp")
+        }.max { (agg.accuracy[$0]!.n, -$0.blocks) < (agg.accuracy[$1]!.n, -$1.blocks) }
     }
 
     /// A published table as the paper lays it out: rows methods, columns settings.
@@ -105,8 +113,8 @@ public enum Tables {
             }))
         }
         let columns = settings.map { d, m -> String in
-            let widths = Set(agg.accuracy.keys.filter { $0.dataset == d && $0.model == m }.map(\.width))
-            return "\(d) \(m)" + (widths.isEmpty || widths == [1] ? "" : " (ours w" + widths.sorted().map(Stats.short).joined(separator: ",") + ")")
+            let width = settingWidth(agg, dataset: d, model: m)
+            return "\(d) \(m)" + (width.map { $0 == 1 ? "" : " (ours w\(Stats.short($0)))" } ?? "")
         }
         return ResultTable(name: name, title: title, unit: error ? "test error %" : "test accuracy %", columns: columns, rows: out, lowerIsBetter: error)
     }

@@ -107,6 +107,16 @@ final class DataTests: XCTestCase {
         }
     }
 
+    func testAugmentationParsesWhatItWrites() throws {
+        for text in ["none", "flip", "crop:2", "crop:4,flip"] {
+            XCTAssertEqual(try Augmentation(parsing: text).description, text)
+        }
+        XCTAssertEqual(try Augmentation(parsing: "flip,crop:2"), Augmentation(cropPadding: 2, horizontalFlip: true))
+        for bad in ["", "crop", "crop:x", "crop:17", "flip,flip", "none,flip", "mirror"] {
+            XCTAssertThrowsError(try Augmentation(parsing: bad), bad) { XCTAssert("\($0)".contains("allowed: none, flip"), "\($0)") }
+        }
+    }
+
     func testSubsetAndValidationSplitAreFixedAndDisjoint() {
         let split = ImageSplit(images: (0..<100).map { UInt8($0) }, labels: (0..<100).map { Int32($0 % 10) })
         let (train, val) = split.split(validation: 20, seed: 9)

@@ -42,6 +42,29 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Backward with the im2col cache kept from forward equals backward that recomputes im2col, bit for
+    /// bit, in every geometry (including several images per GEMM); eval mode keeps no cache.
+    func testConvBackwardWithAndWithoutTheColumnCacheAgree() {
+        var rng = RandomStream(seed: 12, name: "cache")
+        let saved = Conv2d.cacheLimitBytes
+        defer { Conv2d.cacheLimitBytes = saved }
+        for (ci, co, k, s, p, h, n) in [(3, 5, 3, 1, 1, 9, 3), (4, 6, 3, 2, 1, 11, 2), (6, 3, 1, 2, 0, 7, 2), (5, 7, 3, 1, 1, 2, 130)] {
+            let x = Tensor([n, ci, h, h]); rng.fillNormal(x, std: 1)
+            var results: [[Float]] = []
+            for limit in [saved, 0] {
+                Conv2d.cacheLimitBytes = limit
+                var init_ = RandomStream(seed: 13, name: "w")
+                let conv = Conv2d(ci, co, kernel: k, stride: s, padding: p, bias: true, rng: &init_)
+                _ = conv.forward(x, mode: .eval)   // no cache from an eval pass …
+                let y = conv.forward(x, mode: .train)
+                let dy = Tensor(y.shape); var g = RandomStream(seed: 14, name: "dy"); g.fillNormal(dy, std: 1)
+                let dx = conv.backward(dy, inputGradient: true)!.array
+                results.append(dx + conv.weight.grad.array + conv.bias!.grad.array)
+            }
+            XCTAssertEqual(results[0], results[1], "k\(k) s\(s) p\(p) n\(n)")
+        }
+    }
+
     /// col2im is im2col's adjoint: ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩.
     func testCol2imIsTheAdjointOfIm2col() {
         var rng = RandomStream(seed: 9, name: "adjoint")

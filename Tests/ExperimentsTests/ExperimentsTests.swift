@@ -63,7 +63,13 @@ final class ExperimentsTests: XCTestCase {
         c = base; c.seed += 1; ids.insert(c.runID)
         c = base; c.profile = "quick"; ids.insert(c.runID)
         c = base; c.split = "layers"; ids.insert(c.runID)
-        XCTAssertEqual(ids.count, 8, "every change gives a new id")
+        c = base; c.augmentation = Augmentation(cropPadding: 2, horizontalFlip: true); ids.insert(c.runID)
+        XCTAssertEqual(ids.count, 9, "every change gives a new id")
+        // an unset augmentation is absent from the canonical JSON: older configs keep their ids
+        XCTAssertFalse(base.canonicalJSON.contains("augmentation"))
+        let withAugment = try SweepSpec(file: "a.toml", text: tinySpec.replacingOccurrences(of: "[fixed]\n", with: "[fixed]\naugment = \"crop:2,flip\"\n"))
+            .plan(profile: nil)[0].config
+        XCTAssertEqual(withAugment.augmentation, Augmentation(cropPadding: 2, horizontalFlip: true))
         XCTAssertEqual(Set(plan.map(\.config.runID)).count, 8)
     }
 
@@ -123,6 +129,24 @@ final class ExperimentsTests: XCTestCase {
         XCTAssertEqual(e.status(c.runID), "done")
     }
 
+    /// A damaged checkpoint and temporaries left by a killed writer: the run starts again and finishes,
+    /// with the same result as a clean run, and leaves no temporary behind.
+    func testDamagedCheckpointAndStaleTemporariesAreCleared() throws {
+        let c = try SweepSpec(file: "t", text: tinySpec).plan(profile: "smoke")[0].config
+        let clean = executor("clean")
+        guard case let .done(expected) = try clean.execute(c, threads: 2) else { return XCTFail("clean run") }
+        let e = executor()
+        try FileManager.default.createDirectory(atPath: e.runsDirectory, withIntermediateDirectories: true)
+        try Data("not hdf5".utf8).write(to: URL(fileURLWithPath: e.partialPath(c.runID)))
+        for stale in [".h5.tmp-99999", ".partial.h5.tmp-99999"] {
+            try Data("half".utf8).write(to: URL(fileURLWithPath: e.runsDirectory + "/" + c.runID + stale))
+        }
+        guard case let .done(accuracy) = try e.execute(c, threads: 2) else { return XCTFail("the run starts again and finishes") }
+        XCTAssertEqual(accuracy, expected)
+        let left = try FileManager.default.contentsOfDirectory(atPath: e.runsDirectory)
+        XCTAssertEqual(left.filter { !$0.hasPrefix(".") }, [c.runID + ".h5"], "\(left)")
+    }
+
     func testShardsPartitionTheGridAndSlurmScriptIsValidBash() throws {
         let runs = try SweepSpec(file: "t", text: tinySpec).plan(profile: nil)
         for n in [1, 3, 8, 11] {
@@ -157,6 +181,7 @@ final class ExperimentsTests: XCTestCase {
         XCTAssert(err(head + "[method.bll]\nlamda = 1\n").contains("bad.toml:4:") && err(head + "[method.bll]\nlamda = 1\n").contains("lambda"))
         XCTAssert(err(head + "[fixed]\nepochs = [1\n").contains("bad.toml:4:"))
         XCTAssert(err("[fixed]\nepochs = 1\n").contains("needs name"))
+        XCTAssert(err(head + "[fixed]\naugment = \"crop:2,flop\"\n").contains("bad.toml:4: bad augmentation 'crop:2,flop'; allowed: none, flip, crop:P"))
     }
 
     func testCollectMergesByRunIDAndReportsConflicts() throws {

@@ -29,6 +29,8 @@ func makeStore(_ dir: String) throws {
     // accuracy vs K for bll
     try put(.bll, "fashion-mnist", "resnet18", blocks: 1, seed: 0, acc: [0.86, 0.95])
     try put(.bll, "fashion-mnist", "resnet18", blocks: 2, seed: 0, acc: [0.85, 0.945])
+    // a narrower model of the same setting: a Table 1 column reports one width, so this run stays out of it
+    try put(.predsim, "fashion-mnist", "resnet18", blocks: 4, seed: 0, acc: [0.5, 0.6], width: 0.125)
 }
 
 final class ReportTests: XCTestCase {
@@ -53,7 +55,7 @@ final class ReportTests: XCTestCase {
 
     func testTable1GoldenMarkdownLatexAndCSV() throws {
         let agg = try Aggregate(store: RunStore(directory: dir + "/runs"))
-        XCTAssertEqual(agg.runs, 8)
+        XCTAssertEqual(agg.runs, 9)
         let t = Tables.paperTable(name: "table1", title: "Table 1", artefact: "table1", reference: reference, aggregate: agg, error: false)
         XCTAssertEqual(t.markdown, """
         **Table 1** (test accuracy %; ours: mean ± std (n seeds) [paper]; best of ours per column in bold)

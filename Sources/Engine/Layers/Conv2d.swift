@@ -3,7 +3,9 @@
 // Fast path: per group of g images, im2col into col [Cin·k·k, g·Ho·Wo] then one single-threaded
 // sgemm; groups are spread over the workers in fixed chunks. g is chosen so each GEMM has at least
 // `minColumns` columns (late, small feature maps batch several images into one GEMM).
-// 1×1 stride-1 convolutions skip im2col. Reference: convNaive (Im2col.swift), tested against this.
+// 1×1 stride-1 convolutions skip im2col. In training, the column matrices of the whole batch are kept
+// from forward for backward (up to `cacheLimitBytes` per layer), so backward does not redo im2col.
+// Reference: convNaive (Im2col.swift), tested against this.
 // Feedback alignment: with `feedback` set, the input gradient uses B in place of W.
 
 public final class Conv2d: Layer {
@@ -13,12 +15,17 @@ public final class Conv2d: Layer {
     public internal(set) var feedback: Tensor?
     let initKind: WeightInit
     static let minColumns = 256
+    /// Largest im2col cache one layer keeps between forward and backward (bytes); above it, backward
+    /// recomputes im2col. 512 MiB holds ResNet-18 width 1 at 28×28, batch 128, in every layer.
+    nonisolated(unsafe) public static var cacheLimitBytes = 512 << 20
 
     private var x: Tensor!
     private var geo = ConvGeometry(c: 0, h: 0, w: 0, kh: 0, kw: 0, stride: 1, pad: 0)
     private let y = Tensor([0]), dx = Tensor([0])
     private var work: [Tensor] = []      // per worker: col (+ staging) buffer
     private var dwPartial: [Tensor] = [] // per worker: weight-gradient partial sums
+    private let colCache = Tensor([0])   // [n images] × col [K, HoWo], group-major; valid when `cached`
+    private var cached = false
 
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
                 bias: Bool = true, init kind: WeightInit = .uniformFanIn, rng: inout RandomStream) {
@@ -82,20 +89,26 @@ public final class Conv2d: Layer {
         let (group, parts) = plan(n)
         let groups = (n + group - 1) / group
         let direct = g.isPointwise && group == 1
-        ensureWork(parts, direct ? 1 : kk * group * cols + (group > 1 ? co * group * cols : 0))
+        cached = mode == .train && !direct && n * kk * cols * MemoryLayout<Float>.size <= Conv2d.cacheLimitBytes
+        if cached && colCache.count < n * kk * cols { colCache.resize([n * kk * cols]) }
+        let staging = group > 1 ? co * group * cols : 0
+        ensureWork(parts, direct ? 1 : cached ? max(1, staging) : kk * group * cols + staging)
         let xp = x.data, yp = y.data, wp = weight.value.data, inSize = g.c * g.h * g.w
         let workPtrs = work.map { $0.data }
         let bp = bias?.value.data
+        let cachePtr = colCache.data, useCache = cached
         Parallel.forChunks(groups, parts: parts) { w, range in
-            let col = workPtrs[w]
             for gi in range {
                 let first = gi * group, count = min(group, n - first), ld = count * cols
+                // the group's col: its slice of the cache, or the worker's buffer (staging after it)
+                let col = useCache ? cachePtr + first * kk * cols : workPtrs[w]
+                let stage = useCache ? workPtrs[w] : workPtrs[w] + kk * group * cols
                 if direct {
                     gemmSerial(transA: false, transB: false, m: co, n: cols, k: kk, a: wp, lda: kk,
                                b: xp + first * inSize, ldb: cols, c: yp + first * co * cols, ldc: cols)
                 } else {
                     for s in 0..<count { im2col(g, xp + (first + s) * inSize, col + s * cols, ld: ld) }
-                    let out = count == 1 ? yp + first * co * cols : col + kk * group * cols
+                    let out = count == 1 ? yp + first * co * cols : stage
                     gemmSerial(transA: false, transB: false, m: co, n: ld, k: kk, a: wp, lda: kk,
                                b: col, ldb: ld, c: out, ldc: count == 1 ? cols : ld)
                     if count > 1 {  // scatter [Cout, g·HoWo] → g × [Cout, HoWo]
@@ -130,6 +143,8 @@ public final class Conv2d: Layer {
         let xp = x.data, dyp = dy.data, dxp = dx.data, inSize = g.c * g.h * g.w
         let bw = (feedback ?? weight.value).data
         let workPtrs = work.map { $0.data }, dwPtrs = dwPartial.map { $0.data }
+        let cachePtr = colCache.data, useCache = cached
+        cached = false   // one backward per forward
         Parallel.forChunks(groups, parts: parts) { w, range in
             let col = workPtrs[w], stage = col + kk * group * cols, dcol = stage + co * group * cols
             let dw = dwPtrs[w]
@@ -144,7 +159,8 @@ public final class Conv2d: Layer {
                     } }
                 }
                 let colp: UnsafePointer<Float>
-                if pointwise && count == 1 { colp = UnsafePointer(xp + first * inSize) } else {
+                if pointwise && count == 1 { colp = UnsafePointer(xp + first * inSize) }
+                else if useCache { colp = UnsafePointer(cachePtr + first * kk * cols) } else {
                     for s in 0..<count { im2col(g, xp + (first + s) * inSize, col + s * cols, ld: ld) }
                     colp = UnsafePointer(col)
                 }
