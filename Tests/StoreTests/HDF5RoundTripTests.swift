@@ -84,4 +84,43 @@ final class HDF5RoundTripTests: XCTestCase {
         XCTAssertEqual(p.terminationStatus, 0)
         XCTAssert(out.contains("DATASET \"labels\"") && out.contains("3, 1, 4") && out.contains("\"unit test\""), out)
     }
+
+    /// h5py, as a user would open a cache or run file: types, shapes, compressed chunks and attributes.
+    func testH5pyReadsTheFile() throws {
+        let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let python else { throw XCTSkip("python3 not installed") }
+        let path = dir.appendingPathComponent("py.h5").path
+        do {
+            let f = try HDF5File.create(path)
+            try f.root.write("train/images", (0..<24).map { UInt8($0 * 10) }, shape: [2, 1, 3, 4], chunkRows: 1, gzip: 4)
+            try f.root.write("train/labels", [Int64(7), -2], shape: [2])
+            try f.root.write("series/acc", [Float(0.5), 0.75, 0.875], shape: [3])
+            try f.root.write("series/loss", [2.5, 1.25], shape: [2])
+            try f.root.setAttribute("source", "unit test é")
+            try f.root.setAttribute("epochs", 3)
+            try f.root.setAttribute("lr", 0.0005)
+        }
+        let script = """
+        import h5py, json, sys
+        f = h5py.File(sys.argv[1], "r")
+        im = f["train/images"]
+        a = f.attrs
+        s = a["source"]; s = s.decode() if isinstance(s, bytes) else str(s)
+        print(json.dumps({"shape": list(im.shape), "dtype": str(im.dtype), "compression": im.compression,
+          "sum": int(im[...].astype("int64").sum()), "last": int(im[1, 0, 2, 3]),
+          "labels": [int(v) for v in f["train/labels"][...]], "labels_dtype": str(f["train/labels"].dtype),
+          "acc": [float(v) for v in f["series/acc"][...]], "loss": [float(v) for v in f["series/loss"][...]],
+          "source": s, "epochs": int(a["epochs"][()] if hasattr(a["epochs"], "shape") else a["epochs"]),
+          "lr": float(a["lr"][()] if hasattr(a["lr"], "shape") else a["lr"])}, sort_keys=True))
+        """
+        let p = Process(); p.executableURL = URL(fileURLWithPath: python); p.arguments = ["-c", script, path]
+        let out = Pipe(), err = Pipe(); p.standardOutput = out; p.standardError = err
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile(), errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        if errText.contains("No module named 'h5py'") { throw XCTSkip("h5py not installed (Debian: python3-h5py; `make deps` installs it)") }
+        XCTAssertEqual(p.terminationStatus, 0, errText)
+        let got = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(got, #"{"acc": [0.5, 0.75, 0.875], "compression": "gzip", "dtype": "uint8", "epochs": 3, "labels": [7, -2], "labels_dtype": "int64", "last": 230, "loss": [2.5, 1.25], "lr": 0.0005, "shape": [2, 1, 3, 4], "source": "unit test \u00e9", "sum": 2760}"#)
+    }
 }
