@@ -40,10 +40,15 @@ public struct Aggregate: Sendable {
     public var seconds: Double = 0
     public var runs = 0, failed = 0, diverged = 0
     public var profiles: Set<String> = []
+    /// Groups whose runs differ in more than the seed (e.g. the same setting in two specs with other
+    /// optimizers): only the protocol with the most runs is aggregated; this counts the runs left out.
+    public var leftOut: [GroupKey: Int] = [:]
 
-    /// Reads every stored run (all profiles, or one).
+    /// Reads every stored run (all profiles, or one). A group aggregates the seeds of one protocol:
+    /// runs of the same key whose configs differ in anything but the seed are never pooled.
     public init(store: RunStore, profile: String? = nil) throws {
-        var finals: [GroupKey: [Double]] = [:], series: [GroupKey: [[EpochRecord]]] = [:], sps: [GroupKey: [Double]] = [:]
+        struct Run { var protocol_: String, final: Double, records: [EpochRecord], sps: Double }
+        var grouped: [GroupKey: [Run]] = [:]
         var seconds = 0.0, runs = 0, failed = 0, diverged = 0, profiles = Set<String>()
         for path in store.files() {
             guard let s = try? RunFile.summary(path), let c = s.config else { continue }
@@ -58,15 +63,24 @@ public struct Aggregate: Sendable {
             guard let last = records.last else { continue }
             let key = GroupKey(dataset: c.dataset, model: c.model.arch, width: c.dataset == "s2s" ? 1 : c.model.width,
                                method: c.method.method.rawValue, blocks: c.blocks, profile: c.profile)
-            finals[key, default: []].append(100 * last.testAccuracy)
-            series[key, default: []].append(records)
-            sps[key, default: []].append(records.map(\.samplesPerSecond).reduce(0, +) / Double(records.count))
+            var unseeded = c; unseeded.seed = 0
+            grouped[key, default: []].append(Run(protocol_: unseeded.canonicalJSON, final: 100 * last.testAccuracy, records: records,
+                                                 sps: records.map(\.samplesPerSecond).reduce(0, +) / Double(records.count)))
             seconds += records.map(\.seconds).reduce(0, +)
             runs += 1
             profiles.insert(c.profile)
         }
+        var finals: [GroupKey: [Double]] = [:], series: [GroupKey: [[EpochRecord]]] = [:], sps: [GroupKey: [Double]] = [:]
+        var leftOut: [GroupKey: Int] = [:]
+        for (key, all) in grouped {
+            let byProtocol = Dictionary(grouping: all, by: \.protocol_)
+            let chosen = byProtocol.max { ($0.value.count, $1.key) < ($1.value.count, $0.key) }!.value
+            if chosen.count < all.count { leftOut[key] = all.count - chosen.count }
+            finals[key] = chosen.map(\.final); series[key] = chosen.map(\.records); sps[key] = chosen.map(\.sps)
+        }
         self.init(finals: finals, series: series, sps: sps)
         self.seconds = seconds; self.runs = runs; self.failed = failed; self.diverged = diverged; self.profiles = profiles
+        self.leftOut = leftOut
     }
 
     init(finals: [GroupKey: [Double]], series: [GroupKey: [[EpochRecord]]], sps: [GroupKey: [Double]]) {

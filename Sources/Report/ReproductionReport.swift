@@ -43,6 +43,14 @@ public struct ReproductionReport {
         s += "few epochs on subsets, with the same budget for every method of a spec, and substitutes Fashion-MNIST where the "
         s += "paper used CIFAR-10 or Tiny-ImageNet; `paper` is the published protocol as far as it is known. Only `paper` "
         s += "runs are comparable in value with the papers' numbers; `quick` runs compare the methods with each other.\n\n"
+        if !aggregate.leftOut.isEmpty {
+            s += "**Runs left out of the aggregates**: these groups hold runs that differ in more than the seed (the same "
+            s += "setting under another protocol, e.g. from another spec); only the protocol with the most runs is shown:\n\n"
+            for (k, n) in aggregate.leftOut.sorted(by: { $0.key < $1.key }) {
+                s += "- \(k.setting) \(k.method) K=\(k.blocks) (\(k.profile)): \(n) run(s) left out\n"
+            }
+            s += "\n"
+        }
         s += "## Tables\n\n"
         for t in tables { s += t.markdown + "\n" }
         s += "## Figures\n\n"

@@ -63,6 +63,9 @@ struct ReportCommand: ParsableCommand {
         let commit = (try? String(contentsOfFile: ".git/HEAD", encoding: .utf8)).map { _ in gitCommit() } ?? "unknown"
         try ReproductionReport(aggregate: agg, tables: tables, figures: figures, diff: diff, unavailable: unavailable,
                                commit: commit, reportPath: out).write()
+        if !agg.leftOut.isEmpty {
+            print("warning: \(agg.leftOut.values.reduce(0, +)) run(s) differ from the rest of their group in more than the seed and are left out; see \(out)")
+        }
         print("\(agg.runs) runs → \(tables.count) tables in \(options.tables), \(figures.count / 2) figures in \(options.figures), diff: \(PaperDiff.counts(diff)); wrote \(out)")
     }
 }

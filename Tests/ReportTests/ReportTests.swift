@@ -7,30 +7,32 @@ import Foundation
 
 /// A hand-made run store: runs with chosen accuracies, written through the real run-file writer.
 func makeStore(_ dir: String) throws {
-    func put(_ method: MethodName, _ dataset: String, _ model: String, blocks: Int, seed: UInt64, acc: [Double], profile: String = "quick", width: Double = 0.25) throws {
-        var spec = ModelSpec(arch: model); spec.width = width
-        var c = RunConfig(method: MethodConfig(method: method), model: spec, dataset: dataset)
-        c.blocks = blocks; c.seed = seed; c.profile = profile; c.epochs = acc.count
-        let records = acc.enumerated().map { e, a in
-            EpochRecord(epoch: e + 1, lr: 1e-3, losses: ["out.ce": 2 - a], testAccuracy: a, testSequenceAccuracy: nil,
-                        headAccuracy: [:], diagnostics: [:], seconds: 10, samplesPerSecond: 100 * Double(blocks) + Double(seed))
-        }
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try RunFile.write(dir + "/" + c.runID + ".h5", config: c, status: .done, error: "", records: records,
-                          provenance: Provenance(values: ["git_commit": "test"], gitDiff: ""), started: Date(), ended: Date())
-    }
-    // Table 1 cells (fashion-mnist resnet18, K = 4): two seeds each
-    try put(.bp, "fashion-mnist", "resnet18", blocks: 4, seed: 0, acc: [0.80, 0.90])
-    try put(.bp, "fashion-mnist", "resnet18", blocks: 4, seed: 1, acc: [0.81, 0.92])
-    try put(.fa, "fashion-mnist", "resnet18", blocks: 4, seed: 0, acc: [0.70, 0.80])
-    try put(.fa, "fashion-mnist", "resnet18", blocks: 4, seed: 1, acc: [0.70, 0.82])
-    try put(.bll, "fashion-mnist", "resnet18", blocks: 4, seed: 0, acc: [0.85, 0.94])
-    try put(.bll, "fashion-mnist", "resnet18", blocks: 4, seed: 1, acc: [0.86, 0.94])
+    try putRun(dir, .bp, "fashion-mnist", "resnet18", blocks: 4, seed: 0, acc: [0.80, 0.90])
+    try putRun(dir, .bp, "fashion-mnist", "resnet18", blocks: 4, seed: 1, acc: [0.81, 0.92])
+    try putRun(dir, .fa, "fashion-mnist", "resnet18", blocks: 4, seed: 0, acc: [0.70, 0.80])
+    try putRun(dir, .fa, "fashion-mnist", "resnet18", blocks: 4, seed: 1, acc: [0.70, 0.82])
+    try putRun(dir, .bll, "fashion-mnist", "resnet18", blocks: 4, seed: 0, acc: [0.85, 0.94])
+    try putRun(dir, .bll, "fashion-mnist", "resnet18", blocks: 4, seed: 1, acc: [0.86, 0.94])
     // accuracy vs K for bll
-    try put(.bll, "fashion-mnist", "resnet18", blocks: 1, seed: 0, acc: [0.86, 0.95])
-    try put(.bll, "fashion-mnist", "resnet18", blocks: 2, seed: 0, acc: [0.85, 0.945])
+    try putRun(dir, .bll, "fashion-mnist", "resnet18", blocks: 1, seed: 0, acc: [0.86, 0.95])
+    try putRun(dir, .bll, "fashion-mnist", "resnet18", blocks: 2, seed: 0, acc: [0.85, 0.945])
     // a narrower model of the same setting: a Table 1 column reports one width, so this run stays out of it
-    try put(.predsim, "fashion-mnist", "resnet18", blocks: 4, seed: 0, acc: [0.5, 0.6], width: 0.125)
+    try putRun(dir, .predsim, "fashion-mnist", "resnet18", blocks: 4, seed: 0, acc: [0.5, 0.6], width: 0.125)
+}
+
+func putRun(_ dir: String, _ method: MethodName, _ dataset: String, _ model: String, blocks: Int, seed: UInt64, acc: [Double],
+        profile: String = "quick", width: Double = 0.25, lr: Double? = nil) throws {
+    var spec = ModelSpec(arch: model); spec.width = width
+    var c = RunConfig(method: MethodConfig(method: method), model: spec, dataset: dataset)
+    if let lr { c.optimizer.lr = lr }
+    c.blocks = blocks; c.seed = seed; c.profile = profile; c.epochs = acc.count
+    let records = acc.enumerated().map { e, a in
+        EpochRecord(epoch: e + 1, lr: 1e-3, losses: ["out.ce": 2 - a], testAccuracy: a, testSequenceAccuracy: nil,
+                    headAccuracy: [:], diagnostics: [:], seconds: 10, samplesPerSecond: 100 * Double(blocks) + Double(seed))
+    }
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    try RunFile.write(dir + "/" + c.runID + ".h5", config: c, status: .done, error: "", records: records,
+                      provenance: Provenance(values: ["git_commit": "test"], gitDiff: ""), started: Date(), ended: Date())
 }
 
 final class ReportTests: XCTestCase {
@@ -52,6 +54,21 @@ final class ReportTests: XCTestCase {
                 row("c1", "", nil, metric: "claim", claim: "order:bll>=bp>=fa"), row("c2", "", nil, metric: "claim", claim: "order:fa>=bll"),
                 row("c3", "bll", nil, metric: "claim", claim: "flat:2")]
     }()
+
+    /// Runs of one key under two protocols (here another learning rate) are never pooled as seeds.
+    func testRunsOfAnotherProtocolAreNotPooled() throws {
+        let d = dir + "/mixed"
+        try putRun(d, .bp, "fashion-mnist", "resnet18", blocks: 4, seed: 0, acc: [0.5, 0.80])
+        try putRun(d, .bp, "fashion-mnist", "resnet18", blocks: 4, seed: 1, acc: [0.5, 0.82])
+        try putRun(d, .bp, "fashion-mnist", "resnet18", blocks: 4, seed: 0, acc: [0.1, 0.20], lr: 0.1)
+        let agg = try Aggregate(store: RunStore(directory: d))
+        let key = try XCTUnwrap(agg.accuracy.keys.first)
+        XCTAssertEqual(agg.accuracy.count, 1)
+        XCTAssertEqual(agg.accuracy[key]?.n, 2)
+        XCTAssertEqual(agg.accuracy[key]!.mean, 81, accuracy: 1e-9)
+        XCTAssertEqual(agg.leftOut[key], 1)
+        XCTAssertEqual(agg.runs, 3)
+    }
 
     func testTable1GoldenMarkdownLatexAndCSV() throws {
         let agg = try Aggregate(store: RunStore(directory: dir + "/runs"))
