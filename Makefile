@@ -3,12 +3,15 @@
 #
 # Knobs (every one, in one place):
 #   THREADS   engine worker threads for training and benchmarks (default 2 = this machine's cores)
-#   PROFILE   reproduction profile of paper/experiments/*.toml: smoke (a minute) | quick (default, ~30 min) | paper
+#   PROFILE   reproduction profile of paper/experiments/*.toml: smoke (minutes) | quick (default, ~45 min) | paper
 #   BENCH_STEPS  timed training steps per benchmark model
 #   BENCH_MODELS which reference models `make bench-torch` compares
 #   MIRROR    a directory with original dataset archives (CIFAR-10, Tiny-ImageNet), tried before any download
 #   VENV      a Python virtualenv outside the repo for PyTorch (bench-torch only; ~5 GB)
 #   PERF_DIR  the PyTorch benchmark scripts (../shared/perf)
+#   TARGET_CPU  the CPU the engine's own loops are compiled for (swiftc -target-cpu): haswell (AVX2 + FMA)
+#             where /proc/cpuinfo shows both, else empty = generic x86-64; results are bit-identical
+#             either way on the runs compared (docs/performance.md), haswell is 12-40 % faster
 
 SWIFT        ?= swift
 THREADS      ?= 2
@@ -20,8 +23,11 @@ PERF_DIR     ?= ../shared/perf
 MIRROR       ?=
 MIRROR_ARG   := $(if $(MIRROR),--mirror $(MIRROR),)
 APT_PACKAGES := libopenblas-dev libhdf5-dev hdf5-tools gnuplot-nox pkg-config zlib1g-dev libjpeg62-turbo-dev dataset-fashion-mnist python3-h5py
-RELEASE      := -c release
-TESTFLAGS    := -c release -Xswiftc -enable-testing
+TARGET_CPU   ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && echo haswell)
+CPUFLAGS     := $(if $(TARGET_CPU),-Xswiftc -target-cpu -Xswiftc $(TARGET_CPU) \
+                  -Xswiftc -DBLOCKLOCAL_TARGET_$(if $(filter haswell,$(TARGET_CPU)),HASWELL,CUSTOM),)
+RELEASE      := -c release $(CPUFLAGS)
+TESTFLAGS    := -c release -Xswiftc -enable-testing $(CPUFLAGS)
 BIN          := .build/release/blocklocal
 
 .PHONY: all deps build test test-slurm bench bench-torch reproduce report figures clean help

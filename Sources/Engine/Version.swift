@@ -1,5 +1,13 @@
-// The engine's version and the run-file format version (a change invalidates run ids).
+// The engine's version, the run-file format version (a change invalidates run ids) and the CPU the
+// engine's own loops were compiled for (the Makefile's TARGET_CPU; recorded in every run's provenance).
 extension Engine {
     public static let version = "0.1.0"
     public static let formatVersion = 1
+#if BLOCKLOCAL_TARGET_HASWELL
+    public static let buildTarget = "haswell (AVX2, FMA)"
+#elseif BLOCKLOCAL_TARGET_CUSTOM
+    public static let buildTarget = "custom (make TARGET_CPU)"
+#else
+    public static let buildTarget = "generic"
+#endif
 }

@@ -26,6 +26,7 @@ public struct Provenance: Sendable {
             "swift_version": sh(["swift", "--version"])?.split(separator: "\n").first.map(String.init) ?? "unknown",
             "blas_config": Engine.blasConfig,
             "blas_core": Engine.blasCore,
+            "engine_build_target": Engine.buildTarget,
             "threads": String(threads),
             "cpu": CPU.modelName,
             "host": ProcessInfo.processInfo.hostName,

@@ -36,7 +36,7 @@ public struct ReproductionReport {
         s += "| profiles | \(a.profiles.sorted().map { $0.isEmpty ? "(single runs)" : $0 }.joined(separator: ", ")) |\n"
         s += "| runs | \(a.runs) done, \(a.failed) failed, \(a.diverged) diverged |\n"
         s += "| training time | \(String(format: "%.1f", a.seconds / 60)) min in total (sum over runs) |\n"
-        s += "| machine | \(CPU.modelName), \(ProcessInfo.processInfo.activeProcessorCount) cores; OpenBLAS core \(Engine.blasCore) |\n"
+        s += "| machine | \(CPU.modelName), \(ProcessInfo.processInfo.activeProcessorCount) cores; OpenBLAS core \(Engine.blasCore); engine built for \(Engine.buildTarget) |\n"
         s += "| code | blocklocal \(Engine.version), commit \(commit) |\n"
         if !unavailable.isEmpty { s += "| not runnable here | \(unavailable.joined(separator: ", ")) (the dataset cannot be had on this machine) |\n" }
         s += "\nProfiles: `smoke` is a seconds-long check; `quick` (the default of `make reproduce`) runs narrow models for a "

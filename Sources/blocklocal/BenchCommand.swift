@@ -44,7 +44,7 @@ struct BenchCommand: ParsableCommand {
             configs = configs.map { c in measured[c.key].map { c.withTorch($0, source: "measured") } ?? c }
         }
         let peak = Benchmark.gemmPeak()
-        print("engine \(Engine.version), \(exec.threads) thread(s), OpenBLAS core \(Engine.blasCore); 1024³ sgemm peak \(String(format: "%.1f", peak)) GFLOP/s")
+        print("engine \(Engine.version) (built for \(Engine.buildTarget)), \(exec.threads) thread(s), OpenBLAS core \(Engine.blasCore); 1024³ sgemm peak \(String(format: "%.1f", peak)) GFLOP/s")
         var results: [BenchResult] = []
         for c in configs {
             Profile.enabled = profile; Profile.reset()
