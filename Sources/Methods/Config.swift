@@ -79,6 +79,10 @@ public struct MethodConfig: Codable, Hashable, Sendable {
     public var feedbackLR: Double = 0.9
     public var feedbackMomentum: Double = 0.01
     public var feedbackWeightDecay: Double = 0.01
+    /// bll-code's denoising term λ_den·MSE(block(sg(x_in) + σ·ε), sg(a)); nil = 0 (train_imagenet_BLL.py's
+    /// default) and σ nil = 0.01. Optional so that configs without them keep their run ids.
+    public var denoiseWeight: Double? = nil
+    public var denoiseStd: Double? = nil
 
     public init(method: MethodName) { self.method = method }
 
@@ -89,7 +93,7 @@ public struct MethodConfig: Codable, Hashable, Sendable {
         case .predsim: return ["beta", "dim_in_decoder"]
         case .bll: return ["lambda", "feedback", "distribution", "decorrelation", "pooling"]
         case .bllCode: return ["alpha", "corr_weight", "proto_weight", "proto_sign", "aux_weight", "train_aux_head",
-                               "label_smoothing", "feedback_lr", "feedback_momentum", "feedback_weight_decay"]
+                               "label_smoothing", "feedback_lr", "feedback_momentum", "feedback_weight_decay", "denoise", "denoise_std"]
         }
     }
 
@@ -132,6 +136,8 @@ public struct MethodConfig: Codable, Hashable, Sendable {
             case "feedback_lr": feedbackLR = try num()
             case "feedback_momentum": feedbackMomentum = try num()
             case "feedback_weight_decay": feedbackWeightDecay = try num()
+            case "denoise": denoiseWeight = try num(); guard denoiseWeight! >= 0 else { throw EngineError.invalidArgument(name: key, value: value, allowed: "a weight ≥ 0") }
+            case "denoise_std": denoiseStd = try num(); guard denoiseStd! > 0 else { throw EngineError.invalidArgument(name: key, value: value, allowed: "a standard deviation > 0") }
             default: break
             }
         }

@@ -85,7 +85,11 @@ class BlockLocalRule {
     }
 
     /// Runs every block on a detached input; `local(k, a, grad)` fills grad for non-final blocks.
+    /// `extra(k, input, a)`, when given, runs after block k's backward and before its optimizer step (its
+    /// gradients add to the block's); it returns the tensor passed on to block k + 1 (a, or a copy of it
+    /// when the extra pass reuses the block) and its loss terms.
     func localStep(_ x: Tensor, _ labels: [Int32], lr: Float,
+                   extra: ((Int, Tensor, Tensor) -> (Tensor, [(String, Float)]))? = nil,
                    local: (Int, Tensor, Tensor) -> [(String, Float)]) -> [(String, Float)] {
         var terms: [(String, Float)] = []
         var h = x
@@ -103,8 +107,14 @@ class BlockLocalRule {
                 if outputScale != 1 { let p = g.data; for i in 0..<g.count { p[i] *= outputScale } }
             }
             _ = block.backward(g, inputGradient: false)   // the cut: nothing flows into block k−1
+            var next = a
+            if let extra, k < blocks.count - 1 {
+                let (passed, more) = extra(k, h, a)
+                next = passed
+                for (n, v) in more { terms.append(("b\(k + 1).\(n)", v)) }
+            }
             if !skipOptimizerStep { blockOptimizers[k].step(lr: lr) }
-            h = a
+            h = next
         }
         return terms
     }

@@ -5,11 +5,13 @@ import Engine
 /// β_k(c) = W_k e_c (bias-free Linear from the one-hot label) is trained by its own SGD (lr 0.9, momentum
 /// 0.01, wd 0.01) on ½Σ_c‖β_k(c) − p_c‖², p_c the batch mean of x̂ over class c (0 when absent), using β from
 /// before that step. Forward loss of block k: corr·mean_{ij}[(x̂x̂ᵀ)²_{i≠j}] + proto·sign·Σ_i⟨β_k(y_i), x̂_i⟩/B²
-/// + aux·CE_ls(aux_k(a_k)); the last block: α·CE_ls(logits), label smoothing 0.1.
+/// + aux·CE_ls(aux_k(a_k)) [+ den·MSE(block_k(sg(x_in) + σε), sg(a_k)), off by default, ε from the stream
+/// (seed, "denoise/b<k>/step-<n>") so a resumed run draws the same noise]; the last block: α·CE_ls(logits),
+/// label smoothing 0.1.
 /// Flags for the code's quirks: `proto_sign` +1 (as released: it rewards anti-alignment with the prototype;
 /// −1 is the corrected sign); `train_aux_head` false (as with torch ≥ 2 the auxiliary head stays at its random
 /// init: it passes gradient to the block but is never updated). Deviations: the auxiliary head pools globally
-/// (the code uses adaptive pooling to the size after a 3×3/2 average pool); no denoising term.
+/// (the code uses adaptive pooling to the size after a 3×3/2 average pool).
 final class BLLCode: BlockLocalRule, LearningRule {
     let name = MethodName.bllCode
     let config: MethodConfig
@@ -21,6 +23,8 @@ final class BLLCode: BlockLocalRule, LearningRule {
     let feedbackOptimizer: Optimizer
     var optimizers: [Optimizer] { blockOptimizers + [feedbackOptimizer] }
     private let dx = Tensor([0]), view = Tensor(viewPlaceholder: ())
+    private var clean: [Tensor] = []                       // per block: a_k kept while the block runs again
+    private let noisy = Tensor([0]), mseGrad = Tensor([0])
 
     init(_ setup: MethodSetup) {
         config = setup.config
@@ -45,11 +49,32 @@ final class BLLCode: BlockLocalRule, LearningRule {
         let d = a.shape.last!; view.view(of: a, shape: [a.count / d, d]); return view
     }
 
+    /// λ_den·MSE(block_k(sg(x_in) + σ·ε), sg(a_k)): block k runs again on its noisy input and learns to map
+    /// it to its clean output; a_k is copied first, since the second pass overwrites the block's output.
+    func denoise(_ k: Int, _ input: Tensor, _ a: Tensor) -> (Tensor, [(String, Float)]) {
+        let weight = Float(config.denoiseWeight ?? 0), std = Float(config.denoiseStd ?? 0.01)
+        while clean.count <= k { clean.append(Tensor([0])) }
+        let target = clean[k]; target.resize(a.shape); target.copy(from: a)
+        noisy.resize(input.shape)
+        var eps = RandomStream(seed: setup.seed, name: "denoise/b\(k + 1)/step-\(blockOptimizers[k].steps)")
+        eps.fillNormal(noisy, std: std)
+        let np = noisy.data, ip = input.data
+        for i in 0..<noisy.count { np[i] += ip[i] }
+        let out = blocks[k].forward(noisy, mode: .train)
+        mseGrad.resize(out.shape)
+        let op = out.data, tp = target.data, gp = mseGrad.data, n = Float(out.count)
+        var loss: Float = 0
+        for i in 0..<out.count { let d = op[i] - tp[i]; loss += d * d; gp[i] = weight * 2 * d / n }
+        _ = blocks[k].backward(mseGrad, inputGradient: false)
+        return (target, [("den", weight * loss / n)])
+    }
+
     func step(_ x: Tensor, _ labels: [Int32], lr: Float) -> [(String, Float)] {
         let classes = setup.classes
         let valid = labels.map { $0 >= 0 }
         let b2 = Float(valid.filter { $0 }.count * valid.filter { $0 }.count)
-        let terms = localStep(x, labels, lr: lr) { k, a, grad in
+        let extra: ((Int, Tensor, Tensor) -> (Tensor, [(String, Float)]))? = (config.denoiseWeight ?? 0) > 0 ? denoise : nil
+        let terms = localStep(x, labels, lr: lr, extra: extra) { k, a, grad in
             let xh = norms[k].forward(rows(k, a, .train))
             let r = xh.shape[0], d = xh.shape[1]
             let w = feedback[k].weight.value.data              // [d, classes]; β(c) = column c

@@ -171,6 +171,48 @@ final class MethodTests: XCTestCase {
         XCTAssert(a.feedback.allSatisfy { $0.contains { $0 != 0 } }, "every feedback map learns from its KL term")
     }
 
+    /// bll-code's denoising term: with every other term off, it alone moves the non-final blocks, by exactly
+    /// −lr × the gradient of den·mean((block(x + σε) − sg(block(x)))²) (finite differences, SGD), and it
+    /// never reaches the last block.
+    func testBLLCodeDenoisingTermTrainsOnlyItsBlock() throws {
+        let (x, y) = synthetic(n: 16, features: 16, classes: 4, seed: 6)
+        func setup(_ den: Double?) throws -> MethodSetup {
+            try mlpSetup(.bllCode, blocks: 2, configure: {
+                $0.alpha = 0; $0.corrWeight = 0; $0.protoWeight = 0; $0.auxWeight = 0; $0.denoiseWeight = den; $0.denoiseStd = 0.5
+            }, optimizer: { $0.kind = .sgd; $0.momentum = 0 })
+        }
+        let off = try setup(nil), on = try setup(2)
+        let first = on.blocks[0].parameters.map { $0.value.array }, last = on.blocks[1].parameters.map { $0.value.array }
+        let ruleOff = try Methods.make(off), ruleOn = try Methods.make(on)
+        _ = ruleOff.step(x, y, lr: 0.01)
+        XCTAssertTrue(off.blocks[0].parameters.map { $0.value.array } == first, "without the term nothing trains block 1")
+        // the loss the step minimises, evaluated with the same noise draw (stream of step 0)
+        var eps = RandomStream(seed: on.seed, name: "denoise/b1/step-0")
+        let noise = Tensor(x.shape); eps.fillNormal(noise, std: 0.5)
+        let noisy = Tensor(x.shape, zip(x.array, noise.array).map { $0 + $1 })
+        let target = Tensor([0])
+        func loss() -> Double {
+            // in training mode a block's BatchNorm uses batch statistics; the clean output is the detached target
+            let a = on.blocks[0].forward(noisy, mode: .train).array
+            return 2 * zip(a, target.array).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +) / Double(a.count)
+        }
+        let clean = on.blocks[0].forward(x, mode: .train); target.resize(clean.shape); target.copy(from: clean)
+        let p = on.blocks[0].parameters[0], probe = [0, 5, 77, 300]
+        let h: Float = 1e-2
+        let numeric = probe.map { i -> Double in
+            let old = p.value[i]
+            p.value[i] = old + h; let lp = loss(); p.value[i] = old - h; let lm = loss(); p.value[i] = old
+            return (lp - lm) / (2 * Double(h))
+        }
+        let terms = ruleOn.step(x, y, lr: 0.01)
+        XCTAssert(terms.contains { $0.0 == "b1.den" && $0.1 > 0 }, "\(terms)")
+        for (k, i) in probe.enumerated() {
+            let applied = Double((first[0][i] - p.value[i]) / 0.01)
+            XCTAssertEqual(applied, numeric[k], accuracy: 1e-3 + 0.03 * abs(numeric[k]), "fc1.weight[\(i)]")
+        }
+        XCTAssertTrue(on.blocks[1].parameters.map { $0.value.array } == last, "the term never reaches the last block")
+    }
+
     func testEveryMethodLearnsASyntheticTaskInSeconds() throws {
         let (x, y) = synthetic(n: 256, features: 16, classes: 4, seed: 6)
         let (tx, ty) = synthetic(n: 256, features: 16, classes: 4, seed: 7)
