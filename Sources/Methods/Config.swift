@@ -75,6 +75,11 @@ public struct MethodConfig: Codable, Hashable, Sendable {
     public var protoSign: Double = 1           // +1: as released (rewards anti-alignment), −1: corrected
     public var auxWeight: Double = 0.5
     public var trainAuxHead: Bool = false      // false: as with torch ≥ 2, the aux head stays at its init
+    /// bll-code's auxiliary head pooling: `adaptive` (as released: AdaptiveAvgPool2d to the size an
+    /// AvgPool2d(3, stride 2) would give, then Linear on C·h'·w') or `global` (average). New bll-code configs
+    /// say `adaptive`; nil, as in configs written before the option, means `global`.
+    public enum AuxPooling: String, Codable, CaseIterable, Sendable { case adaptive, global }
+    public var auxPooling: AuxPooling? = nil
     public var labelSmoothing: Double = 0.1
     public var feedbackLR: Double = 0.9
     public var feedbackMomentum: Double = 0.01
@@ -84,7 +89,10 @@ public struct MethodConfig: Codable, Hashable, Sendable {
     public var denoiseWeight: Double? = nil
     public var denoiseStd: Double? = nil
 
-    public init(method: MethodName) { self.method = method }
+    public init(method: MethodName) {
+        self.method = method
+        if method == .bllCode { auxPooling = .adaptive }
+    }
 
     /// The keys each method reads.
     public static func keys(for m: MethodName) -> [String] {
@@ -92,7 +100,7 @@ public struct MethodConfig: Codable, Hashable, Sendable {
         case .bp, .fa, .bwbpf, .bwbpfCode: return []
         case .predsim: return ["beta", "dim_in_decoder"]
         case .bll: return ["lambda", "feedback", "distribution", "decorrelation", "pooling"]
-        case .bllCode: return ["alpha", "corr_weight", "proto_weight", "proto_sign", "aux_weight", "train_aux_head",
+        case .bllCode: return ["alpha", "corr_weight", "proto_weight", "proto_sign", "aux_weight", "train_aux_head", "aux_pooling",
                                "label_smoothing", "feedback_lr", "feedback_momentum", "feedback_weight_decay", "denoise", "denoise_std"]
         }
     }
@@ -132,6 +140,7 @@ public struct MethodConfig: Codable, Hashable, Sendable {
             case "proto_sign": protoSign = try num(); guard abs(protoSign) == 1 else { throw EngineError.invalidArgument(name: key, value: value, allowed: "1 (as released), -1 (corrected)") }
             case "aux_weight": auxWeight = try num()
             case "train_aux_head": trainAuxHead = try flag()
+            case "aux_pooling": auxPooling = try choice(AuxPooling.self)
             case "label_smoothing": labelSmoothing = try num()
             case "feedback_lr": feedbackLR = try num()
             case "feedback_momentum": feedbackMomentum = try num()

@@ -30,12 +30,16 @@ public final class ClassifierHead: LocalHead {
     let frozen: Bool
     public let name: String
 
+    /// `adaptivePool` (images only): pool to h'×w' and flatten, the Linear reading C·h'·w' features.
     public init(name: String, inputShape: [Int], classes: Int, weight: Float = 1, smoothing: Float = 0,
-                bias: Bool = true, frozen: Bool = false, init kind: WeightInit = .uniformFanIn, rng: inout RandomStream) {
+                bias: Bool = true, frozen: Bool = false, adaptivePool: (Int, Int)? = nil,
+                init kind: WeightInit = .uniformFanIn, rng: inout RandomStream) {
         self.name = name; self.weight = weight; self.frozen = frozen
         ce = SoftmaxCrossEntropy(smoothing: smoothing)
         let features: Int
-        if inputShape.count == 4 { pool = GlobalPool2d(.average); features = inputShape[1] }
+        if inputShape.count == 4, let (ph, pw) = adaptivePool {
+            pool = Sequential([AdaptiveAvgPool2d(ph, pw), Flatten()]); features = inputShape[1] * ph * pw
+        } else if inputShape.count == 4 { pool = GlobalPool2d(.average); features = inputShape[1] }
         else { pool = nil; features = inputShape.last! }
         linear = Linear(features, classes, bias: bias, init: kind, rng: &rng)
     }

@@ -10,8 +10,8 @@ import Engine
 /// label smoothing 0.1.
 /// Flags for the code's quirks: `proto_sign` +1 (as released: it rewards anti-alignment with the prototype;
 /// −1 is the corrected sign); `train_aux_head` false (as with torch ≥ 2 the auxiliary head stays at its random
-/// init: it passes gradient to the block but is never updated). Deviations: the auxiliary head pools globally
-/// (the code uses adaptive pooling to the size after a 3×3/2 average pool).
+/// init: it passes gradient to the block but is never updated); `aux_pooling` adaptive (as released: to the
+/// size a 3×3/2 average pool gives) or global (configs from before the option).
 final class BLLCode: BlockLocalRule, LearningRule {
     let name = MethodName.bllCode
     let config: MethodConfig
@@ -35,9 +35,15 @@ final class BLLCode: BlockLocalRule, LearningRule {
         var rng = RandomStream(seed: setup.seed, name: "feedback-network")
         feedback = dims.map { Linear(setup.classes, $0, bias: false, rng: &rng) }
         var hr = RandomStream(seed: setup.seed, name: "heads/bll-code")
-        aux = shapes.map {
-            ClassifierHead(name: "aux.ce", inputShape: $0, classes: setup.classes, weight: Float(setup.config.auxWeight),
-                           smoothing: Float(setup.config.labelSmoothing), bias: false, frozen: !setup.config.trainAuxHead, rng: &hr)
+        let adaptive = setup.config.auxPooling == .adaptive
+        aux = shapes.map { shape in
+            // the released head: AdaptiveAvgPool2d(h') with h' the output size of AvgPool2d(3, stride 2)
+            // (1 where the map is smaller than 3), Flatten, Linear(C·h'·w' → classes, no bias)
+            let pooled = shape.count == 4 && adaptive
+                ? (shape[2] >= 3 ? (shape[2] - 3) / 2 + 1 : 1, shape[3] >= 3 ? (shape[3] - 3) / 2 + 1 : 1) : nil
+            return ClassifierHead(name: "aux.ce", inputShape: shape, classes: setup.classes, weight: Float(setup.config.auxWeight),
+                                  smoothing: Float(setup.config.labelSmoothing), bias: false, frozen: !setup.config.trainAuxHead,
+                                  adaptivePool: pooled, rng: &hr)
         }
         var fb = OptimizerConfig(); fb.kind = .sgd; fb.momentum = setup.config.feedbackMomentum; fb.weightDecay = setup.config.feedbackWeightDecay
         feedbackOptimizer = fb.make(feedback.flatMap(\.parameters))

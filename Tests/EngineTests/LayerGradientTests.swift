@@ -49,6 +49,21 @@ final class LayerGradientTests: XCTestCase {
         fine.check(GlobalPool2d(.average), x)
         fine.check(GlobalPool2d(.max), x)
         fine.check(Flatten(), x)
+        fine.check(AdaptiveAvgPool2d(4, 4), x)   // overlapping windows: 6 → 4
+        fine.check(AdaptiveAvgPool2d(2, 3), x)
+    }
+
+    /// PyTorch's windows: 5 → 3 reads rows [0, 2), [1, 4), [3, 5); 4 → 2 is a 2×2 average pool.
+    func testAdaptiveAveragePoolingWindows() {
+        let x = Tensor([1, 1, 5, 5], (0..<25).map(Float.init))
+        let y = AdaptiveAvgPool2d(3, 3).forward(x, mode: .train)
+        func mean(_ rows: Range<Int>, _ cols: Range<Int>) -> Float {
+            let v = rows.flatMap { r in cols.map { Float(r * 5 + $0) } }; return v.reduce(0, +) / Float(v.count)
+        }
+        let windows = [0..<2, 1..<4, 3..<5]
+        XCTAssertEqual(y.array, windows.flatMap { r in windows.map { mean(r, $0) } })
+        let z = Tensor([2, 3, 4, 4], (0..<96).map { Float($0 % 7) })
+        XCTAssertEqual(AdaptiveAvgPool2d(2, 2).forward(z, mode: .train).array, AvgPool2d(kernel: 2).forward(z, mode: .train).array)
     }
 
     func testResidualUnits() {

@@ -213,6 +213,33 @@ final class MethodTests: XCTestCase {
         XCTAssertTrue(on.blocks[1].parameters.map { $0.value.array } == last, "the term never reaches the last block")
     }
 
+    /// bll-code's auxiliary head as released: adaptive pooling to AvgPool2d(3, stride 2)'s size, so a
+    /// 28×28 block output gives 13×13 cells; `aux_pooling=global` and configs without the key pool globally.
+    func testBLLCodeAuxiliaryHeadPooling() throws {
+        var spec = ModelSpec(arch: "resnet18"); spec.width = 0.0625; spec.inChannels = 1; spec.imageSize = 28; spec.classes = 10
+        func auxInputs(_ configure: (inout MethodConfig) -> Void) throws -> [Int] {
+            let m = try spec.build(seed: 1)
+            var c = MethodConfig(method: .bllCode); configure(&c)
+            let setup = MethodSetup(model: m, blocks: try BlockSplit.split(m, blocks: 3, rule: .even), config: c,
+                                    optimizer: OptimizerConfig(), classes: 10, seed: 1)
+            let rule = try Methods.make(setup) as! BLLCode
+            return rule.aux.map { $0.linear.weight.value.shape[1] }
+        }
+        let shapes = try { () -> [[Int]] in
+            let m = try spec.build(seed: 1)
+            let s = MethodSetup(model: m, blocks: try BlockSplit.split(m, blocks: 3, rule: .even), config: MethodConfig(method: .bllCode),
+                                optimizer: OptimizerConfig(), classes: 10, seed: 1)
+            return Array(s.blockShapes().dropLast())
+        }()
+        let side = { (h: Int) in h >= 3 ? (h - 3) / 2 + 1 : 1 }
+        XCTAssertEqual(shapes[0][2], 28)
+        XCTAssertEqual(try auxInputs { _ in }, shapes.map { $0[1] * side($0[2]) * side($0[3]) })
+        XCTAssertEqual(try auxInputs { _ in }[0], shapes[0][1] * 13 * 13)
+        XCTAssertEqual(try auxInputs { try! $0.apply(["aux_pooling": "global"]) }, shapes.map { $0[1] })
+        XCTAssertEqual(try auxInputs { $0.auxPooling = nil }, shapes.map { $0[1] })
+        XCTAssertNil(MethodConfig(method: .bll).auxPooling, "other methods' configs (and run ids) do not change")
+    }
+
     func testEveryMethodLearnsASyntheticTaskInSeconds() throws {
         let (x, y) = synthetic(n: 256, features: 16, classes: 4, seed: 6)
         let (tx, ty) = synthetic(n: 256, features: 16, classes: 4, seed: 7)

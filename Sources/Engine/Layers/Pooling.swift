@@ -124,6 +124,66 @@ public final class AvgPool2d: Layer {
     }
 }
 
+/// PyTorch's AdaptiveAvgPool2d: [N, C, H, W] → [N, C, oh, ow], output cell (i, j) the mean of rows
+/// ⌊i·H/oh⌋ ..< ⌈(i+1)·H/oh⌉ and columns ⌊j·W/ow⌋ ..< ⌈(j+1)·W/ow⌉ (windows may overlap).
+public final class AdaptiveAvgPool2d: Layer {
+    public let outH: Int, outW: Int
+    private var x: Tensor!
+    private let y = Tensor([0]), dx = Tensor([0])
+    public init(_ outH: Int, _ outW: Int) { self.outH = outH; self.outW = outW }
+
+    public func outputShape(_ input: [Int]) throws -> [Int] {
+        try expectShape("AdaptiveAvgPool2d(\(outH)x\(outW))", input, [nil, nil, nil, nil])
+        guard outH >= 1, outW >= 1, input[2] >= 1, input[3] >= 1 else {
+            throw EngineError.shapeMismatch(layer: "AdaptiveAvgPool2d", expected: "output ≥ 1×1", got: describe(input))
+        }
+        return [input[0], input[1], outH, outW]
+    }
+
+    @inline(__always) static func window(_ i: Int, _ out: Int, _ size: Int) -> Range<Int> {
+        (i * size / out)..<(((i + 1) * size + out - 1) / out)
+    }
+
+    // forward: y[i, j] = mean of x over the cell's window
+    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        self.x = x
+        let planes = x.shape[0] * x.shape[1], h = x.shape[2], w = x.shape[3], oh = outH, ow = outW
+        y.resize([x.shape[0], x.shape[1], oh, ow])
+        let xp = x.data, yp = y.data
+        Parallel.forRange(planes) { range in
+            for pl in range {
+                let xi = xp + pl * h * w
+                for oy in 0..<oh { for ox in 0..<ow {
+                    let rows = AdaptiveAvgPool2d.window(oy, oh, h), cols = AdaptiveAvgPool2d.window(ox, ow, w)
+                    var s: Float = 0
+                    for iy in rows { for ix in cols { s += xi[iy * w + ix] } }
+                    yp[(pl * oh + oy) * ow + ox] = s / Float(rows.count * cols.count)
+                } }
+            }
+        }
+        return y
+    }
+
+    // backward: each cell's window receives dy / (its size)
+    public func backward(_ dy: Tensor, inputGradient: Bool) -> Tensor? {
+        guard inputGradient else { return nil }
+        dx.resize(x.shape); dx.zero()
+        let planes = x.shape[0] * x.shape[1], h = x.shape[2], w = x.shape[3], oh = outH, ow = outW
+        let dyp = dy.data, dxp = dx.data
+        Parallel.forRange(planes) { range in
+            for pl in range {
+                let di = dxp + pl * h * w
+                for oy in 0..<oh { for ox in 0..<ow {
+                    let rows = AdaptiveAvgPool2d.window(oy, oh, h), cols = AdaptiveAvgPool2d.window(ox, ow, w)
+                    let g = dyp[(pl * oh + oy) * ow + ox] / Float(rows.count * cols.count)
+                    for iy in rows { for ix in cols { di[iy * w + ix] += g } }
+                } }
+            }
+        }
+        return dx
+    }
+}
+
 /// [N, C, H, W] → [N, C]: the mean (or max) over space.
 public final class GlobalPool2d: Layer {
     public enum Kind: String, Sendable { case average, max }
