@@ -221,7 +221,8 @@ public struct SweepSpec: Sendable {
         case "train_subset": c.trainSubset = try int(k, v)
         case "test_subset": c.testSubset = try int(k, v)
         case "augment":
-            do { c.augmentation = try Augmentation(parsing: try str(k, v)) } catch { throw SpecError(file: file, line: v.line, message: "\(error)") }
+            let text = try str(k, v)
+            do { c.augmentation = try Augmentation(parsing: text) } catch { throw SpecError(file: file, line: v.line, message: "\(error)") }
         case "s2s_length": c.s2sLength = try int(k, v)
         case "s2s_steps": c.s2sSteps = try int(k, v)
         case "layers": c.model.layers = try int(k, v)

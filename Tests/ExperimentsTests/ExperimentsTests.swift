@@ -182,6 +182,7 @@ final class ExperimentsTests: XCTestCase {
         XCTAssert(err(head + "[fixed]\nepochs = [1\n").contains("bad.toml:4:"))
         XCTAssert(err("[fixed]\nepochs = 1\n").contains("needs name"))
         XCTAssert(err(head + "[fixed]\naugment = \"crop:2,flop\"\n").contains("bad.toml:4: bad augmentation 'crop:2,flop'; allowed: none, flip, crop:P"))
+        XCTAssertEqual(err(head + "[fixed]\naugment = 3\n"), "bad.toml:4: 'augment' expects a quoted string, got 3")
     }
 
     func testCollectMergesByRunIDAndReportsConflicts() throws {
