@@ -119,18 +119,21 @@ public enum Tables {
         return ResultTable(name: name, title: title, unit: error ? "test error %" : "test accuracy %", columns: columns, rows: out, lowerIsBetter: error)
     }
 
-    /// Accuracy against K, one table per setting and profile that has more than one K.
+    /// Accuracy against K, one table per setting and profile (a setting run at one K only, such as a
+    /// substitute for a table whose dataset cannot be had, gets its one-column table of methods).
     public static func accuracyVersusBlocks(_ agg: Aggregate) -> [ResultTable] {
         var out: [ResultTable] = []
         let settings = Set(agg.accuracy.keys.map { "\($0.profile)|\($0.dataset)|\($0.model)|\($0.width)" }).sorted()
         for s in settings {
             let keys = agg.accuracy.keys.filter { "\($0.profile)|\($0.dataset)|\($0.model)|\($0.width)" == s }
             let ks = Set(keys.map(\.blocks)).sorted()
-            guard ks.count > 1, let any = keys.first else { continue }
+            guard let any = keys.first else { continue }
             let methods = Set(keys.map(\.method)).sorted { methodRank($0) < methodRank($1) }
             let rows = methods.map { m in (m, ks.map { k in Cell(ours: keys.first { $0.method == m && $0.blocks == k }.flatMap { agg.accuracy[$0] }, paper: nil) }) }
             let tag = "\(any.dataset)-\(any.model)-w\(Stats.short(any.width))-\(any.profile.isEmpty ? "single" : any.profile)"
-            out.append(ResultTable(name: "accuracy-vs-k-" + tag, title: "Accuracy against the number of blocks K: \(any.setting), profile \(any.profile)",
+            let title = ks.count > 1 ? "Accuracy against the number of blocks K: \(any.setting), profile \(any.profile)"
+                                     : "Accuracy by method: \(any.setting), K = \(ks[0]), profile \(any.profile)"
+            out.append(ResultTable(name: (ks.count > 1 ? "accuracy-vs-k-" : "accuracy-") + tag, title: title,
                                    unit: "test accuracy %", columns: ks.map { "K=\($0)" }, rows: rows))
         }
         return out

@@ -89,10 +89,14 @@ final class ReportTests: XCTestCase {
         XCTAssert(t.latex.contains("bll & \\textbf{94.00 $\\pm$ 0.00 (2)} [90.00] & — \\\\"), t.latex)
         XCTAssert(t.csv.contains("table1,bp,fashion-mnist resnet18 (ours w0.25),91.0000,1.4142,2,90.0000,92.0000,91.00,0"), t.csv)
         XCTAssert(t.csv.contains("table1,bll,fashion-mnist resnet18 (ours w0.25),94.0000,0.0000,2,94.0000,94.0000,90.00,1"), t.csv)
-        let kt = Tables.accuracyVersusBlocks(agg)
-        XCTAssertEqual(kt.count, 1)
+        let all = Tables.accuracyVersusBlocks(agg)
+        XCTAssertEqual(all.map(\.name).sorted(), ["accuracy-fashion-mnist-resnet18-w0.125-quick", "accuracy-vs-k-fashion-mnist-resnet18-w0.25-quick"])
+        let kt = all.filter { $0.name.hasPrefix("accuracy-vs-k") }
         XCTAssert(kt[0].markdown.contains("| bp | — | — | 91.00 ± 1.41 (2) |"), kt[0].markdown)
         XCTAssert(kt[0].markdown.contains("| bll | **95.00 ± 0.00 (1)** | **94.50 ± 0.00 (1)** | **94.00 ± 0.00 (2)** |"), kt[0].markdown)
+        // a setting run at one K (the narrower predsim run) still gets its table of methods
+        let one = all.first { $0.name == "accuracy-fashion-mnist-resnet18-w0.125-quick" }!
+        XCTAssert(one.markdown.contains("Accuracy by method: fashion-mnist resnet18 w0.125, K = 4") && one.markdown.contains("| predsim | **60.00 ± 0.00 (1)** |"), one.markdown)
         // error tables: lower is better, values are 100 − accuracy
         let e = Tables.paperTable(name: "err", title: "E", artefact: "table1", reference: reference, aggregate: agg, error: true)
         XCTAssert(e.markdown.contains("| bll | **6.00 ± 0.00 (2)** [90.00] |"), e.markdown)
