@@ -3,7 +3,7 @@
 #
 # Knobs (every one, in one place):
 #   THREADS   engine worker threads for training and benchmarks (default 2 = this machine's cores)
-#   PROFILE   reproduction profile of paper/experiments/*.toml: smoke (minutes) | quick (default, ~75 min) | paper
+#   PROFILE   reproduction profile of paper/experiments/*.toml: smoke (minutes) | quick (default, about an hour) | paper
 #   BENCH_STEPS  timed training steps per benchmark model
 #   BENCH_MODELS which reference models `make bench-torch` compares
 #   MIRROR    a directory with original dataset archives (CIFAR-10, Tiny-ImageNet), tried before any download
