@@ -29,7 +29,7 @@ enum Checkpoint {
     }
 
     static func save(_ path: String, run: PreparedRun, records: [EpochRecord]) throws {
-        let tmp = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
+        let tmp = FileManager.temporaryPath(for: path)
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         do {
             let f = try HDF5File.create(tmp)

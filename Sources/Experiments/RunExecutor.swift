@@ -73,12 +73,13 @@ public struct RunExecutor {
         return fm.fileExists(atPath: partialPath(id)) ? "partial" : "missing"
     }
 
-    /// Temporary files of this run left by a writer that was killed mid-write (`<id>.h5.tmp-PID`,
-    /// `<id>.partial.h5.tmp-PID`). Called under the run's lock, so no live writer owns them.
+    /// Temporaries of this run's file and checkpoint left by a writer killed mid-write. Called under the
+    /// run's lock, so no live writer owns them.
     func removeStaleTemporaries(_ id: String) {
         let fm = FileManager.default
+        let files = [finalPath(id), partialPath(id)].map { ($0 as NSString).lastPathComponent }
         for name in (try? fm.contentsOfDirectory(atPath: runsDirectory)) ?? []
-        where name.hasPrefix(id + ".h5.tmp-") || name.hasPrefix(id + ".partial.h5.tmp-") {
+        where files.contains(where: { FileManager.isTemporary(name, of: $0) }) {
             try? fm.removeItem(atPath: runsDirectory + "/" + name)
         }
     }

@@ -26,7 +26,7 @@ public struct RunSummary: Sendable {
 public enum RunFile {
     public static func write(_ path: String, config: RunConfig, status: RunStatusName, error: String,
                              records: [EpochRecord], provenance: Provenance, started: Date, ended: Date) throws {
-        let tmp = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
+        let tmp = FileManager.temporaryPath(for: path)
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         do {
             let f = try HDF5File.create(tmp)
@@ -132,6 +132,12 @@ public enum RunFile {
 }
 
 extension FileManager {
+    /// The name a writer gives `path`'s contents until they are complete: `path.tmp-PID`.
+    static func temporaryPath(for path: String) -> String { path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)" }
+
+    /// Whether the file `name` is a temporary of `file` (any writer's): a leftover when no writer is alive.
+    static func isTemporary(_ name: String, of file: String) -> Bool { name.hasPrefix(file + ".tmp-") }
+
     /// rename(2): atomic on one filesystem; replaces the target.
     func moveItemReplacing(_ from: String, _ to: String) throws {
         guard rename(from, to) == 0 else {

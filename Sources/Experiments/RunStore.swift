@@ -42,7 +42,7 @@ public struct RunStore {
                     guard theirs.status == "done" else { continue }
                     report.replacedUnfinished += 1
                 }
-                let tmp = target + ".tmp-collect"
+                let tmp = FileManager.temporaryPath(for: target)
                 try? FileManager.default.removeItem(atPath: tmp)
                 try FileManager.default.copyItem(atPath: path, toPath: tmp)
                 try FileManager.default.moveItemReplacing(tmp, target)

@@ -24,7 +24,7 @@ final class BLLCode: BlockLocalRule, LearningRule {
     var optimizers: [Optimizer] { blockOptimizers + [feedbackOptimizer] }
     private let dx = Tensor([0]), view = Tensor(viewPlaceholder: ())
     private var clean: [Tensor] = []                       // per block: a_k kept while the block runs again
-    private let noisy = Tensor([0]), mseGrad = Tensor([0])
+    private let noisy = Tensor([0]), mse = MeanSquaredError()
 
     init(_ setup: MethodSetup) {
         config = setup.config
@@ -66,13 +66,11 @@ final class BLLCode: BlockLocalRule, LearningRule {
         eps.fillNormal(noisy, std: std)
         let np = noisy.data, ip = input.data
         for i in 0..<noisy.count { np[i] += ip[i] }
-        let out = blocks[k].forward(noisy, mode: .train)
-        mseGrad.resize(out.shape)
-        let op = out.data, tp = target.data, gp = mseGrad.data, n = Float(out.count)
-        var loss: Float = 0
-        for i in 0..<out.count { let d = op[i] - tp[i]; loss += d * d; gp[i] = weight * 2 * d / n }
-        _ = blocks[k].backward(mseGrad, inputGradient: false)
-        return (target, [("den", weight * loss / n)])
+        let loss = mse(blocks[k].forward(noisy, mode: .train), target)
+        let gp = mse.grad.data
+        for i in 0..<mse.grad.count { gp[i] *= weight }
+        _ = blocks[k].backward(mse.grad, inputGradient: false)
+        return (target, [("den", weight * loss)])
     }
 
     func step(_ x: Tensor, _ labels: [Int32], lr: Float) -> [(String, Float)] {

@@ -217,20 +217,17 @@ final class MethodTests: XCTestCase {
     /// 28×28 block output gives 13×13 cells; `aux_pooling=global` and configs without the key pool globally.
     func testBLLCodeAuxiliaryHeadPooling() throws {
         var spec = ModelSpec(arch: "resnet18"); spec.width = 0.0625; spec.inChannels = 1; spec.imageSize = 28; spec.classes = 10
-        func auxInputs(_ configure: (inout MethodConfig) -> Void) throws -> [Int] {
+        func made(_ configure: (inout MethodConfig) -> Void) throws -> (rule: BLLCode, shapes: [[Int]]) {
             let m = try spec.build(seed: 1)
             var c = MethodConfig(method: .bllCode); configure(&c)
             let setup = MethodSetup(model: m, blocks: try BlockSplit.split(m, blocks: 3, rule: .even), config: c,
                                     optimizer: OptimizerConfig(), classes: 10, seed: 1)
-            let rule = try Methods.make(setup) as! BLLCode
-            return rule.aux.map { $0.linear.weight.value.shape[1] }
+            return (try Methods.make(setup) as! BLLCode, Array(setup.blockShapes().dropLast()))
         }
-        let shapes = try { () -> [[Int]] in
-            let m = try spec.build(seed: 1)
-            let s = MethodSetup(model: m, blocks: try BlockSplit.split(m, blocks: 3, rule: .even), config: MethodConfig(method: .bllCode),
-                                optimizer: OptimizerConfig(), classes: 10, seed: 1)
-            return Array(s.blockShapes().dropLast())
-        }()
+        func auxInputs(_ configure: (inout MethodConfig) -> Void) throws -> [Int] {
+            try made(configure).rule.aux.map { $0.linear.weight.value.shape[1] }
+        }
+        let shapes = try made { _ in }.shapes
         let side = { (h: Int) in h >= 3 ? (h - 3) / 2 + 1 : 1 }
         XCTAssertEqual(shapes[0][2], 28)
         XCTAssertEqual(try auxInputs { _ in }, shapes.map { $0[1] * side($0[2]) * side($0[3]) })
