@@ -9,9 +9,10 @@
 #   MIRROR    a directory with original dataset archives (CIFAR-10, Tiny-ImageNet), tried before any download
 #   VENV      a Python virtualenv outside the repo for PyTorch (bench-torch only; ~5 GB)
 #   PERF_DIR  the PyTorch benchmark scripts (../shared/perf)
-#   TARGET_CPU  the CPU the engine's own loops are compiled for (swiftc -target-cpu): haswell (AVX2 + FMA)
-#             where /proc/cpuinfo shows both, else empty = generic x86-64; results are bit-identical
-#             either way on the runs compared (docs/performance.md), haswell is 12-40 % faster
+#   TARGET_CPU  the CPU the engine's own loops are compiled for (swiftc -target-cpu): skylake-avx512
+#             where /proc/cpuinfo shows AVX-512 F/BW/DQ/VL, else haswell where it shows AVX2 and FMA,
+#             else empty = generic x86-64. AVX2 and AVX-512 builds give the same bits (docs/performance.md);
+#             a generic build rounds the convolution kernel's products separately (no FMA)
 
 SWIFT        ?= swift
 THREADS      ?= 2
@@ -23,9 +24,10 @@ PERF_DIR     ?= ../shared/perf
 MIRROR       ?=
 MIRROR_ARG   := $(if $(MIRROR),--mirror $(MIRROR),)
 APT_PACKAGES := libopenblas-dev libhdf5-dev hdf5-tools gnuplot-nox pkg-config zlib1g-dev libjpeg62-turbo-dev dataset-fashion-mnist python3-h5py
-TARGET_CPU   ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && echo haswell)
-CPUFLAGS     := $(if $(TARGET_CPU),-Xswiftc -target-cpu -Xswiftc $(TARGET_CPU) \
-                  -Xswiftc -DBLOCKLOCAL_TARGET_$(if $(filter haswell,$(TARGET_CPU)),HASWELL,CUSTOM),)
+TARGET_CPU   ?= $(shell f=$$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null); has() { for x; do echo " $$f " | grep -qw $$x || return 1; done; }; \
+                  if has avx512f avx512bw avx512dq avx512vl fma; then echo skylake-avx512; elif has avx2 fma; then echo haswell; fi)
+TARGET_FLAG  := $(if $(filter skylake-avx512,$(TARGET_CPU)),AVX512,$(if $(filter haswell,$(TARGET_CPU)),HASWELL,CUSTOM))
+CPUFLAGS     := $(if $(TARGET_CPU),-Xswiftc -target-cpu -Xswiftc $(TARGET_CPU) -Xswiftc -DBLOCKLOCAL_TARGET_$(TARGET_FLAG),)
 RELEASE      := -c release $(CPUFLAGS)
 TESTFLAGS    := -c release -Xswiftc -enable-testing $(CPUFLAGS)
 BIN          := .build/release/blocklocal

@@ -3,7 +3,9 @@
 extension Engine {
     public static let version = "0.1.0"
     public static let formatVersion = 1
-#if BLOCKLOCAL_TARGET_HASWELL
+#if BLOCKLOCAL_TARGET_AVX512
+    public static let buildTarget = "skylake-avx512 (AVX-512, FMA)"
+#elseif BLOCKLOCAL_TARGET_HASWELL
     public static let buildTarget = "haswell (AVX2, FMA)"
 #elseif BLOCKLOCAL_TARGET_CUSTOM
     public static let buildTarget = "custom (make TARGET_CPU)"

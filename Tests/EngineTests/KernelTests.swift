@@ -46,8 +46,9 @@ final class KernelTests: XCTestCase {
     /// bit, in every geometry (including several images per GEMM); eval mode keeps no cache.
     func testConvBackwardWithAndWithoutTheColumnCacheAgree() {
         var rng = RandomStream(seed: 12, name: "cache")
-        let saved = Conv2d.cacheLimitBytes
-        defer { Conv2d.cacheLimitBytes = saved }
+        let saved = Conv2d.cacheLimitBytes, savedDensity = Conv2d.directMinDensity
+        defer { Conv2d.cacheLimitBytes = saved; Conv2d.directMinDensity = savedDensity }
+        Conv2d.directMinDensity = 2   // every geometry on the im2col path
         for (ci, co, k, s, p, h, n) in [(3, 5, 3, 1, 1, 9, 3), (4, 6, 3, 2, 1, 11, 2), (6, 3, 1, 2, 0, 7, 2), (5, 7, 3, 1, 1, 2, 130)] {
             let x = Tensor([n, ci, h, h]); rng.fillNormal(x, std: 1)
             var results: [[Float]] = []
@@ -62,6 +63,50 @@ final class KernelTests: XCTestCase {
                 results.append(dx + conv.weight.grad.array + conv.bias!.grad.array)
             }
             XCTAssertEqual(results[0], results[1], "k\(k) s\(s) p\(p) n\(n)")
+        }
+    }
+
+    /// The direct path (stride-1 "same" convolutions) against the naive convolution forward, and against
+    /// the im2col path backward (dx, dW, db; with and without FA): channel counts that are not multiples
+    /// of 4, 5×5, maps of 1×1 to 9×9, one image per group and many, one worker and two.
+    func testDirectConvolutionMatchesNaiveAndTheIm2colPath() {
+        let savedDensity = Conv2d.directMinDensity, savedGroup = DirectConv.groupFloats
+        defer { Conv2d.directMinDensity = savedDensity; DirectConv.groupFloats = savedGroup; Engine.configure(threads: 2) }
+        var rng = RandomStream(seed: 15, name: "direct")
+        for (ci, co, k, h, w, n, group, threads) in [(3, 5, 3, 9, 9, 3, 1 << 18, 2), (16, 16, 3, 28, 28, 4, 1 << 18, 2),
+                                                    (5, 7, 3, 4, 6, 5, 64, 2), (2, 9, 5, 7, 7, 3, 1 << 18, 1),
+                                                    (6, 4, 3, 1, 1, 7, 1, 2), (1, 12, 3, 11, 5, 2, 100, 1)] {
+            DirectConv.groupFloats = group
+            Engine.configure(threads: threads)
+            let x = Tensor([n, ci, h, w]); rng.fillNormal(x, std: 1)
+            let dyValues = Tensor([n, co, h, w]); rng.fillNormal(dyValues, std: 1)
+            var results: [[Float]] = []
+            for (density, fa) in [(0.0, false), (2.0, false), (0.0, true), (2.0, true)] {
+                Conv2d.directMinDensity = density   // 0: always direct, 2: never
+                var init_ = RandomStream(seed: 16, name: "w")
+                let conv = Conv2d(ci, co, kernel: k, padding: k / 2, bias: true, rng: &init_)
+                if fa { var fb = RandomStream(seed: 17, name: "B"); conv.enableFeedbackAlignment(rng: &fb) }
+                let y = conv.forward(x, mode: .train)
+                let g = ConvGeometry(c: ci, h: h, w: w, kh: k, kw: k, stride: 1, pad: k / 2)
+                let ref = Tensor([co, h, w])
+                for s in 0..<n {
+                    convNaive(g, outChannels: co, x: x.data + s * ci * h * w, w: conv.weight.value.data, y: ref.data)
+                    for i in 0..<ref.count {
+                        XCTAssertEqual(y[s * ref.count + i], ref[i] + conv.bias!.value[i / (h * w)], accuracy: 1e-4,
+                                       "direct=\(density == 0) \(ci)→\(co) k\(k) \(h)×\(w) image \(s) at \(i)")
+                    }
+                }
+                let dx = conv.backward(dyValues, inputGradient: true)!.array
+                results.append(y.array + dx + conv.weight.grad.array + conv.bias!.grad.array)
+            }
+            for (a, b) in [(0, 1), (2, 3)] {
+                XCTAssertEqual(results[a].count, results[b].count)
+                for i in 0..<results[a].count {
+                    XCTAssertEqual(results[a][i], results[b][i], accuracy: 2e-4 * max(1, abs(results[b][i])),
+                                   "\(ci)→\(co) k\(k) \(h)×\(w) fa=\(a == 2) at \(i)")
+                }
+            }
+            XCTAssertNotEqual(results[0], results[2], "FA changes the input gradient")
         }
     }
 

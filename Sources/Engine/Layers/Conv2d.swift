@@ -5,7 +5,11 @@
 // `minColumns` columns (late, small feature maps batch several images into one GEMM).
 // 1×1 stride-1 convolutions skip im2col. In training, the column matrices of the whole batch are kept
 // from forward for backward (up to `cacheLimitBytes` per layer), so backward does not redo im2col.
-// Reference: convNaive (Im2col.swift), tested against this.
+// Direct path: stride-1 "same" convolutions (3×3 pad 1, …) on maps dense enough in their padded grid
+// (`directMinDensity`) skip im2col and col2im altogether (DirectConv.swift): per group of images the
+// input is laid out padded once and a register-tiled kernel convolves it; backward convolves the padded
+// dy with the flipped transposed weights and takes dW as k² GEMMs on shifted views.
+// Reference: convNaive (Im2col.swift), tested against both paths.
 // Feedback alignment: with `feedback` set, the input gradient uses B in place of W.
 
 public final class Conv2d: Layer {
@@ -18,6 +22,9 @@ public final class Conv2d: Layer {
     /// Largest im2col cache one layer keeps between forward and backward (bytes); above it, backward
     /// recomputes im2col. 512 MiB holds ResNet-18 width 1 at 28×28, batch 128, in every layer.
     nonisolated(unsafe) public static var cacheLimitBytes = 512 << 20
+    /// Smallest H·W / (H+p)(W+p) at which a stride-1 "same" convolution takes the direct path (the
+    /// direct kernel also computes the gap positions: with 3×3, 4×4 maps are 64 % real, 2×2 44 %).
+    nonisolated(unsafe) public static var directMinDensity = 0.5
 
     private var x: Tensor!
     private var geo = ConvGeometry(c: 0, h: 0, w: 0, kh: 0, kw: 0, stride: 1, pad: 0)
@@ -26,6 +33,7 @@ public final class Conv2d: Layer {
     private var dwPartial: [Tensor] = [] // per worker: weight-gradient partial sums
     private let colCache = Tensor([0])   // [n images] × col [K, HoWo], group-major; valid when `cached`
     private var cached = false
+    private let packed = Tensor([0])     // direct path: W packed for the microkernel (forward), W̃ (backward)
 
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
                 bias: Bool = true, init kind: WeightInit = .uniformFanIn, rng: inout RandomStream) {
@@ -86,6 +94,7 @@ public final class Conv2d: Layer {
         geo = ConvGeometry(c: inChannels, h: x.shape[2], w: x.shape[3], kh: kernel, kw: kernel, stride: stride, pad: padding)
         let g = geo, cols = g.cols, kk = g.rows, co = outChannels
         y.resize([n, co, g.outH, g.outW])
+        if usesDirect { forwardDirect(x); return y }
         let (group, parts) = plan(n)
         let groups = (n + group - 1) / group
         let direct = g.isPointwise && group == 1
@@ -131,6 +140,7 @@ public final class Conv2d: Layer {
     // backward: dW += dy_g·colᵀ (per-worker partials, summed in worker order); db += Σ dy;
     //           dcol = Wᵀ·dy_g (Bᵀ under FA), dx = col2im(dcol)
     public func backward(_ dy: Tensor, inputGradient: Bool) -> Tensor? {
+        if usesDirect { return backwardDirect(dy, inputGradient: inputGradient) }
         let g = geo, n = x.shape[0], cols = g.cols, kk = g.rows, co = outChannels
         let (group, parts) = plan(n)
         let groups = (n + group - 1) / group
@@ -179,15 +189,106 @@ public final class Conv2d: Layer {
         }
         let gw = weight.grad.data, total = weight.value.count
         for w in 0..<parts { let p = dwPtrs[w]; for i in 0..<total { gw[i] += p[i] } }
-        if let b = bias {
-            let gb = b.grad.data
-            for s in 0..<n { for o in 0..<co {
-                let row = dyp + (s * co + o) * cols
-                var acc: Float = 0
-                for t in 0..<cols { acc += row[t] }
-                gb[o] += acc
-            } }
+        accumulateBiasGradient(dy)
+        return inputGradient ? dx : nil
+    }
+
+    /// db[o] += Σ over images and pixels of dy[s, o, ·] (image by image, pixel by pixel).
+    private func accumulateBiasGradient(_ dy: Tensor) {
+        guard let b = bias else { return }
+        let gb = b.grad.data, dyp = dy.data, n = dy.shape[0], co = outChannels, cols = dy.shape[2] * dy.shape[3]
+        for s in 0..<n { for o in 0..<co {
+            let row = dyp + (s * co + o) * cols
+            var acc: Float = 0
+            for t in 0..<cols { acc += row[t] }
+            gb[o] += acc
+        } }
+    }
+}
+
+// The direct path (DirectConv.swift): each worker takes a fixed chunk of the images, in groups of
+// `ConvGrid.images(...)`; per worker one scratch holds the input grid, the output grid and dy's grid.
+extension Conv2d {
+    /// Whether the current geometry takes the direct path.
+    var usesDirect: Bool {
+        DirectConv.applies(kernel: kernel, stride: stride, padding: padding)
+            && ConvGrid.density(k: kernel, h: geo.h, w: geo.w) >= Conv2d.directMinDensity
+    }
+
+    /// Workers, images per group, and the scratch floats per worker.
+    private func directPlan(_ n: Int) -> (parts: Int, images: Int, floats: Int) {
+        let parts = Parallel.parts(n)
+        let widest = max(inChannels, outChannels), round4 = { ($0 + 3) / 4 * 4 }
+        let images = ConvGrid.images(k: kernel, h: geo.h, w: geo.w, channels: widest,
+                                     available: (n + parts - 1) / parts)
+        let ld = ConvGrid(k: kernel, h: geo.h, w: geo.w, images: images).ld
+        return (parts, images, (inChannels + max(round4(inChannels), round4(outChannels)) + outChannels) * ld)
+    }
+
+    /// Calls `body(worker, grid, firstImage)` for each group of each worker's chunk of `n` images.
+    private func forEachGroup(_ n: Int, parts: Int, images: Int, _ body: (Int, ConvGrid, Int) -> Void) {
+        let k = kernel, h = geo.h, w = geo.w
+        Parallel.forChunks(n, parts: parts) { worker, range in
+            var first = range.lowerBound
+            while first < range.upperBound {
+                let count = min(images, range.upperBound - first)
+                body(worker, ConvGrid(k: k, h: h, w: w, images: count), first)
+                first += count
+            }
         }
+    }
+
+    // y_g = extract(convolve(fill(x_g), W)) (+ b)
+    func forwardDirect(_ x: Tensor) {
+        let n = x.shape[0], ci = inChannels, co = outChannels, kk = kernel * kernel
+        let (parts, images, floats) = directPlan(n)
+        packed.resize([(co + 3) / 4 * 4 * ci * kk])
+        packConvWeights(weight.value.data, outChannels: co, inChannels: ci, taps: kk, transposeFlip: false, packed.data)
+        ensureWork(parts, floats)
+        let xp = x.data, yp = y.data, pk = UnsafePointer(packed.data), bp = bias.map { UnsafePointer($0.value.data) }
+        let workPtrs = work.map { $0.data }, inSize = ci * geo.h * geo.w, outSize = co * geo.h * geo.w
+        forEachGroup(n, parts: parts, images: images) { worker, grid, first in
+            let xg = workPtrs[worker], og = xg + ci * grid.ld
+            grid.fill(xp + first * inSize, channels: ci, xg)
+            grid.convolve(xg, inChannels: ci, packed: pk, outChannels: co, og)
+            grid.extract(og, channels: co, bias: bp, yp + first * outSize)
+        }
+    }
+
+    // dW += Σ_t shifted GEMMs of grid(dy) and grid(x) (per-worker partials, summed in worker order);
+    // dx = extract(convolve(grid(dy), W̃)); db += Σ dy
+    func backwardDirect(_ dy: Tensor, inputGradient: Bool) -> Tensor? {
+        let n = x.shape[0], ci = inChannels, co = outChannels, kk = kernel * kernel
+        let (parts, images, floats) = directPlan(n)
+        ensureWork(parts, floats)
+        while dwPartial.count < parts { dwPartial.append(Tensor(weight.value.shape)) }
+        for w in 0..<parts { dwPartial[w].zero() }
+        if inputGradient {
+            dx.resize(x.shape)
+            packed.resize([(ci + 3) / 4 * 4 * co * kk])
+            packConvWeights((feedback ?? weight.value).data, outChannels: ci, inChannels: co, taps: kk,
+                            transposeFlip: true, packed.data)
+        }
+        let xp = x.data, dyp = dy.data, dxp = dx.data, pk = UnsafePointer(packed.data)
+        let workPtrs = work.map { $0.data }, dwPtrs = dwPartial.map { $0.data }
+        let inSize = ci * geo.h * geo.w, outSize = co * geo.h * geo.w
+        forEachGroup(n, parts: parts, images: images) { worker, grid, first in
+            let xg = workPtrs[worker], og = xg + ci * grid.ld
+            let dyg = og + max((ci + 3) / 4 * 4, (co + 3) / 4 * 4) * grid.ld
+            grid.fill(xp + first * inSize, channels: ci, xg)
+            grid.fill(dyp + first * outSize, channels: co, dyg)
+            grid.weightGradient(dy: dyg, outChannels: co, x: xg, inChannels: ci, dwPtrs[worker])
+            guard inputGradient else { return }
+            grid.convolve(dyg, inChannels: co, packed: pk, outChannels: ci, og)
+            grid.extract(og, channels: ci, bias: nil, dxp + first * inSize)
+        }
+        // partials are tap-major [t][o][c]; the weight is [o][c][t]
+        let gw = weight.grad.data
+        for w in 0..<parts {
+            let p = dwPtrs[w]
+            for o in 0..<co { for c in 0..<ci { for t in 0..<kk { gw[(o * ci + c) * kk + t] += p[(t * co + o) * ci + c] } } }
+        }
+        accumulateBiasGradient(dy)
         return inputGradient ? dx : nil
     }
 }
