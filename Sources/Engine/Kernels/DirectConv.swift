@@ -9,8 +9,8 @@
 // and the output pixel (y, x) of image s sits at q = s·Hp·Wp + y·Wp + x (every other q is discarded).
 // forward   y  = conv(grid(x), W)                                  x [g, C, H, W] → y [g, O, H, W]
 // backward  dx = conv(grid(dy), W̃),  W̃[c, o, i, j] = W[o, c, k−1−i, k−1−j]   (Bᵀ flipped under FA)
-//           dW[o, c, i, j] = Σ_q dy⁰[o, q] · grid(x)[c, q + i·Wp + j]:  k² GEMMs with K = g·Hp·Wp,
-//           dy⁰ = grid(dy) read from p·Wp + p on (zero off the valid pixels).
+//           dW[o, c, i, j] = Σ_q dy⁰[o, q] · grid(x)[c, q + i·Wp + j], dy⁰ = grid(dy) read from p·Wp + p
+//           on (zero off the valid pixels): a second kernel, 2 output channels × 3 taps in 16-lane sums.
 // Microkernel: 4 output channels × 3 pixel vectors in 12 registers, one multiply-add per (c, tap) and
 // lane. Each output sums its (c, tap) products in one fixed order whatever the vector width, so AVX2
 // and AVX-512 builds give the same bits (builds without FMA round the product separately).
@@ -47,10 +47,11 @@ public struct ConvGrid: Equatable, Sendable {
     public var plane: Int { hp * wp }
     /// Output positions computed: every q of the group's planes.
     public var span: Int { images * plane }
-    /// `span` rounded up to whole microkernel tiles.
-    public var sweep: Int { (span + DirectConv.tile - 1) / DirectConv.tile * DirectConv.tile }
-    /// Row length: the sweep plus the farthest tap, rounded to 16 floats.
-    public var ld: Int { (sweep + (k - 1) * (wp + 1) + 15) / 16 * 16 }
+    /// `span` rounded up to 48: whole microkernel tiles (24 or 48) and whole 16-lane sums, on every build.
+    public var sweep: Int { (span + 47) / 48 * 48 }
+    /// Row length: the sweep plus the farthest tap (+2 for the weight-gradient kernel's unused third
+    /// tap on a 5×5 row), rounded to 16 floats.
+    public var ld: Int { (sweep + (k - 1) * (wp + 1) + 2 + 15) / 16 * 16 }
 
     public init(k: Int, h: Int, w: Int, images: Int) { self.k = k; self.h = h; self.w = w; self.images = images }
 
@@ -117,15 +118,70 @@ public struct ConvGrid: Equatable, Sendable {
         }
     }
 
-    /// part[t][o][c] += Σ_q dy⁰[o, q] · x[c, q + offset_t]: the weight gradient, tap-major.
+    /// part[o][c][t] += Σ_q dy⁰[o, q] · x[c, q + offset_t] for q in 0..<sweep: the weight gradient, in
+    /// the weight's own layout. Each sum runs in 16 lanes (lane l takes q ≡ l mod 16, in order of q),
+    /// then adds the lanes in a fixed tree, whatever the build's vector width.
     func weightGradient(dy: UnsafePointer<Float>, outChannels: Int, x: UnsafePointer<Float>, inChannels: Int,
                         _ part: UnsafeMutablePointer<Float>) {
-        let dy0 = dy + pad * (wp + 1), oc = outChannels * inChannels
-        for i in 0..<k { for j in 0..<k {
-            gemmSerial(transA: false, transB: true, m: outChannels, n: inChannels, k: span,
-                       a: dy0, lda: ld, b: x + i * wp + j, ldb: ld, beta: 1, c: part + (i * k + j) * oc, ldc: inChannels)
-        } }
+        let dy0 = dy + pad * (wp + 1), kk = k * k
+        var o = 0
+        while o < outChannels {
+            let pair = min(2, outChannels - o)
+            let d0 = dy0 + o * ld, d1 = pair == 2 ? d0 + ld : d0
+            for c in 0..<inChannels {
+                for i in 0..<k {
+                    var j = 0
+                    while j < k {
+                        let taps = min(3, k - j)
+                        let sums = weightGradientMicrokernel(d0, d1, x + c * ld + i * wp + j, taps: taps, count: sweep)
+                        for l in 0..<taps {
+                            part[(o * inChannels + c) * kk + i * k + j + l] += sums.0[l]
+                            if pair == 2 { part[((o + 1) * inChannels + c) * kk + i * k + j + l] += sums.1[l] }
+                        }
+                        j += taps
+                    }
+                }
+            }
+            o += pair
+        }
     }
+}
+
+typealias SumLane = SIMD16<Float>
+
+/// Fixed-order sum of 16 lanes: halves added pairwise down to one.
+@inline(__always) private func laneSum(_ v: SumLane) -> Float {
+    let h8 = v.lowHalf + v.highHalf, h4 = h8.lowHalf + h8.highHalf, h2 = h4.lowHalf + h4.highHalf
+    return h2[0] + h2[1]
+}
+
+/// (Σ_q d0[q]·x[q + t], Σ_q d1[q]·x[q + t]) for t in 0..<taps (≤ 3), q in 0..<count (a multiple of 16).
+private func weightGradientMicrokernel(_ d0: UnsafePointer<Float>, _ d1: UnsafePointer<Float>,
+                                       _ x: UnsafePointer<Float>, taps: Int, count: Int)
+    -> (SIMD4<Float>, SIMD4<Float>) {
+    var a0 = SumLane(), a1 = SumLane(), a2 = SumLane(), b0 = SumLane(), b1 = SumLane(), b2 = SumLane()
+    var q = 0
+    while q < count {
+        let u = loadSum(d0 + q), v = loadSum(d1 + q)
+        let x0 = loadSum(x + q), x1 = loadSum(x + q + 1), x2 = loadSum(x + q + 2)
+        maddSum(&a0, u, x0); maddSum(&a1, u, x1); maddSum(&a2, u, x2)
+        maddSum(&b0, v, x0); maddSum(&b1, v, x1); maddSum(&b2, v, x2)
+        q += 16
+    }
+    _ = taps   // the third tap past a row's end reads inside the grid and is not used
+    return (SIMD4(laneSum(a0), laneSum(a1), laneSum(a2), 0), SIMD4(laneSum(b0), laneSum(b1), laneSum(b2), 0))
+}
+
+@inline(__always) private func loadSum(_ p: UnsafePointer<Float>) -> SumLane {
+    UnsafeRawPointer(p).loadUnaligned(as: SumLane.self)
+}
+
+@inline(__always) private func maddSum(_ acc: inout SumLane, _ a: SumLane, _ b: SumLane) {
+#if BLOCKLOCAL_TARGET_HASWELL || BLOCKLOCAL_TARGET_AVX512
+    acc.addProduct(a, b)
+#else
+    acc += a * b
+#endif
 }
 
 /// packed[b][i][t][l] = W̃[4b + l, i, t] (0 past the last output), where W̃ = w [O, I, k·k] or, with

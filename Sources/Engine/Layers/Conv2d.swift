@@ -8,7 +8,7 @@
 // Direct path: stride-1 "same" convolutions (3×3 pad 1, …) on maps dense enough in their padded grid
 // (`directMinDensity`) skip im2col and col2im altogether (DirectConv.swift): per group of images the
 // input is laid out padded once and a register-tiled kernel convolves it; backward convolves the padded
-// dy with the flipped transposed weights and takes dW as k² GEMMs on shifted views.
+// dy with the flipped transposed weights and sums dW over shifted views of the padded input.
 // Reference: convNaive (Im2col.swift), tested against both paths.
 // Feedback alignment: with `feedback` set, the input gradient uses B in place of W.
 
@@ -255,7 +255,7 @@ extension Conv2d {
         }
     }
 
-    // dW += Σ_t shifted GEMMs of grid(dy) and grid(x) (per-worker partials, summed in worker order);
+    // dW += Σ_q grid(dy)·shifted grid(x) (per-worker partials, summed in worker order);
     // dx = extract(convolve(grid(dy), W̃)); db += Σ dy
     func backwardDirect(_ dy: Tensor, inputGradient: Bool) -> Tensor? {
         let n = x.shape[0], ci = inChannels, co = outChannels, kk = kernel * kernel
@@ -282,12 +282,8 @@ extension Conv2d {
             grid.convolve(dyg, inChannels: co, packed: pk, outChannels: ci, og)
             grid.extract(og, channels: ci, bias: nil, dxp + first * inSize)
         }
-        // partials are tap-major [t][o][c]; the weight is [o][c][t]
-        let gw = weight.grad.data
-        for w in 0..<parts {
-            let p = dwPtrs[w]
-            for o in 0..<co { for c in 0..<ci { for t in 0..<kk { gw[(o * ci + c) * kk + t] += p[(t * co + o) * ci + c] } } }
-        }
+        let gw = weight.grad.data, total = weight.value.count
+        for w in 0..<parts { let p = dwPtrs[w]; for i in 0..<total { gw[i] += p[i] } }
         accumulateBiasGradient(dy)
         return inputGradient ? dx : nil
     }
