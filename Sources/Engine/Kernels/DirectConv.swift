@@ -10,7 +10,7 @@
 // forward   y  = conv(grid(x), W)                                  x [g, C, H, W] → y [g, O, H, W]
 // backward  dx = conv(grid(dy), W̃),  W̃[c, o, i, j] = W[o, c, k−1−i, k−1−j]   (Bᵀ flipped under FA)
 //           dW[o, c, i, j] = Σ_q dy⁰[o, q] · grid(x)[c, q + i·Wp + j], dy⁰ = grid(dy) read from p·Wp + p
-//           on (zero off the valid pixels): a second kernel, 2 output channels × 3 taps in 16-lane sums.
+//           on (zero off the valid pixels): a second kernel, 4 (AVX2: 2) output channels × 3 taps in 16-lane sums.
 // Microkernel: 4 output channels × 3 pixel vectors in 12 registers, one multiply-add per (c, tap) and
 // lane. Each output sums its (c, tap) products in one fixed order whatever the vector width, so AVX2
 // and AVX-512 builds give the same bits (builds without FMA round the product separately).
@@ -123,31 +123,39 @@ public struct ConvGrid: Equatable, Sendable {
     /// then adds the lanes in a fixed tree, whatever the build's vector width.
     func weightGradient(dy: UnsafePointer<Float>, outChannels: Int, x: UnsafePointer<Float>, inChannels: Int,
                         _ part: UnsafeMutablePointer<Float>) {
-        let dy0 = dy + pad * (wp + 1), kk = k * k
-        var o = 0
-        while o < outChannels {
-            let pair = min(2, outChannels - o)
-            let d0 = dy0 + o * ld, d1 = pair == 2 ? d0 + ld : d0
-            for c in 0..<inChannels {
-                for i in 0..<k {
-                    var j = 0
-                    while j < k {
-                        let taps = min(3, k - j)
-                        let sums = weightGradientMicrokernel(d0, d1, x + c * ld + i * wp + j, taps: taps, count: sweep)
-                        for l in 0..<taps {
-                            part[(o * inChannels + c) * kk + i * k + j + l] += sums.0[l]
-                            if pair == 2 { part[((o + 1) * inChannels + c) * kk + i * k + j + l] += sums.1[l] }
+        let dy0 = dy + pad * (wp + 1), kk = k * k, rows = weightGradientRows
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * rows) { sums in
+            var o = 0
+            while o < outChannels {
+                let used = min(rows, outChannels - o)
+                for c in 0..<inChannels {
+                    for i in 0..<k {
+                        var j = 0
+                        while j < k {
+                            let taps = min(3, k - j)
+                            weightGradientMicrokernel(dy0 + o * ld, ld: ld, rows: used, x + c * ld + i * wp + j,
+                                                      count: sweep, sums.baseAddress!)
+                            for r in 0..<used { for t in 0..<taps {
+                                part[((o + r) * inChannels + c) * kk + i * k + j + t] += sums[3 * r + t]
+                            } }
+                            j += taps
                         }
-                        j += taps
                     }
                 }
+                o += used
             }
-            o += pair
         }
     }
 }
 
 typealias SumLane = SIMD16<Float>
+/// Output channels one weight-gradient call sums (4 × 3 accumulators fit AVX-512's 32 registers;
+/// AVX2's 16 hold 2 × 3 sixteen-lane accumulators). The order of each sum is the same either way.
+#if BLOCKLOCAL_TARGET_AVX512
+let weightGradientRows = 4
+#else
+let weightGradientRows = 2
+#endif
 
 /// Fixed-order sum of 16 lanes: halves added pairwise down to one.
 @inline(__always) private func laneSum(_ v: SumLane) -> Float {
@@ -155,21 +163,35 @@ typealias SumLane = SIMD16<Float>
     return h2[0] + h2[1]
 }
 
-/// (Σ_q d0[q]·x[q + t], Σ_q d1[q]·x[q + t]) for t in 0..<taps (≤ 3), q in 0..<count (a multiple of 16).
-private func weightGradientMicrokernel(_ d0: UnsafePointer<Float>, _ d1: UnsafePointer<Float>,
-                                       _ x: UnsafePointer<Float>, taps: Int, count: Int)
-    -> (SIMD4<Float>, SIMD4<Float>) {
+/// sums[3r + t] = Σ_q dy[r·ld + q]·x[q + t] for r in 0..<rows (≤ weightGradientRows; missing rows
+/// repeat the last), t in 0..<3, q in 0..<count (a multiple of 16).
+private func weightGradientMicrokernel(_ dy: UnsafePointer<Float>, ld: Int, rows: Int, _ x: UnsafePointer<Float>,
+                                       count: Int, _ sums: UnsafeMutablePointer<Float>) {
+    let d0 = dy, d1 = dy + min(1, rows - 1) * ld
     var a0 = SumLane(), a1 = SumLane(), a2 = SumLane(), b0 = SumLane(), b1 = SumLane(), b2 = SumLane()
+#if BLOCKLOCAL_TARGET_AVX512
+    let d2 = dy + min(2, rows - 1) * ld, d3 = dy + min(3, rows - 1) * ld
+    var c0 = SumLane(), c1 = SumLane(), c2 = SumLane(), e0 = SumLane(), e1 = SumLane(), e2 = SumLane()
+#endif
     var q = 0
     while q < count {
-        let u = loadSum(d0 + q), v = loadSum(d1 + q)
         let x0 = loadSum(x + q), x1 = loadSum(x + q + 1), x2 = loadSum(x + q + 2)
+        let u = loadSum(d0 + q), v = loadSum(d1 + q)
         maddSum(&a0, u, x0); maddSum(&a1, u, x1); maddSum(&a2, u, x2)
         maddSum(&b0, v, x0); maddSum(&b1, v, x1); maddSum(&b2, v, x2)
+#if BLOCKLOCAL_TARGET_AVX512
+        let w = loadSum(d2 + q), z = loadSum(d3 + q)
+        maddSum(&c0, w, x0); maddSum(&c1, w, x1); maddSum(&c2, w, x2)
+        maddSum(&e0, z, x0); maddSum(&e1, z, x1); maddSum(&e2, z, x2)
+#endif
         q += 16
     }
-    _ = taps   // the third tap past a row's end reads inside the grid and is not used
-    return (SIMD4(laneSum(a0), laneSum(a1), laneSum(a2), 0), SIMD4(laneSum(b0), laneSum(b1), laneSum(b2), 0))
+    sums[0] = laneSum(a0); sums[1] = laneSum(a1); sums[2] = laneSum(a2)
+    sums[3] = laneSum(b0); sums[4] = laneSum(b1); sums[5] = laneSum(b2)
+#if BLOCKLOCAL_TARGET_AVX512
+    sums[6] = laneSum(c0); sums[7] = laneSum(c1); sums[8] = laneSum(c2)
+    sums[9] = laneSum(e0); sums[10] = laneSum(e1); sums[11] = laneSum(e2)
+#endif
 }
 
 @inline(__always) private func loadSum(_ p: UnsafePointer<Float>) -> SumLane {
