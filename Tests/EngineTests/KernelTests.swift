@@ -70,8 +70,12 @@ final class KernelTests: XCTestCase {
     /// the im2col path backward (dx, dW, db; with and without FA): channel counts that are not multiples
     /// of 4, 5×5, maps of 1×1 to 9×9, one image per group and many, one worker and two.
     func testDirectConvolutionMatchesNaiveAndTheIm2colPath() {
-        let savedDensity = Conv2d.directMinDensity, savedGroup = DirectConv.groupFloats
-        defer { Conv2d.directMinDensity = savedDensity; DirectConv.groupFloats = savedGroup; Engine.configure(threads: 2) }
+        let savedDensity = Conv2d.directMinDensity, savedGroup = DirectConv.groupFloats, savedWidth = Conv2d.directMaxInChannels
+        defer {
+            Conv2d.directMinDensity = savedDensity; DirectConv.groupFloats = savedGroup
+            Conv2d.directMaxInChannels = savedWidth; Engine.configure(threads: 2)
+        }
+        Conv2d.directMaxInChannels = .max
         var rng = RandomStream(seed: 15, name: "direct")
         for (ci, co, k, h, w, n, group, threads) in [(3, 5, 3, 9, 9, 3, 1 << 18, 2), (16, 16, 3, 28, 28, 4, 1 << 18, 2),
                                                     (5, 7, 3, 4, 6, 5, 64, 2), (2, 9, 5, 7, 7, 3, 1 << 18, 1),

@@ -27,8 +27,9 @@ public enum DirectConv {
     static let tile = 3 * ConvLane.scalarCount
     /// Output channels one microkernel call computes.
     static let channelTile = 4
-    /// Floats of input grid one group may hold (bounds the scratch per worker and keeps a group in L2).
-    nonisolated(unsafe) public static var groupFloats = 1 << 18
+    /// Floats of input grid one group may hold (bounds the scratch per worker; 2 MiB measured best
+    /// against 1, 4 and 8 MiB on ResNet-18 w1/4 and w1, docs/performance.md).
+    nonisolated(unsafe) public static var groupFloats = 1 << 19
     /// Input floats the microkernel sweeps before moving to the next 4 output channels (L1/L2 reuse).
     static let blockFloats = 1 << 15
 

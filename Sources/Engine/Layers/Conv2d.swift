@@ -25,6 +25,14 @@ public final class Conv2d: Layer {
     /// Smallest H·W / (H+p)(W+p) at which a stride-1 "same" convolution takes the direct path (the
     /// direct kernel also computes the gap positions: with 3×3, 4×4 maps are 64 % real, 2×2 44 %).
     nonisolated(unsafe) public static var directMinDensity = 0.5
+    /// Widest input the direct path takes. AVX-512 builds: any (measured best against 64-256); AVX2 and
+    /// generic builds: up to 64 channels, above which OpenBLAS's im2col GEMMs are ahead of the 8-lane
+    /// kernel (ResNet-18 w1 61 vs 74 samples/s with all layers direct; docs/performance.md).
+#if BLOCKLOCAL_TARGET_AVX512
+    nonisolated(unsafe) public static var directMaxInChannels = Int.max
+#else
+    nonisolated(unsafe) public static var directMaxInChannels = 64
+#endif
 
     private var x: Tensor!
     private var geo = ConvGeometry(c: 0, h: 0, w: 0, kh: 0, kw: 0, stride: 1, pad: 0)
@@ -213,6 +221,7 @@ extension Conv2d {
     var usesDirect: Bool {
         DirectConv.applies(kernel: kernel, stride: stride, padding: padding)
             && ConvGrid.density(k: kernel, h: geo.h, w: geo.w) >= Conv2d.directMinDensity
+            && inChannels <= Conv2d.directMaxInChannels
     }
 
     /// Workers, images per group, and the scratch floats per worker.
