@@ -25,8 +25,8 @@ typealias ConvLane = SIMD8<Float>
 public enum DirectConv {
     /// Output pixels one microkernel call computes per output channel (3 vectors).
     static let tile = 3 * ConvLane.scalarCount
-    /// Output channels one microkernel call computes.
-    static let channelTile = 4
+    /// `c` rounded up to the microkernel's 4 output channels.
+    @inline(__always) static func roundUp4(_ c: Int) -> Int { (c + 3) / 4 * 4 }
     /// Floats of input grid one group may hold (bounds the scratch per worker; 2 MiB measured best
     /// against 1, 4 and 8 MiB on ResNet-18 w1/4 and w1, docs/performance.md).
     nonisolated(unsafe) public static var groupFloats = 1 << 19
@@ -102,8 +102,9 @@ public struct ConvGrid: Equatable, Sendable {
     /// input rows with weights packed by `packConvWeights`.
     func convolve(_ input: UnsafePointer<Float>, inChannels: Int, packed: UnsafePointer<Float>, outChannels: Int,
                   _ out: UnsafeMutablePointer<Float>) {
-        let kk = k * k, blocks = (outChannels + 3) / 4, tile = DirectConv.tile
+        let kk = k * k, blocks = DirectConv.roundUp4(outChannels) / 4, tile = DirectConv.tile
         let block = max(tile, DirectConv.blockFloats / max(1, inChannels) / tile * tile)
+        let ld = ld, sweep = sweep, wp = wp
         withUnsafeTemporaryAllocation(of: Int.self, capacity: kk) { offsets in
             for i in 0..<k { for j in 0..<k { offsets[i * k + j] = i * wp + j } }
             let offs = UnsafePointer(offsets.baseAddress!)
@@ -124,7 +125,7 @@ public struct ConvGrid: Equatable, Sendable {
     /// then adds the lanes in a fixed tree, whatever the build's vector width.
     func weightGradient(dy: UnsafePointer<Float>, outChannels: Int, x: UnsafePointer<Float>, inChannels: Int,
                         _ part: UnsafeMutablePointer<Float>) {
-        let dy0 = dy + pad * (wp + 1), kk = k * k, rows = weightGradientRows
+        let ld = ld, sweep = sweep, wp = wp, dy0 = dy + pad * (wp + 1), kk = k * k, rows = weightGradientRows
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * rows) { sums in
             var o = 0
             while o < outChannels {
@@ -211,7 +212,7 @@ private func weightGradientMicrokernel(_ dy: UnsafePointer<Float>, ld: Int, rows
 /// `transposeFlip`, W̃[a, b, t] = w[b, a, k·k − 1 − t] (w given as [I, O, k·k]: the input-gradient kernel).
 public func packConvWeights(_ w: UnsafePointer<Float>, outChannels: Int, inChannels: Int, taps: Int,
                             transposeFlip: Bool, _ packed: UnsafeMutablePointer<Float>) {
-    let blocks = (outChannels + 3) / 4
+    let blocks = DirectConv.roundUp4(outChannels) / 4
     for b in 0..<blocks { for i in 0..<inChannels { for t in 0..<taps { for l in 0..<4 {
         let o = 4 * b + l
         let v: Float = o >= outChannels ? 0

@@ -155,8 +155,7 @@ public final class Conv2d: Layer {
         let pointwise = g.isPointwise
         // per worker: col [K, g·HoWo] + dy staging [Cout, g·HoWo] + dcol [K, g·HoWo]
         ensureWork(parts, 2 * kk * group * cols + co * group * cols)
-        while dwPartial.count < parts { dwPartial.append(Tensor(weight.value.shape)) }
-        for w in 0..<parts { dwPartial[w].zero() }
+        resetWeightPartials(parts)
         if inputGradient { dx.resize(x.shape); dx.zero() }
         let xp = x.data, dyp = dy.data, dxp = dx.data, inSize = g.c * g.h * g.w
         let bw = (feedback ?? weight.value).data
@@ -195,10 +194,21 @@ public final class Conv2d: Layer {
                 }
             }
         }
-        let gw = weight.grad.data, total = weight.value.count
-        for w in 0..<parts { let p = dwPtrs[w]; for i in 0..<total { gw[i] += p[i] } }
+        addWeightPartials(parts)
         accumulateBiasGradient(dy)
         return inputGradient ? dx : nil
+    }
+
+    /// Zeroes the first `parts` per-worker weight-gradient partials (making them as needed).
+    private func resetWeightPartials(_ parts: Int) {
+        while dwPartial.count < parts { dwPartial.append(Tensor(weight.value.shape)) }
+        for w in 0..<parts { dwPartial[w].zero() }
+    }
+
+    /// dW += the per-worker partials, in worker order (the same worker count gives the same bits).
+    private func addWeightPartials(_ parts: Int) {
+        let gw = weight.grad.data, total = weight.value.count
+        for w in 0..<parts { let p = dwPartial[w].data; for i in 0..<total { gw[i] += p[i] } }
     }
 
     /// db[o] += Σ over images and pixels of dy[s, o, ·] (image by image, pixel by pixel).
@@ -224,14 +234,20 @@ extension Conv2d {
             && inChannels <= Conv2d.directMaxInChannels
     }
 
+    /// A worker's scratch for one group, in rows of `ld`: the input grid (Cin rows), the output grid
+    /// (Cout or, backward, Cin rows, rounded up to the microkernel's 4), dy's grid (Cout rows).
+    private func scratchRows() -> (output: Int, dy: Int, total: Int) {
+        let output = inChannels, dy = output + DirectConv.roundUp4(max(inChannels, outChannels))
+        return (output, dy, dy + outChannels)
+    }
+
     /// Workers, images per group, and the scratch floats per worker.
     private func directPlan(_ n: Int) -> (parts: Int, images: Int, floats: Int) {
         let parts = Parallel.parts(n)
-        let widest = max(inChannels, outChannels), round4 = { ($0 + 3) / 4 * 4 }
-        let images = ConvGrid.images(k: kernel, h: geo.h, w: geo.w, channels: widest,
+        let images = ConvGrid.images(k: kernel, h: geo.h, w: geo.w, channels: max(inChannels, outChannels),
                                      available: (n + parts - 1) / parts)
         let ld = ConvGrid(k: kernel, h: geo.h, w: geo.w, images: images).ld
-        return (parts, images, (inChannels + max(round4(inChannels), round4(outChannels)) + outChannels) * ld)
+        return (parts, images, scratchRows().total * ld)
     }
 
     /// Calls `body(worker, grid, firstImage)` for each group of each worker's chunk of `n` images.
@@ -251,13 +267,14 @@ extension Conv2d {
     func forwardDirect(_ x: Tensor) {
         let n = x.shape[0], ci = inChannels, co = outChannels, kk = kernel * kernel
         let (parts, images, floats) = directPlan(n)
-        packed.resize([(co + 3) / 4 * 4 * ci * kk])
+        packed.resize([DirectConv.roundUp4(co) * ci * kk])
         packConvWeights(weight.value.data, outChannels: co, inChannels: ci, taps: kk, transposeFlip: false, packed.data)
         ensureWork(parts, floats)
         let xp = x.data, yp = y.data, pk = UnsafePointer(packed.data), bp = bias.map { UnsafePointer($0.value.data) }
         let workPtrs = work.map { $0.data }, inSize = ci * geo.h * geo.w, outSize = co * geo.h * geo.w
+        let rows = scratchRows()
         forEachGroup(n, parts: parts, images: images) { worker, grid, first in
-            let xg = workPtrs[worker], og = xg + ci * grid.ld
+            let xg = workPtrs[worker], og = xg + rows.output * grid.ld
             grid.fill(xp + first * inSize, channels: ci, xg)
             grid.convolve(xg, inChannels: ci, packed: pk, outChannels: co, og)
             grid.extract(og, channels: co, bias: bp, yp + first * outSize)
@@ -270,20 +287,18 @@ extension Conv2d {
         let n = x.shape[0], ci = inChannels, co = outChannels, kk = kernel * kernel
         let (parts, images, floats) = directPlan(n)
         ensureWork(parts, floats)
-        while dwPartial.count < parts { dwPartial.append(Tensor(weight.value.shape)) }
-        for w in 0..<parts { dwPartial[w].zero() }
+        resetWeightPartials(parts)
         if inputGradient {
             dx.resize(x.shape)
-            packed.resize([(ci + 3) / 4 * 4 * co * kk])
+            packed.resize([DirectConv.roundUp4(ci) * co * kk])
             packConvWeights((feedback ?? weight.value).data, outChannels: ci, inChannels: co, taps: kk,
                             transposeFlip: true, packed.data)
         }
         let xp = x.data, dyp = dy.data, dxp = dx.data, pk = UnsafePointer(packed.data)
         let workPtrs = work.map { $0.data }, dwPtrs = dwPartial.map { $0.data }
-        let inSize = ci * geo.h * geo.w, outSize = co * geo.h * geo.w
+        let inSize = ci * geo.h * geo.w, outSize = co * geo.h * geo.w, rows = scratchRows()
         forEachGroup(n, parts: parts, images: images) { worker, grid, first in
-            let xg = workPtrs[worker], og = xg + ci * grid.ld
-            let dyg = og + max((ci + 3) / 4 * 4, (co + 3) / 4 * 4) * grid.ld
+            let xg = workPtrs[worker], og = xg + rows.output * grid.ld, dyg = xg + rows.dy * grid.ld
             grid.fill(xp + first * inSize, channels: ci, xg)
             grid.fill(dyp + first * outSize, channels: co, dyg)
             grid.weightGradient(dy: dyg, outChannels: co, x: xg, inChannels: ci, dwPtrs[worker])
@@ -291,8 +306,7 @@ extension Conv2d {
             grid.convolve(dyg, inChannels: co, packed: pk, outChannels: ci, og)
             grid.extract(og, channels: ci, bias: nil, dxp + first * inSize)
         }
-        let gw = weight.grad.data, total = weight.value.count
-        for w in 0..<parts { let p = dwPtrs[w]; for i in 0..<total { gw[i] += p[i] } }
+        addWeightPartials(parts)
         accumulateBiasGradient(dy)
         return inputGradient ? dx : nil
     }
