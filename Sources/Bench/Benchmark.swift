@@ -93,6 +93,7 @@ public enum Benchmark {
         let opt = SGD([ParameterGroup(model.parameters, weightDecay: 5e-4)], momentum: 0.9)
         var times: [Double] = []
         for i in 0..<(warmup + steps) {
+            if i == warmup { Profile.reset() }   // the profile covers the timed steps only (not first touches)
             let t0 = DispatchTime.now().uptimeNanoseconds
             let logits = model.forward(x, mode: .train)
             loss(logits, labels)

@@ -52,8 +52,8 @@ struct BenchCommand: ParsableCommand {
             if profile {
                 let total = Profile.report.reduce(0) { $0 + $1.forward + $1.backward }
                 for row in Profile.report {
-                    print("      " + row.kind.padded(24) + String(format: "fwd %7.1f ms  bwd %7.1f ms  (%4.1f%%)",
-                          1000 * row.forward / Double(steps + 2), 1000 * row.backward / Double(steps + 2), 100 * (row.forward + row.backward) / total))
+                    print("      " + row.kind.padded(36) + String(format: "fwd %7.1f ms  bwd %7.1f ms  (%4.1f%%)",
+                          1000 * row.forward / Double(steps), 1000 * row.backward / Double(steps), 100 * (row.forward + row.backward) / total))
                 }
             }
             print("  " + c.key.padded(14) + String(format: "%9.1f samples/s  (%.2fx PyTorch %.1f, ", r.samplesPerSecond, r.ratioToTorch, r.torchAnchor) + c.torchSource + ")")

@@ -69,48 +69,58 @@ final class KernelTests: XCTestCase {
     /// The direct path (stride-1 "same" convolutions) against the naive convolution forward, and against
     /// the im2col path backward (dx, dW, db; with and without FA): channel counts that are not multiples
     /// of 4, 5×5, maps of 1×1 to 9×9, one image per group and many, one worker and two.
-    func testDirectConvolutionMatchesNaiveAndTheIm2colPath() {
+    /// The two direct paths (shared-gap grid, DirectConv; images in lanes, LaneConv) against the naive
+    /// convolution (forward) and the im2col path (forward, dx, dW, db; with and without FA).
+    func testDirectAndLaneConvolutionsMatchNaiveAndTheIm2colPath() {
         let savedDensity = Conv2d.directMinDensity, savedGroup = DirectConv.groupFloats, savedWidth = Conv2d.directMaxInChannels
+        let savedLaneMax = Conv2d.laneMaxPixels, savedLaneGroup = LaneConv.groupFloats
         defer {
             Conv2d.directMinDensity = savedDensity; DirectConv.groupFloats = savedGroup
-            Conv2d.directMaxInChannels = savedWidth; Engine.configure(threads: 2)
+            Conv2d.directMaxInChannels = savedWidth; Conv2d.laneMaxPixels = savedLaneMax
+            LaneConv.groupFloats = savedLaneGroup; Engine.configure(threads: 2)
         }
         Conv2d.directMaxInChannels = .max
         var rng = RandomStream(seed: 15, name: "direct")
-        for (ci, co, k, h, w, n, group, threads) in [(3, 5, 3, 9, 9, 3, 1 << 18, 2), (16, 16, 3, 28, 28, 4, 1 << 18, 2),
-                                                    (5, 7, 3, 4, 6, 5, 64, 2), (2, 9, 5, 7, 7, 3, 1 << 18, 1),
-                                                    (6, 4, 3, 1, 1, 7, 1, 2), (1, 12, 3, 11, 5, 2, 100, 1)] {
-            DirectConv.groupFloats = group
+        // (in, out channels, kernel, h, w, images, DirectConv group, LaneConv group, threads)
+        for (ci, co, k, h, w, n, group, laneGroup, threads) in [
+            (3, 5, 3, 9, 9, 3, 1 << 18, 1 << 22, 2), (16, 16, 3, 28, 28, 4, 1 << 18, 1 << 22, 2),
+            (5, 7, 3, 4, 6, 21, 64, 1, 2), (2, 9, 5, 7, 7, 3, 1 << 18, 1 << 22, 1),
+            (6, 4, 3, 1, 1, 7, 1, 1, 2), (1, 12, 3, 11, 5, 2, 100, 1 << 22, 1), (8, 6, 3, 4, 4, 37, 1 << 18, 20_000, 2)] {
+            DirectConv.groupFloats = group; LaneConv.groupFloats = laneGroup
             Engine.configure(threads: threads)
             let x = Tensor([n, ci, h, w]); rng.fillNormal(x, std: 1)
             let dyValues = Tensor([n, co, h, w]); rng.fillNormal(dyValues, std: 1)
-            var results: [[Float]] = []
-            for (density, fa) in [(0.0, false), (2.0, false), (0.0, true), (2.0, true)] {
-                Conv2d.directMinDensity = density   // 0: always direct, 2: never
-                var init_ = RandomStream(seed: 16, name: "w")
-                let conv = Conv2d(ci, co, kernel: k, padding: k / 2, bias: true, rng: &init_)
-                if fa { var fb = RandomStream(seed: 17, name: "B"); conv.enableFeedbackAlignment(rng: &fb) }
-                let y = conv.forward(x, mode: .train)
-                let g = ConvGeometry(c: ci, h: h, w: w, kh: k, kw: k, stride: 1, pad: k / 2)
-                let ref = Tensor([co, h, w])
-                for s in 0..<n {
-                    convNaive(g, outChannels: co, x: x.data + s * ci * h * w, w: conv.weight.value.data, y: ref.data)
-                    for i in 0..<ref.count {
-                        XCTAssertEqual(y[s * ref.count + i], ref[i] + conv.bias!.value[i / (h * w)], accuracy: 1e-4,
-                                       "direct=\(density == 0) \(ci)→\(co) k\(k) \(h)×\(w) image \(s) at \(i)")
+            var results: [String: [Float]] = [:]
+            for path in ["im2col", "direct", "lanes"] {
+                Conv2d.directMinDensity = path == "direct" ? 0 : 2        // 0: always direct, 2: never
+                Conv2d.laneMaxPixels = path == "lanes" ? .max : 0
+                for fa in [false, true] {
+                    var init_ = RandomStream(seed: 16, name: "w")
+                    let conv = Conv2d(ci, co, kernel: k, padding: k / 2, bias: true, rng: &init_)
+                    if fa { var fb = RandomStream(seed: 17, name: "B"); conv.enableFeedbackAlignment(rng: &fb) }
+                    let y = conv.forward(x, mode: .train)
+                    let g = ConvGeometry(c: ci, h: h, w: w, kh: k, kw: k, stride: 1, pad: k / 2)
+                    let ref = Tensor([co, h, w])
+                    for s in 0..<n {
+                        convNaive(g, outChannels: co, x: x.data + s * ci * h * w, w: conv.weight.value.data, y: ref.data)
+                        for i in 0..<ref.count {
+                            XCTAssertEqual(y[s * ref.count + i], ref[i] + conv.bias!.value[i / (h * w)], accuracy: 1e-4,
+                                           "\(path) \(ci)→\(co) k\(k) \(h)×\(w) image \(s) at \(i)")
+                        }
                     }
-                }
-                let dx = conv.backward(dyValues, inputGradient: true)!.array
-                results.append(y.array + dx + conv.weight.grad.array + conv.bias!.grad.array)
-            }
-            for (a, b) in [(0, 1), (2, 3)] {
-                XCTAssertEqual(results[a].count, results[b].count)
-                for i in 0..<results[a].count {
-                    XCTAssertEqual(results[a][i], results[b][i], accuracy: 2e-4 * max(1, abs(results[b][i])),
-                                   "\(ci)→\(co) k\(k) \(h)×\(w) fa=\(a == 2) at \(i)")
+                    let dx = conv.backward(dyValues, inputGradient: true)!.array
+                    results[path + (fa ? "+fa" : "")] = y.array + dx + conv.weight.grad.array + conv.bias!.grad.array
                 }
             }
-            XCTAssertNotEqual(results[0], results[2], "FA changes the input gradient")
+            for path in ["direct", "lanes", "direct+fa", "lanes+fa"] {
+                let a = results[path]!, b = results[path.hasSuffix("+fa") ? "im2col+fa" : "im2col"]!
+                XCTAssertEqual(a.count, b.count)
+                for i in 0..<a.count {
+                    XCTAssertEqual(a[i], b[i], accuracy: 2e-4 * max(1, abs(b[i])), "\(path) \(ci)→\(co) k\(k) \(h)×\(w) at \(i)")
+                }
+            }
+            XCTAssertNotEqual(results["lanes"], results["lanes+fa"], "FA changes the input gradient")
+            XCTAssertNotEqual(results["direct"], results["direct+fa"], "FA changes the input gradient")
         }
     }
 

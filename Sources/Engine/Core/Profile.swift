@@ -10,7 +10,10 @@ public enum Profile {
     @inline(__always) static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
     static func record(_ layer: Layer, forward: Bool, since t0: UInt64) {
-        let key = String(describing: type(of: layer))
+        var key = String(describing: type(of: layer))
+        if let conv = layer as? Conv2d {   // convolutions by shape: where the kernels spend their time
+            key += " \(conv.kernel)×\(conv.kernel)/\(conv.stride) \(conv.inChannels)→\(conv.outChannels) on \(conv.geo.h)×\(conv.geo.w)"
+        }
         var e = totals[key] ?? (0, 0, 0)
         let dt = Double(now() - t0) / 1e9
         if forward { e.forward += dt; e.calls += 1 } else { e.backward += dt }

@@ -34,14 +34,14 @@ public final class Conv2d: Layer {
     nonisolated(unsafe) public static var directMaxInChannels = 64
 #endif
 
-    private var x: Tensor!
-    private var geo = ConvGeometry(c: 0, h: 0, w: 0, kh: 0, kw: 0, stride: 1, pad: 0)
-    private let y = Tensor([0]), dx = Tensor([0])
-    private var work: [Tensor] = []      // per worker: col (+ staging) buffer
-    private var dwPartial: [Tensor] = [] // per worker: weight-gradient partial sums
+    var x: Tensor!
+    private(set) var geo = ConvGeometry(c: 0, h: 0, w: 0, kh: 0, kw: 0, stride: 1, pad: 0)
+    let y = Tensor([0]), dx = Tensor([0])
+    var work: [Tensor] = []      // per worker: col (+ staging) buffer
+    var dwPartial: [Tensor] = [] // per worker: weight-gradient partial sums
     private let colCache = Tensor([0])   // [n images] × col [K, HoWo], group-major; valid when `cached`
     private var cached = false
-    private let packed = Tensor([0])     // direct path: W packed for the microkernel (forward), W̃ (backward)
+    let packed = Tensor([0])     // direct path: W packed for the microkernel (forward), W̃ (backward)
 
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
                 bias: Bool = true, init kind: WeightInit = .uniformFanIn, rng: inout RandomStream) {
@@ -90,7 +90,7 @@ public final class Conv2d: Layer {
         return (group, Parallel.parts(groups))
     }
 
-    private func ensureWork(_ parts: Int, _ floats: Int) {
+    func ensureWork(_ parts: Int, _ floats: Int) {
         while work.count < parts { work.append(Tensor([0])) }
         for w in 0..<parts where work[w].count < floats { work[w].resize([floats]) }
     }
@@ -102,6 +102,7 @@ public final class Conv2d: Layer {
         geo = ConvGeometry(c: inChannels, h: x.shape[2], w: x.shape[3], kh: kernel, kw: kernel, stride: stride, pad: padding)
         let g = geo, cols = g.cols, kk = g.rows, co = outChannels
         y.resize([n, co, g.outH, g.outW])
+        if usesLanes { forwardLanes(x); return y }
         if usesDirect { forwardDirect(x); return y }
         let (group, parts) = plan(n)
         let groups = (n + group - 1) / group
@@ -148,6 +149,7 @@ public final class Conv2d: Layer {
     // backward: dW += dy_g·colᵀ (per-worker partials, summed in worker order); db += Σ dy;
     //           dcol = Wᵀ·dy_g (Bᵀ under FA), dx = col2im(dcol)
     public func backward(_ dy: Tensor, inputGradient: Bool) -> Tensor? {
+        if usesLanes { return backwardLanes(dy, inputGradient: inputGradient) }
         if usesDirect { return backwardDirect(dy, inputGradient: inputGradient) }
         let g = geo, n = x.shape[0], cols = g.cols, kk = g.rows, co = outChannels
         let (group, parts) = plan(n)
@@ -200,19 +202,19 @@ public final class Conv2d: Layer {
     }
 
     /// Zeroes the first `parts` per-worker weight-gradient partials (making them as needed).
-    private func resetWeightPartials(_ parts: Int) {
+    func resetWeightPartials(_ parts: Int) {
         while dwPartial.count < parts { dwPartial.append(Tensor(weight.value.shape)) }
         for w in 0..<parts { dwPartial[w].zero() }
     }
 
     /// dW += the per-worker partials, in worker order (the same worker count gives the same bits).
-    private func addWeightPartials(_ parts: Int) {
+    func addWeightPartials(_ parts: Int) {
         let gw = weight.grad.data, total = weight.value.count
         for w in 0..<parts { let p = dwPartial[w].data; for i in 0..<total { gw[i] += p[i] } }
     }
 
     /// db[o] += Σ over images and pixels of dy[s, o, ·] (image by image, pixel by pixel).
-    private func accumulateBiasGradient(_ dy: Tensor) {
+    func accumulateBiasGradient(_ dy: Tensor) {
         guard let b = bias else { return }
         let gb = b.grad.data, dyp = dy.data, n = dy.shape[0], co = outChannels, cols = dy.shape[2] * dy.shape[3]
         for s in 0..<n { for o in 0..<co {
