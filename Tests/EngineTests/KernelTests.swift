@@ -124,6 +124,59 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// The lane path on every stride and padding it takes (stride 2: the input gradient by parity
+    /// classes), against the naive convolution and the im2col path, with and without FA.
+    func testLanePathMatchesTheIm2colPathOnStridesAndPaddings() {
+        let savedDensity = Conv2d.directMinDensity, savedLaneMax = Conv2d.laneMaxPixels, savedGroup = LaneConv.groupFloats
+        defer {
+            Conv2d.directMinDensity = savedDensity; Conv2d.laneMaxPixels = savedLaneMax
+            LaneConv.groupFloats = savedGroup; Engine.configure(threads: 2)
+        }
+        Conv2d.directMinDensity = 2   // the reference is im2col, never the shared-gap path
+        var rng = RandomStream(seed: 18, name: "lanes")
+        // (in, out channels, kernel, stride, padding, h, w, images, LaneConv group, threads)
+        for (ci, co, k, st, pd, h, w, n, group, threads) in [
+            (3, 5, 3, 2, 1, 7, 7, 3, 1 << 22, 2), (4, 6, 3, 2, 1, 8, 6, 18, 1 << 22, 2), (5, 3, 1, 2, 0, 7, 5, 17, 1, 2),
+            (2, 4, 5, 2, 2, 9, 9, 4, 1 << 22, 1), (3, 2, 3, 1, 0, 6, 5, 5, 1 << 22, 2), (2, 3, 2, 2, 0, 6, 6, 2, 1 << 22, 1),
+            (6, 5, 3, 2, 1, 1, 1, 3, 1 << 22, 2), (4, 4, 3, 2, 1, 2, 3, 33, 1, 2), (3, 4, 5, 1, 1, 6, 6, 2, 1 << 22, 2)] {
+            LaneConv.groupFloats = group
+            Engine.configure(threads: threads)
+            let geometry = ConvGeometry(c: ci, h: h, w: w, kh: k, kw: k, stride: st, pad: pd)
+            let x = Tensor([n, ci, h, w]); rng.fillNormal(x, std: 1)
+            let dyValues = Tensor([n, co, geometry.outH, geometry.outW]); rng.fillNormal(dyValues, std: 1)
+            let name = "\(ci)→\(co) k\(k) s\(st) p\(pd) \(h)×\(w) n\(n)"
+            var results: [String: [Float]] = [:]
+            for lanes in [false, true] {
+                Conv2d.laneMaxPixels = lanes ? .max : 0
+                for fa in [false, true] {
+                    var init_ = RandomStream(seed: 19, name: "w")
+                    let conv = Conv2d(ci, co, kernel: k, stride: st, padding: pd, bias: true, rng: &init_)
+                    if fa { var fb = RandomStream(seed: 20, name: "B"); conv.enableFeedbackAlignment(rng: &fb) }
+                    let y = conv.forward(x, mode: .train)
+                    let ref = Tensor([co, geometry.outH, geometry.outW])
+                    for s in 0..<n {
+                        convNaive(geometry, outChannels: co, x: x.data + s * ci * h * w, w: conv.weight.value.data, y: ref.data)
+                        let pixels = geometry.outH * geometry.outW
+                        for i in 0..<ref.count {
+                            XCTAssertEqual(y[s * ref.count + i], ref[i] + conv.bias!.value[i / pixels], accuracy: 1e-4,
+                                           "lanes=\(lanes) \(name) image \(s) at \(i)")
+                        }
+                    }
+                    let dx = conv.backward(dyValues, inputGradient: true)!.array
+                    results["\(lanes) \(fa)"] = y.array + dx + conv.weight.grad.array + conv.bias!.grad.array
+                }
+            }
+            for fa in [false, true] {
+                let a = results["true \(fa)"]!, b = results["false \(fa)"]!
+                XCTAssertEqual(a.count, b.count)
+                for i in 0..<a.count {
+                    XCTAssertEqual(a[i], b[i], accuracy: 2e-4 * max(1, abs(b[i])), "\(name) fa=\(fa) at \(i)")
+                }
+            }
+            XCTAssertNotEqual(results["true false"], results["true true"], "FA changes the input gradient")
+        }
+    }
+
     /// col2im is im2col's adjoint: ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩.
     func testCol2imIsTheAdjointOfIm2col() {
         var rng = RandomStream(seed: 9, name: "adjoint")

@@ -31,43 +31,104 @@ public enum LaneConv {
     /// weight-gradient sums run over all its blocks before the lanes are added, so bigger is better).
     nonisolated(unsafe) public static var groupFloats = 1 << 22
 
-    /// Whether a convolution can take this path: stride 1 (the input gradient is a stride-1
-    /// convolution of dy), odd kernel > 1, "same" padding.
+    /// Whether a convolution can take this path: stride 1 or 2, padding below the kernel size.
     public static func applies(kernel: Int, stride: Int, padding: Int) -> Bool {
-        stride == 1 && kernel > 1 && kernel % 2 == 1 && padding == kernel / 2
+        (1...2).contains(stride) && padding < kernel
     }
 }
 
-/// The lane grid of one group of images (stride 1, "same" padding): geometry and layout moves.
-public struct LaneGrid: Equatable, Sendable {
-    public let k: Int, h: Int, w: Int, images: Int
-    public var pad: Int { k / 2 }
+/// The geometry of one convolution on lane grids, and its position and tap tables.
+/// Forward: output position t = y·Wo + x reads x̄ at base(t) + offset(i, j), base(t) = s·y·Wp + s·x,
+/// offset = i·Wp + j (in vectors). Input gradient: for each parity class (a, b) of (Y + p, X + p) mod s,
+/// dx[Y, X] = Σ_o Σ_(i ≡ a, j ≡ b) w[o, c, i, j] · dȳ[(Y + p − a)/s + P − (i − a)/s][(X + p − b)/s + P − (j − b)/s],
+/// dȳ the lane grid of dy padded by P on every side; the classes' positions are stored class after
+/// class (each rounded up to whole microkernel calls) and `inputPosition` maps them back.
+public struct LaneGeometry: Equatable, Sendable {
+    public let k: Int, stride: Int, pad: Int, h: Int, w: Int
+    public var outH: Int { (h + 2 * pad - k) / stride + 1 }
+    public var outW: Int { (w + 2 * pad - k) / stride + 1 }
     public var hp: Int { h + 2 * pad }
     public var wp: Int { w + 2 * pad }
-    public var blocks: Int { (images + LaneConv.lanes - 1) / LaneConv.lanes }
-    /// Floats of one padded plane (one channel of one block).
+    /// Padding of dy's lane grid: enough for every tap of every class (at least 1 for the kernel's slack).
+    public var gradientPad: Int {
+        max(1, (k - 1 - pad + stride - 1) / stride, (max(h, w) - 1 + pad) / stride + 1 - min(outH, outW))
+    }
+    public var hdp: Int { outH + 2 * gradientPad }
+    public var wdp: Int { outW + 2 * gradientPad }
+    /// Floats of one channel's plane of one block: input grid, dy's grid.
     public var plane: Int { hp * wp * LaneConv.lanes }
-    public var positions: Int { h * w }
-    /// `positions` rounded up to whole microkernel calls (the extra ones repeat the last position).
-    public var positionsRounded: Int { (positions + lanePositions - 1) / lanePositions * lanePositions }
-    /// Floats of one output channel of one block.
-    public var outPlane: Int { positionsRounded * LaneConv.lanes }
+    public var gradientPlane: Int { hdp * wdp * LaneConv.lanes }
+    public var positions: Int { outH * outW }
+    /// Floats of one channel of one block in the forward output buffer (positions rounded up to whole calls).
+    public var outPlane: Int { roundUpCall(positions) * LaneConv.lanes }
+    /// Floats of one channel of one block in the input-gradient buffer (class by class, each rounded up).
+    public var inputGradientPlane: Int { classes.reduce(0) { $0 + roundUpCall($1.positions.count) } * LaneConv.lanes }
 
-    public init(k: Int, h: Int, w: Int, images: Int) { self.k = k; self.h = h; self.w = w; self.images = images }
+    public init(k: Int, stride: Int, pad: Int, h: Int, w: Int) {
+        self.k = k; self.stride = stride; self.pad = pad; self.h = h; self.w = w
+    }
 
-    /// Images per group: as many whole blocks as fit `LaneConv.groupFloats` for `channels`, at least one.
-    public static func images(k: Int, h: Int, w: Int, channels: Int, available: Int) -> Int {
-        let plane = (h + k / 2 * 2) * (w + k / 2 * 2) * LaneConv.lanes
-        let blocks = max(1, LaneConv.groupFloats / max(1, channels * plane))
+    @inline(__always) func roundUpCall(_ n: Int) -> Int { (n + lanePositions - 1) / lanePositions * lanePositions }
+
+    /// Forward tables, in floats: tap offsets (k·k, row-major taps) and the bases of the rounded positions.
+    var forwardTables: (offsets: [Int], bases: [Int]) {
+        let lanes = LaneConv.lanes, wp = wp, s = stride, ow = outW
+        let offsets = (0..<(k * k)).map { t in (t / k * wp + t % k) * lanes }
+        let bases = (0..<roundUpCall(positions)).map { t -> Int in
+            let q = min(t, positions - 1)
+            return (s * (q / ow) * wp + s * (q % ow)) * lanes
+        }
+        return (offsets, bases)
+    }
+
+    /// One parity class of the input gradient: its taps (indices i·k + j), their offsets into dȳ, the
+    /// input positions Y·W + X it computes, and their bases in dȳ (in floats).
+    struct InputGradientClass {
+        let taps: [Int], offsets: [Int], positions: [Int], bases: [Int]
+    }
+
+    var classes: [InputGradientClass] {
+        let lanes = LaneConv.lanes, s = stride, p = pad, pd = gradientPad, wdp = wdp
+        var result: [InputGradientClass] = []
+        for a in 0..<s { for b in 0..<s {
+            let taps = (0..<(k * k)).filter { t in (t / k) % s == a && (t % k) % s == b }
+            let offsets = taps.map { t in (-((t / k - a) / s) * wdp - (t % k - b) / s) * lanes }
+            let ys = (0..<h).filter { ($0 + p) % s == a }, xs = (0..<w).filter { ($0 + p) % s == b }
+            let positions = ys.flatMap { y in xs.map { y * w + $0 } }
+            var bases = positions.map { t -> Int in
+                let y = t / w, x = t % w
+                return (((y + p - a) / s + pd) * wdp + (x + p - b) / s + pd) * lanes
+            }
+            guard let last = bases.last else { continue }
+            bases += Array(repeating: last, count: roundUpCall(bases.count) - bases.count)
+            result.append(InputGradientClass(taps: taps, offsets: offsets, positions: positions, bases: bases))
+        } }
+        return result
+    }
+}
+
+/// A group of images on lane grids: the layout moves and the three convolutions.
+public struct LaneGrid {
+    public let geometry: LaneGeometry
+    public let images: Int
+    public var blocks: Int { (images + LaneConv.lanes - 1) / LaneConv.lanes }
+
+    public init(_ geometry: LaneGeometry, images: Int) { self.geometry = geometry; self.images = images }
+
+    /// Images per group: as many whole blocks as fit `LaneConv.groupFloats` for `channels` planes.
+    public static func images(_ g: LaneGeometry, channels: Int, available: Int) -> Int {
+        let blocks = max(1, LaneConv.groupFloats / max(1, channels * max(g.plane, g.gradientPlane)))
         return max(1, min(available, blocks * LaneConv.lanes))
     }
 
-    /// Floats the weight-gradient kernel may read past the last plane (its unused third tap on 5×5).
+    /// Floats the weight-gradient kernel may read past the last plane (its unused taps on 1×1 and 5×5).
     static let slack = 2 * LaneConv.lanes
 
-    /// x̄[b][c] = the padded planes of src's images [images, channels, h, w] (zero borders and lanes).
-    func fill(_ src: UnsafePointer<Float>, channels: Int, _ grid: UnsafeMutablePointer<Float>) {
-        let lanes = LaneConv.lanes, p = pad, hw = h * w, wp = wp, plane = plane, w = w
+    /// grid[b][c] = the planes of src's images [images, channels, h, w], padded by `pad` (zero borders
+    /// and missing lanes); `h`, `w`, `pad` those of the input or of dy.
+    func fill(_ src: UnsafePointer<Float>, channels: Int, h: Int, w: Int, pad p: Int,
+              _ grid: UnsafeMutablePointer<Float>) {
+        let lanes = LaneConv.lanes, hw = h * w, wp = w + 2 * p, plane = (h + 2 * p) * wp * lanes
         for b in 0..<blocks {
             let used = min(lanes, images - b * lanes)
             for c in 0..<channels {
@@ -92,60 +153,55 @@ public struct LaneGrid: Equatable, Sendable {
         }
     }
 
-    /// dst[image, c, t] = out[b][c][t][l] (+ bias[c]) for the group's images, t < positions.
-    func extract(_ out: UnsafePointer<Float>, channels: Int, outChannelsRounded: Int, bias: UnsafePointer<Float>?,
+    /// dst[image, c, positions[u]] = out[b][c][u][l] (+ bias[c]) for the group's images; `positions`
+    /// lists the pixel (of `pixels` per channel) of each buffer position u, −1 for the rounding ones.
+    func extract(_ out: UnsafePointer<Float>, channels: Int, channelsRounded: Int, plane: Int,
+                 positions: UnsafePointer<Int>, count: Int, pixels: Int, bias: UnsafePointer<Float>?,
                  _ dst: UnsafeMutablePointer<Float>) {
-        let lanes = LaneConv.lanes, hw = positions, outPlane = outPlane
+        let lanes = LaneConv.lanes
         for b in 0..<blocks {
             let used = min(lanes, images - b * lanes)
             for c in 0..<channels {
-                let from = out + (b * outChannelsRounded + c) * outPlane, bv = bias?[c] ?? 0
+                let from = out + (b * channelsRounded + c) * plane, bv = bias?[c] ?? 0
                 for l in 0..<used {
-                    let t = dst + ((b * lanes + l) * channels + c) * hw, f = from + l
-                    for q in 0..<hw { t[q] = f[q * lanes] + bv }
+                    let t = dst + ((b * lanes + l) * channels + c) * pixels, f = from + l
+                    for u in 0..<count { let q = positions[u]; if q >= 0 { t[q] = f[u * lanes] + bv } }
                 }
             }
         }
     }
 
-    /// out[b][o][t] for o in 0..<roundUp4(outChannels): the convolution of the `inChannels` planes of
-    /// each block with weights packed by `packConvWeights`.
-    func convolve(_ input: UnsafePointer<Float>, inChannels: Int, packed: UnsafePointer<Float>, outChannels: Int,
-                  _ out: UnsafeMutablePointer<Float>) {
-        let kk = k * k, quads = DirectConv.roundUp4(outChannels) / 4, lanes = LaneConv.lanes
-        let plane = plane, outPlane = outPlane, positions = positions, wp = wp, w = w
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: kk + positionsRounded) { table in
-            let offsets = table.baseAddress!, bases = offsets + kk
-            for i in 0..<k { for j in 0..<k { offsets[i * k + j] = (i * wp + j) * lanes } }
-            for t in 0..<positionsRounded {
-                let q = min(t, positions - 1)
-                bases[t] = (q / w * wp + q % w) * lanes
-            }
-            let offs = UnsafePointer(offsets)
-            for b in 0..<blocks {
-                let x = input + b * inChannels * plane, o = out + b * quads * 4 * outPlane
-                var t = 0
-                while t < positionsRounded {
-                    for quad in 0..<quads {
-                        laneConvMicrokernel(x, channelStride: plane, inChannels: inChannels, bases: bases + t,
-                                            offsets: offs, taps: kk, packed: packed + quad * inChannels * kk * 4,
-                                            o + quad * 4 * outPlane + t * lanes, ldOut: outPlane)
-                    }
-                    t += lanePositions
+    /// out[b][o][u] for o in 0..<roundUp4(outChannels) and the `bases.count` positions u (a multiple of
+    /// `lanePositions`): Σ_c Σ_t packed · grid[b][c][bases[u] + offsets[t]], grid planes `plane` floats.
+    func convolve(_ grid: UnsafePointer<Float>, inChannels: Int, plane: Int, bases: UnsafePointer<Int>, count: Int,
+                  offsets: UnsafePointer<Int>, taps: Int, packed: UnsafePointer<Float>, outChannels: Int,
+                  _ out: UnsafeMutablePointer<Float>, outPlane: Int) {
+        let quads = DirectConv.roundUp4(outChannels) / 4, lanes = LaneConv.lanes
+        for b in 0..<blocks {
+            let x = grid + b * inChannels * plane, o = out + b * quads * 4 * outPlane
+            var u = 0
+            while u < count {
+                for quad in 0..<quads {
+                    laneConvMicrokernel(x, channelStride: plane, inChannels: inChannels, bases: bases + u,
+                                        offsets: offsets, taps: taps, packed: packed + quad * inChannels * taps * 4,
+                                        o + quad * 4 * outPlane + u * lanes, ldOut: outPlane)
                 }
+                u += lanePositions
             }
         }
     }
 
-    /// part[o][c][t] += Σ_b Σ_q Σ_l dy[b][o][q][l] · x̄[b][c][base(q) + offset_t][l], with dy a lane grid
-    /// of `outChannels` planes (padded like x̄). Each sum runs in 16 lanes over the group's blocks and
-    /// positions in order, then adds the lanes in a fixed tree, whatever the build's vector width.
+    /// part[o][c][t] += Σ_b Σ_(y,x) Σ_l dȳ[b][o][(y+P)·Wdp + x + P][l] · x̄[b][c][s·y·Wp + s·x + offset_t][l].
+    /// Each sum runs in 16 lanes over the group's blocks and positions in order, then adds the lanes in a
+    /// fixed tree, whatever the build's vector width.
     func weightGradient(dy: UnsafePointer<Float>, outChannels: Int, x: UnsafePointer<Float>, inChannels: Int,
                         _ part: UnsafeMutablePointer<Float>) {
-        let lanes = LaneConv.lanes, plane = plane, kk = k * k, rows = weightGradientRows
-        let interior = (pad * wp + pad) * lanes
-        let shape = LanePositions(blocks: blocks, h: h, w: w, rowStride: wp * lanes,
-                                  dyBlockStride: outChannels * plane, xBlockStride: inChannels * plane)
+        let g = geometry, lanes = LaneConv.lanes, k = g.k, kk = k * k, rows = weightGradientRows
+        let interior = (g.gradientPad * g.wdp + g.gradientPad) * lanes
+        let walk = LanePositions(blocks: blocks, h: g.outH, w: g.outW,
+                                 dyRowStride: g.wdp * lanes, dyBlockStride: outChannels * g.gradientPlane,
+                                 xRowStride: g.stride * g.wp * lanes, xStep: g.stride * lanes,
+                                 xBlockStride: inChannels * g.plane)
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * rows) { sums in
             var o = 0
             while o < outChannels {
@@ -155,8 +211,9 @@ public struct LaneGrid: Equatable, Sendable {
                         var j = 0
                         while j < k {
                             let taps = min(3, k - j)
-                            laneWeightGradientMicrokernel(dy + o * plane + interior, oStride: plane, rows: used,
-                                                          x + c * plane + (i * wp + j) * lanes, shape, sums.baseAddress!)
+                            laneWeightGradientMicrokernel(dy + o * g.gradientPlane + interior, oStride: g.gradientPlane,
+                                                          rows: used, x + c * g.plane + (i * g.wp + j) * lanes, walk,
+                                                          sums.baseAddress!)
                             for r in 0..<used { for t in 0..<taps {
                                 part[((o + r) * inChannels + c) * kk + i * k + j + t] += sums[3 * r + t]
                             } }
@@ -170,9 +227,31 @@ public struct LaneGrid: Equatable, Sendable {
     }
 }
 
-/// The positions a weight-gradient call walks: blocks × rows × columns, and the strides between them.
+/// The positions a weight-gradient call walks (blocks × rows × columns) and the strides between them.
 struct LanePositions {
-    let blocks: Int, h: Int, w: Int, rowStride: Int, dyBlockStride: Int, xBlockStride: Int
+    let blocks: Int, h: Int, w: Int
+    let dyRowStride: Int, dyBlockStride: Int, xRowStride: Int, xStep: Int, xBlockStride: Int
+}
+
+/// packed[q][c][t][l] = w[4q + l, c, taps[t]] (0 past the last output), w [O, C, k·k]: the forward's
+/// weights for `laneConvMicrokernel`; with `transposed`, packed[q][o][t][l] = w[o, 4q + l, taps[t]]
+/// (the input gradient's, per parity class; w = W or B).
+func packLaneWeights(_ w: UnsafePointer<Float>, outChannels: Int, inChannels: Int, kk: Int, taps: [Int],
+                     transposed: Bool, _ packed: UnsafeMutablePointer<Float>) {
+    // rows of the packed matrix (4 lanes each): the forward's output channels, or the input's
+    let (rowsOut, rowsIn) = transposed ? (inChannels, outChannels) : (outChannels, inChannels)
+    let quads = DirectConv.roundUp4(rowsOut) / 4, nt = taps.count
+    taps.withUnsafeBufferPointer { tp in
+        for q in 0..<quads { for l in 0..<4 {
+            let r = 4 * q + l
+            for i in 0..<rowsIn {
+                let dst = packed + (q * rowsIn + i) * nt * 4 + l
+                if r >= rowsOut { for t in 0..<nt { dst[t * 4] = 0 }; continue }
+                let src = transposed ? w + (i * inChannels + r) * kk : w + (r * inChannels + i) * kk
+                for t in 0..<nt { dst[t * 4] = src[tp[t]] }
+            }
+        } }
+    }
 }
 
 /// Fixed-order sum of 16 lanes: halves added pairwise down to one (as DirectConv's).
@@ -197,9 +276,9 @@ struct LanePositions {
 #endif
 }
 
-/// sums[3r + t] = Σ_b Σ_(y,x) Σ_l dy[r·oStride + b·dyBlockStride + y·rowStride + 16x][l] ·
-/// x[b·xBlockStride + y·rowStride + 16(x + t)][l] for r in 0..<rows (≤ weightGradientRows; missing rows
-/// repeat the last) and t in 0..<3.
+/// sums[3r + t] = Σ_b Σ_(y,x) Σ_l dy[r·oStride + b·dyBlockStride + y·dyRowStride + 16x][l] ·
+/// x[b·xBlockStride + y·xRowStride + x·xStep + 16t][l] for r in 0..<rows (≤ weightGradientRows; missing
+/// rows repeat the last) and t in 0..<3.
 private func laneWeightGradientMicrokernel(_ dy: UnsafePointer<Float>, oStride: Int, rows: Int,
                                            _ x: UnsafePointer<Float>, _ s: LanePositions,
                                            _ sums: UnsafeMutablePointer<Float>) {
@@ -211,7 +290,7 @@ private func laneWeightGradientMicrokernel(_ dy: UnsafePointer<Float>, oStride: 
 #endif
     for b in 0..<s.blocks {
         for y in 0..<s.h {
-            var d = dy + b * s.dyBlockStride + y * s.rowStride, p = x + b * s.xBlockStride + y * s.rowStride
+            var d = dy + b * s.dyBlockStride + y * s.dyRowStride, p = x + b * s.xBlockStride + y * s.xRowStride
             for _ in 0..<s.w {
                 let x0 = load16(p), x1 = load16(p + 16), x2 = load16(p + 32)
                 let u = load16(d), v = load16(d + r1)
@@ -222,7 +301,7 @@ private func laneWeightGradientMicrokernel(_ dy: UnsafePointer<Float>, oStride: 
                 madd16(&c0, g, x0); madd16(&c1, g, x1); madd16(&c2, g, x2)
                 madd16(&e0, z, x0); madd16(&e1, z, x1); madd16(&e2, z, x2)
 #endif
-                d += 16; p += 16
+                d += 16; p += s.xStep
             }
         }
     }

@@ -1,40 +1,49 @@
-// Conv2d's lane path (LaneConv.swift): stride-1 "same" convolutions on small maps, with 16 images in
+// Conv2d's lane path (LaneConv.swift): convolutions of stride 1 or 2 on small maps with 16 images in
 // the vector lanes, so that only real output pixels are computed. Each worker takes a fixed chunk of
 // the images, in groups of whole 16-image blocks (`LaneGrid.images`); per worker one scratch holds the
-// group's input lane grid, an output buffer, and dy's lane grid.
+// group's input lane grid, an output buffer (forward: y, backward: dx), and dy's lane grid.
 
 extension Conv2d {
-    /// Largest map (H·W) a stride-1 "same" convolution takes the lane path on; larger maps take the
-    /// shared-gap direct path. ResNet-18 w1 per layer, lanes vs shared gap (fwd/bwd ms): 4×4 68/174 vs
-    /// 105/271, 7×7 50/141 vs 69/147, 14×14 49/131 vs 58/129, 28×28 77/202 vs 71/162; ResNet-50 w1/4's
-    /// 16×16 2.7/6.1 vs 2.9/6.6, 32×32 3.7/9.3 vs 3.3/8.1 (docs/performance.md).
+    /// Largest input map (H·W) a stride-1 convolution takes the lane path on; larger maps take the
+    /// shared-gap direct path ("same" padding) or im2col. ResNet-18 w1 per layer, lanes vs shared gap
+    /// (fwd/bwd ms): 4×4 68/174 vs 105/271, 7×7 50/141 vs 69/147, 14×14 49/131 vs 58/129, 28×28 77/202
+    /// vs 71/162; ResNet-50 w1/4's 16×16 2.7/6.1 vs 2.9/6.6, 32×32 3.7/9.3 vs 3.3/8.1 (docs/performance.md).
     nonisolated(unsafe) public static var laneMaxPixels = 256
 
-    /// Whether the current geometry takes the lane path.
+    /// Whether the current geometry takes the lane path: kernels > 1 (a 1×1 kernel is a GEMM; on lanes
+    /// its weight gradient would compute three taps for one), stride 2 at every map size (3×3/2 on
+    /// ResNet-18 w1's 28×28: 11.5/30.1 ms against im2col's 20.4/35.7), stride 1 up to `laneMaxPixels`.
     var usesLanes: Bool {
-        LaneConv.applies(kernel: kernel, stride: stride, padding: padding) && geo.h * geo.w <= Conv2d.laneMaxPixels
+        LaneConv.applies(kernel: kernel, stride: stride, padding: padding) && kernel > 1
+            && (stride == 2 || geo.h * geo.w <= Conv2d.laneMaxPixels)
     }
 
-    /// Workers, images per group, and the scratch floats per worker (input grid, output buffer with
-    /// room for Cout or Cin channels rounded up to 4, dy's grid, and the weight-gradient kernel's slack).
-    private func lanePlan(_ n: Int) -> (parts: Int, images: Int, floats: Int, outputAt: Int, dyAt: Int) {
-        let parts = Parallel.parts(n), k = kernel, h = geo.h, w = geo.w
-        let images = LaneGrid.images(k: k, h: h, w: w, channels: max(inChannels, outChannels),
-                                     available: (n + parts - 1) / parts)
-        let g = LaneGrid(k: k, h: h, w: w, images: images)
-        let outputAt = g.blocks * inChannels * g.plane
-        let dyAt = outputAt + g.blocks * DirectConv.roundUp4(max(inChannels, outChannels)) * g.outPlane
-        return (parts, images, dyAt + g.blocks * outChannels * g.plane + LaneGrid.slack, outputAt, dyAt)
+    /// The lane tables of the current geometry (rebuilt when it changes).
+    private func tables() -> LaneTables {
+        let g = LaneGeometry(k: kernel, stride: stride, pad: padding, h: geo.h, w: geo.w)
+        if let t = laneTables, t.geometry == g { return t }
+        let t = LaneTables(g); laneTables = t; return t
+    }
+
+    /// Workers, images per group, and the scratch per worker: input grid, output buffer (Cout forward
+    /// or Cin backward channels, rounded up to 4), dy's grid, and the weight-gradient kernel's slack.
+    private func lanePlan(_ n: Int, _ g: LaneGeometry) -> (parts: Int, images: Int, floats: Int, outputAt: Int, dyAt: Int) {
+        let parts = Parallel.parts(n)
+        let images = LaneGrid.images(g, channels: max(inChannels, outChannels), available: (n + parts - 1) / parts)
+        let blocks = LaneGrid(g, images: images).blocks
+        let outputAt = blocks * inChannels * g.plane
+        let output = max(DirectConv.roundUp4(outChannels) * g.outPlane, DirectConv.roundUp4(inChannels) * g.inputGradientPlane)
+        let dyAt = outputAt + blocks * output
+        return (parts, images, dyAt + blocks * outChannels * g.gradientPlane + LaneGrid.slack, outputAt, dyAt)
     }
 
     /// Calls `body(worker, grid, firstImage)` for each group of each worker's chunk of `n` images.
-    private func forEachLaneGroup(_ n: Int, parts: Int, images: Int, _ body: (Int, LaneGrid, Int) -> Void) {
-        let k = kernel, h = geo.h, w = geo.w
+    private func forEachLaneGroup(_ n: Int, _ g: LaneGeometry, parts: Int, images: Int, _ body: (Int, LaneGrid, Int) -> Void) {
         Parallel.forChunks(n, parts: parts) { worker, range in
             var first = range.lowerBound
             while first < range.upperBound {
                 let count = min(images, range.upperBound - first)
-                body(worker, LaneGrid(k: k, h: h, w: w, images: count), first)
+                body(worker, LaneGrid(g, images: count), first)
                 first += count
             }
         }
@@ -43,47 +52,100 @@ extension Conv2d {
     // y_g = extract(convolve(fill(x_g), W)) (+ b)
     func forwardLanes(_ x: Tensor) {
         let n = x.shape[0], ci = inChannels, co = outChannels, kk = kernel * kernel
-        let plan = lanePlan(n)
+        let t = tables(), g = t.geometry, plan = lanePlan(n, g)
         packed.resize([DirectConv.roundUp4(co) * ci * kk])
-        packConvWeights(weight.value.data, outChannels: co, inChannels: ci, taps: kk, transposeFlip: false, packed.data)
+        packLaneWeights(weight.value.data, outChannels: co, inChannels: ci, kk: kk, taps: Array(0..<kk),
+                        transposed: false, packed.data)
         ensureWork(plan.parts, plan.floats)
         let xp = x.data, yp = y.data, pk = UnsafePointer(packed.data), bp = bias.map { UnsafePointer($0.value.data) }
-        let workPtrs = work.map { $0.data }, inSize = ci * geo.h * geo.w, outSize = co * geo.h * geo.w
-        forEachLaneGroup(n, parts: plan.parts, images: plan.images) { worker, grid, first in
+        let workPtrs = work.map { $0.data }, inSize = ci * g.h * g.w, outSize = co * g.positions
+        forEachLaneGroup(n, g, parts: plan.parts, images: plan.images) { worker, grid, first in
             let xg = workPtrs[worker], og = xg + plan.outputAt
-            grid.fill(xp + first * inSize, channels: ci, xg)
-            grid.convolve(xg, inChannels: ci, packed: pk, outChannels: co, og)
-            grid.extract(og, channels: co, outChannelsRounded: DirectConv.roundUp4(co), bias: bp, yp + first * outSize)
+            grid.fill(xp + first * inSize, channels: ci, h: g.h, w: g.w, pad: g.pad, xg)
+            grid.convolve(xg, inChannels: ci, plane: g.plane, bases: t.bases, count: t.count, offsets: t.offsets, taps: kk,
+                          packed: pk, outChannels: co, og, outPlane: g.outPlane)
+            grid.extract(og, channels: co, channelsRounded: DirectConv.roundUp4(co), plane: g.outPlane,
+                         positions: t.positions, count: t.count, pixels: g.positions, bias: bp, yp + first * outSize)
         }
     }
 
     // dW += Σ lanes of grid(dy)·shifted grid(x) (per-worker partials, summed in worker order);
-    // dx = extract(convolve(grid(dy), W̃)); db += Σ dy
+    // dx = extract(per parity class, convolve(grid(dy), W's class taps)); db += Σ dy
     func backwardLanes(_ dy: Tensor, inputGradient: Bool) -> Tensor? {
         let n = x.shape[0], ci = inChannels, co = outChannels, kk = kernel * kernel
-        let plan = lanePlan(n)
+        let t = tables(), g = t.geometry, plan = lanePlan(n, g)
         ensureWork(plan.parts, plan.floats)
         resetWeightPartials(plan.parts)
         if inputGradient {
             dx.resize(x.shape)
             packed.resize([DirectConv.roundUp4(ci) * co * kk])
-            packConvWeights((feedback ?? weight.value).data, outChannels: ci, inChannels: co, taps: kk,
-                            transposeFlip: true, packed.data)
+            for c in t.classes {
+                packLaneWeights((feedback ?? weight.value).data, outChannels: co, inChannels: ci, kk: kk, taps: c.taps,
+                                transposed: true, packed.data + DirectConv.roundUp4(ci) * co * c.tapsBefore)
+            }
         }
         let xp = x.data, dyp = dy.data, dxp = dx.data, pk = UnsafePointer(packed.data)
         let workPtrs = work.map { $0.data }, dwPtrs = dwPartial.map { $0.data }
-        let inSize = ci * geo.h * geo.w, outSize = co * geo.h * geo.w
-        forEachLaneGroup(n, parts: plan.parts, images: plan.images) { worker, grid, first in
+        let inSize = ci * g.h * g.w, outSize = co * g.positions
+        forEachLaneGroup(n, g, parts: plan.parts, images: plan.images) { worker, grid, first in
             let xg = workPtrs[worker], og = xg + plan.outputAt, dyg = xg + plan.dyAt
-            grid.fill(xp + first * inSize, channels: ci, xg)
-            grid.fill(dyp + first * outSize, channels: co, dyg)
+            grid.fill(xp + first * inSize, channels: ci, h: g.h, w: g.w, pad: g.pad, xg)
+            grid.fill(dyp + first * outSize, channels: co, h: g.outH, w: g.outW, pad: g.gradientPad, dyg)
             grid.weightGradient(dy: dyg, outChannels: co, x: xg, inChannels: ci, dwPtrs[worker])
             guard inputGradient else { return }
-            grid.convolve(dyg, inChannels: co, packed: pk, outChannels: ci, og)
-            grid.extract(og, channels: ci, outChannelsRounded: DirectConv.roundUp4(ci), bias: nil, dxp + first * inSize)
+            for c in t.classes {
+                grid.convolve(dyg, inChannels: co, plane: g.gradientPlane, bases: c.bases, count: c.count,
+                              offsets: c.offsets, taps: c.taps.count, packed: pk + DirectConv.roundUp4(ci) * co * c.tapsBefore, outChannels: ci,
+                              og + c.start * LaneConv.lanes, outPlane: g.inputGradientPlane)
+            }
+            grid.extract(og, channels: ci, channelsRounded: DirectConv.roundUp4(ci), plane: g.inputGradientPlane,
+                         positions: t.classPositions, count: t.classCount, pixels: g.h * g.w, bias: nil,
+                         dxp + first * inSize)
         }
         addWeightPartials(plan.parts)
         accumulateBiasGradient(dy)
         return inputGradient ? dx : nil
     }
+}
+
+/// A geometry's position and tap tables, in one allocation that the kernels read by pointer.
+final class LaneTables {
+    let geometry: LaneGeometry
+    /// Forward: tap offsets, position bases, and each position's pixel (−1 for the rounding ones).
+    let offsets: UnsafePointer<Int>, bases: UnsafePointer<Int>, positions: UnsafePointer<Int>, count: Int
+    struct Class {
+        let taps: [Int], offsets: UnsafePointer<Int>, bases: UnsafePointer<Int>, count: Int
+        let start: Int, tapsBefore: Int   // its first buffer position; the taps of the classes before it
+    }
+    /// Input gradient: the parity classes, and the pixel of every buffer position, class after class.
+    let classes: [Class], classPositions: UnsafePointer<Int>, classCount: Int
+    private let storage: UnsafeMutablePointer<Int>
+
+    init(_ g: LaneGeometry) {
+        geometry = g
+        let forward = g.forwardTables, parity = g.classes, kk = g.k * g.k
+        let fwdPositions = (0..<forward.bases.count).map { $0 < g.positions ? $0 : -1 }
+        var all = forward.offsets + forward.bases + fwdPositions
+        var layout: [(taps: [Int], offsetsAt: Int, basesAt: Int, count: Int, start: Int, packedAt: Int)] = []
+        var start = 0, packedAt = 0   // packedAt: taps so far
+        var classPositions: [Int] = []
+        for c in parity {
+            layout.append((c.taps, all.count, all.count + c.offsets.count, c.bases.count, start, packedAt))
+            all += c.offsets + c.bases
+            classPositions += c.positions + Array(repeating: -1, count: c.bases.count - c.positions.count)
+            start += c.bases.count
+            packedAt += c.taps.count
+        }
+        let classPositionsAt = all.count
+        all += classPositions
+        storage = .allocate(capacity: max(1, all.count))
+        storage.initialize(from: all, count: all.count)
+        let p = UnsafePointer(storage), nf = forward.bases.count
+        offsets = p; bases = p + kk; positions = p + kk + nf; count = nf
+        self.classPositions = p + classPositionsAt; classCount = start
+        classes = layout.map { Class(taps: $0.taps, offsets: p + $0.offsetsAt, bases: p + $0.basesAt, count: $0.count,
+                                     start: $0.start, tapsBefore: $0.packedAt) }
+    }
+
+    deinit { storage.deallocate() }
 }

@@ -41,7 +41,8 @@ public final class Conv2d: Layer {
     var dwPartial: [Tensor] = [] // per worker: weight-gradient partial sums
     private let colCache = Tensor([0])   // [n images] × col [K, HoWo], group-major; valid when `cached`
     private var cached = false
-    let packed = Tensor([0])     // direct path: W packed for the microkernel (forward), W̃ (backward)
+    let packed = Tensor([0])     // direct paths: W packed for the microkernel (forward), W̃ (backward)
+    var laneTables: LaneTables?  // lane path: the current geometry's position and tap tables
 
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
                 bias: Bool = true, init kind: WeightInit = .uniformFanIn, rng: inout RandomStream) {
