@@ -128,11 +128,13 @@ final class KernelTests: XCTestCase {
     /// classes), against the naive convolution and the im2col path, with and without FA.
     func testLanePathMatchesTheIm2colPathOnStridesAndPaddings() {
         let savedDensity = Conv2d.directMinDensity, savedLaneMax = Conv2d.laneMaxPixels, savedGroup = LaneConv.groupFloats
+        let savedChunk = LaneConv.weightGradientPositions
         defer {
             Conv2d.directMinDensity = savedDensity; Conv2d.laneMaxPixels = savedLaneMax
-            LaneConv.groupFloats = savedGroup; Engine.configure(threads: 2)
+            LaneConv.groupFloats = savedGroup; LaneConv.weightGradientPositions = savedChunk; Engine.configure(threads: 2)
         }
         Conv2d.directMinDensity = 2   // the reference is im2col, never the shared-gap path
+        LaneConv.weightGradientPositions = 7   // weight-gradient chunks of one or a few rows, across blocks
         var rng = RandomStream(seed: 18, name: "lanes")
         // (in, out channels, kernel, stride, padding, h, w, images, LaneConv group, threads)
         for (ci, co, k, st, pd, h, w, n, group, threads) in [
