@@ -9,7 +9,10 @@
 // (`directMinDensity`) skip im2col and col2im altogether (DirectConv.swift): per group of images the
 // input is laid out padded once and a register-tiled kernel convolves it; backward convolves the padded
 // dy with the flipped transposed weights and sums dW over shifted views of the padded input.
-// Reference: convNaive (Im2col.swift), tested against both paths.
+// Lane path (Conv2d+Lanes.swift, LaneConv.swift): stride-2 convolutions (kernel > 1) and stride-1 ones
+// on small maps (`laneMaxPixels`) run with 16 images in the vector lanes, computing only real pixels;
+// it is tried first, then the direct path, then im2col.
+// Reference: convNaive (Im2col.swift), tested against every path.
 // Feedback alignment: with `feedback` set, the input gradient uses B in place of W.
 
 public final class Conv2d: Layer {
