@@ -202,6 +202,7 @@ public struct LaneGrid {
     func weightGradient(dy: UnsafePointer<Float>, outChannels: Int, x: UnsafePointer<Float>, inChannels: Int,
                         _ part: UnsafeMutablePointer<Float>) {
         let g = geometry, lanes = LaneConv.lanes, k = g.k, kk = k * k, rows = weightGradientRows
+        let gradientPlane = g.gradientPlane, plane = g.plane, wp = g.wp   // read once, not per call
         let interior = (g.gradientPad * g.wdp + g.gradientPad) * lanes
         // the output rows of all blocks, walked in chunks of about `weightGradientPositions` positions
         // so that the chunk of dy stays in L1 while every input channel and tap passes over it
@@ -213,20 +214,19 @@ public struct LaneGrid {
                 var r0 = 0
                 while r0 < allRows {
                     let walk = LanePositions(rows: r0..<min(allRows, r0 + chunkRows), h: g.outH, w: g.outW,
-                                             dyRowStride: g.wdp * lanes, dyBlockStride: outChannels * g.gradientPlane,
-                                             xRowStride: g.stride * g.wp * lanes, xStep: g.stride * lanes,
-                                             xBlockStride: inChannels * g.plane)
+                                             dyRowStride: g.wdp * lanes, dyBlockStride: outChannels * gradientPlane,
+                                             xRowStride: g.stride * wp * lanes, xStep: g.stride * lanes,
+                                             xBlockStride: inChannels * plane)
                     for c in 0..<inChannels {
                         for i in 0..<k {
                             var j = 0
                             while j < k {
                                 let taps = min(3, k - j)
-                                laneWeightGradientMicrokernel(dy + o * g.gradientPlane + interior, oStride: g.gradientPlane,
-                                                              rows: used, x + c * g.plane + (i * g.wp + j) * lanes, walk,
+                                laneWeightGradientMicrokernel(dy + o * gradientPlane + interior, oStride: gradientPlane,
+                                                              rows: used, x + c * plane + (i * wp + j) * lanes, walk,
                                                               sums.baseAddress!)
-                                for r in 0..<used { for t in 0..<taps {
-                                    part[((o + r) * inChannels + c) * kk + i * k + j + t] += sums[3 * r + t]
-                                } }
+                                let at = part + (o * inChannels + c) * kk + i * k + j
+                                for r in 0..<used { for t in 0..<taps { at[r * inChannels * kk + t] += sums[3 * r + t] } }
                                 j += taps
                             }
                         }
@@ -303,20 +303,18 @@ private func laneWeightGradientMicrokernel(_ dy: UnsafePointer<Float>, oStride: 
 #endif
     for row in s.rows {
         let b = row / s.h, y = row - b * s.h
-        do {
-            var d = dy + b * s.dyBlockStride + y * s.dyRowStride, p = x + b * s.xBlockStride + y * s.xRowStride
-            for _ in 0..<s.w {
-                let x0 = load16(p), x1 = load16(p + 16), x2 = load16(p + 32)
-                let u = load16(d), v = load16(d + r1)
-                madd16(&a0, u, x0); madd16(&a1, u, x1); madd16(&a2, u, x2)
-                madd16(&b0, v, x0); madd16(&b1, v, x1); madd16(&b2, v, x2)
+        var d = dy + b * s.dyBlockStride + y * s.dyRowStride, p = x + b * s.xBlockStride + y * s.xRowStride
+        for _ in 0..<s.w {
+            let x0 = load16(p), x1 = load16(p + 16), x2 = load16(p + 32)
+            let u = load16(d), v = load16(d + r1)
+            madd16(&a0, u, x0); madd16(&a1, u, x1); madd16(&a2, u, x2)
+            madd16(&b0, v, x0); madd16(&b1, v, x1); madd16(&b2, v, x2)
 #if BLOCKLOCAL_TARGET_AVX512
-                let g = load16(d + r2), z = load16(d + r3)
-                madd16(&c0, g, x0); madd16(&c1, g, x1); madd16(&c2, g, x2)
-                madd16(&e0, z, x0); madd16(&e1, z, x1); madd16(&e2, z, x2)
+            let g = load16(d + r2), z = load16(d + r3)
+            madd16(&c0, g, x0); madd16(&c1, g, x1); madd16(&c2, g, x2)
+            madd16(&e0, z, x0); madd16(&e1, z, x1); madd16(&e2, z, x2)
 #endif
-                d += 16; p += s.xStep
-            }
+            d += 16; p += s.xStep
         }
     }
     sums[0] = laneSum16(a0); sums[1] = laneSum16(a1); sums[2] = laneSum16(a2)
@@ -340,9 +338,9 @@ private func laneConvMicrokernel(_ x: UnsafePointer<Float>, channelStride cs: In
     var a30 = Lane16(), a31 = Lane16(), a32 = Lane16(), a33 = Lane16()
     var w = packed
     for c in 0..<inChannels {
-        let co = c * cs
+        let co = c &* cs                  // wrapping arithmetic: no overflow branch in the inner loop
         for t in 0..<taps {
-            let off = co + offsets[t]
+            let off = co &+ offsets[t]
             let x0 = load16(p0 + off), x1 = load16(p1 + off), x2 = load16(p2 + off), x3 = load16(p3 + off)
             var b = Lane16(repeating: w[0])
             madd16(&a00, b, x0); madd16(&a01, b, x1); madd16(&a02, b, x2); madd16(&a03, b, x3)
@@ -371,9 +369,9 @@ private func laneConvMicrokernel(_ x: UnsafePointer<Float>, channelStride cs: In
     var a0 = Lane16(), a1 = Lane16(), a2 = Lane16(), a3 = Lane16()
     var w = packed
     for c in 0..<inChannels {
-        let co = c * cs
+        let co = c &* cs
         for t in 0..<taps {
-            let x0 = load16(p0 + co + offsets[t])
+            let x0 = load16(p0 + (co &+ offsets[t]))
             madd16(&a0, Lane16(repeating: w[0]), x0); madd16(&a1, Lane16(repeating: w[1]), x0)
             madd16(&a2, Lane16(repeating: w[2]), x0); madd16(&a3, Lane16(repeating: w[3]), x0)
             w += 4
