@@ -1,4 +1,4 @@
-// LaneConv: direct convolutions with the batch in the vector lanes, for small feature maps.
+// LaneConv: direct convolutions with the batch in the vector lanes, for small maps and stride 2.
 // Layout ("lane grid"): images in blocks of 16; per block and channel one zero-padded plane of
 // (H+2p)·(W+2p) 16-float vectors, lane l holding image l of the block:
 //   x̄[b][c][(y+p)·Wp + (x+p)][l] = x[16b + l, c, y, x]   (zero on the border and in missing images).
@@ -6,10 +6,11 @@
 // the work on 4×4 maps, 64/49 on 7×7), at the price of moving every pixel into and out of the lanes.
 // forward   y[o][t][l] = Σ_c Σ_(i,j) w[o, c, i, j] · x̄[c][base(t) + i·Wp + j][l],
 //           t = y·Wo + x, base(t) = s·y·Wp + s·x                         x [N, C, H, W] → y [N, O, Ho, Wo]
-// backward  dx = the same kernel on the lane grid of dy (padded by p) with W̃[c, o, i, j] = W[o, c, k−1−i,
-//           k−1−j] (Bᵀ flipped under FA): stride 1 only;
+// backward  dx = the same kernel on the lane grid of dy (padded by P), once per parity class of the input
+//           pixels (stride² classes, one for stride 1), each with its own taps of W (B under FA);
 //           dW[o, c, i, j] = Σ_b Σ_t Σ_l dy[b][o][t][l] · x̄[b][c][base(t) + i·Wp + j][l]: a second kernel,
-//           4 (AVX2: 2) output channels × 3 taps in 16-lane sums, lanes added in a fixed tree per call.
+//           4 (AVX2: 2) output channels × 3 taps in 16-lane sums over chunks of positions, lanes added in
+//           a fixed tree per chunk.
 // Microkernel (forward, dx): 4 output channels × `lanePositions` positions (AVX-512: 4, 16 accumulators;
 // otherwise 1), one multiply-add per (c, tap) and lane, summed in (c, tap) order on every build; the
 // weight gradient's lanes are images on every build, so AVX2 and AVX-512 builds give the same bits.
@@ -47,14 +48,14 @@ public enum LaneConv {
 /// offset = i·Wp + j (in vectors). Input gradient: for each parity class (a, b) of (Y + p, X + p) mod s,
 /// dx[Y, X] = Σ_o Σ_(i ≡ a, j ≡ b) w[o, c, i, j] · dȳ[(Y + p − a)/s + P − (i − a)/s][(X + p − b)/s + P − (j − b)/s],
 /// dȳ the lane grid of dy padded by P on every side; the classes' positions are stored class after
-/// class (each rounded up to whole microkernel calls) and `inputPosition` maps them back.
+/// class (each rounded up to whole microkernel calls) and `LaneTables.classPositions` maps them back.
 public struct LaneGeometry: Equatable, Sendable {
     public let k: Int, stride: Int, pad: Int, h: Int, w: Int
     public var outH: Int { (h + 2 * pad - k) / stride + 1 }
     public var outW: Int { (w + 2 * pad - k) / stride + 1 }
     public var hp: Int { h + 2 * pad }
     public var wp: Int { w + 2 * pad }
-    /// Padding of dy's lane grid: enough for every tap of every class (at least 1 for the kernel's slack).
+    /// Padding of dy's lane grid: enough for every tap of every class, in both directions (at least 1).
     public var gradientPad: Int {
         max(1, (k - 1 - pad + stride - 1) / stride, (max(h, w) - 1 + pad) / stride + 1 - min(outH, outW))
     }
@@ -66,8 +67,6 @@ public struct LaneGeometry: Equatable, Sendable {
     public var positions: Int { outH * outW }
     /// Floats of one channel of one block in the forward output buffer (positions rounded up to whole calls).
     public var outPlane: Int { roundUpCall(positions) * LaneConv.lanes }
-    /// Floats of one channel of one block in the input-gradient buffer (class by class, each rounded up).
-    public var inputGradientPlane: Int { classes.reduce(0) { $0 + roundUpCall($1.positions.count) } * LaneConv.lanes }
 
     public init(k: Int, stride: Int, pad: Int, h: Int, w: Int) {
         self.k = k; self.stride = stride; self.pad = pad; self.h = h; self.w = w

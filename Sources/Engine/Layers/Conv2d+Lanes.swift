@@ -27,12 +27,12 @@ extension Conv2d {
 
     /// Workers, images per group, and the scratch per worker: input grid, output buffer (Cout forward
     /// or Cin backward channels, rounded up to 4), dy's grid, and the weight-gradient kernel's slack.
-    private func lanePlan(_ n: Int, _ g: LaneGeometry) -> (parts: Int, images: Int, floats: Int, outputAt: Int, dyAt: Int) {
-        let parts = Parallel.parts(n)
+    private func lanePlan(_ n: Int, _ t: LaneTables) -> (parts: Int, images: Int, floats: Int, outputAt: Int, dyAt: Int) {
+        let parts = Parallel.parts(n), g = t.geometry
         let images = LaneGrid.images(g, channels: max(inChannels, outChannels), available: (n + parts - 1) / parts)
         let blocks = LaneGrid(g, images: images).blocks
         let outputAt = blocks * inChannels * g.plane
-        let output = max(DirectConv.roundUp4(outChannels) * g.outPlane, DirectConv.roundUp4(inChannels) * g.inputGradientPlane)
+        let output = max(DirectConv.roundUp4(outChannels) * g.outPlane, DirectConv.roundUp4(inChannels) * t.inputGradientPlane)
         let dyAt = outputAt + blocks * output
         return (parts, images, dyAt + blocks * outChannels * g.gradientPlane + LaneGrid.slack, outputAt, dyAt)
     }
@@ -52,9 +52,9 @@ extension Conv2d {
     // y_g = extract(convolve(fill(x_g), W)) (+ b)
     func forwardLanes(_ x: Tensor) {
         let n = x.shape[0], ci = inChannels, co = outChannels, kk = kernel * kernel
-        let t = tables(), g = t.geometry, plan = lanePlan(n, g)
+        let t = tables(), g = t.geometry, plan = lanePlan(n, t)
         packed.resize([DirectConv.roundUp4(co) * ci * kk])
-        packLaneWeights(weight.value.data, outChannels: co, inChannels: ci, kk: kk, taps: Array(0..<kk),
+        packLaneWeights(weight.value.data, outChannels: co, inChannels: ci, kk: kk, taps: t.allTaps,
                         transposed: false, packed.data)
         ensureWork(plan.parts, plan.floats)
         let xp = x.data, yp = y.data, pk = UnsafePointer(packed.data), bp = bias.map { UnsafePointer($0.value.data) }
@@ -73,7 +73,7 @@ extension Conv2d {
     // dx = extract(per parity class, convolve(grid(dy), W's class taps)); db += Σ dy
     func backwardLanes(_ dy: Tensor, inputGradient: Bool) -> Tensor? {
         let n = x.shape[0], ci = inChannels, co = outChannels, kk = kernel * kernel
-        let t = tables(), g = t.geometry, plan = lanePlan(n, g)
+        let t = tables(), g = t.geometry, plan = lanePlan(n, t)
         ensureWork(plan.parts, plan.floats)
         resetWeightPartials(plan.parts)
         if inputGradient {
@@ -96,9 +96,9 @@ extension Conv2d {
             for c in t.classes {
                 grid.convolve(dyg, inChannels: co, plane: g.gradientPlane, bases: c.bases, count: c.count,
                               offsets: c.offsets, taps: c.taps.count, packed: pk + DirectConv.roundUp4(ci) * co * c.tapsBefore, outChannels: ci,
-                              og + c.start * LaneConv.lanes, outPlane: g.inputGradientPlane)
+                              og + c.start * LaneConv.lanes, outPlane: t.inputGradientPlane)
             }
-            grid.extract(og, channels: ci, channelsRounded: DirectConv.roundUp4(ci), plane: g.inputGradientPlane,
+            grid.extract(og, channels: ci, channelsRounded: DirectConv.roundUp4(ci), plane: t.inputGradientPlane,
                          positions: t.classPositions, count: t.classCount, pixels: g.h * g.w, bias: nil,
                          dxp + first * inSize)
         }
@@ -108,9 +108,13 @@ extension Conv2d {
     }
 }
 
-/// A geometry's position and tap tables, in one allocation that the kernels read by pointer.
+/// A geometry's position and tap tables, in one allocation that the kernels read by pointer; built
+/// once per geometry, so that a training step allocates nothing.
 final class LaneTables {
     let geometry: LaneGeometry
+    /// Every tap in order (the forward's packing), and the floats of one channel of one block in the
+    /// input-gradient buffer (class after class, each rounded up to whole microkernel calls).
+    let allTaps: [Int], inputGradientPlane: Int
     /// Forward: tap offsets, position bases, and each position's pixel (−1 for the rounding ones).
     let offsets: UnsafePointer<Int>, bases: UnsafePointer<Int>, positions: UnsafePointer<Int>, count: Int
     struct Class {
@@ -123,18 +127,19 @@ final class LaneTables {
 
     init(_ g: LaneGeometry) {
         geometry = g
+        allTaps = Array(0..<(g.k * g.k))
         let forward = g.forwardTables, parity = g.classes, kk = g.k * g.k
         let fwdPositions = (0..<forward.bases.count).map { $0 < g.positions ? $0 : -1 }
         var all = forward.offsets + forward.bases + fwdPositions
-        var layout: [(taps: [Int], offsetsAt: Int, basesAt: Int, count: Int, start: Int, packedAt: Int)] = []
-        var start = 0, packedAt = 0   // packedAt: taps so far
+        var layout: [(taps: [Int], offsetsAt: Int, basesAt: Int, count: Int, start: Int, tapsBefore: Int)] = []
+        var start = 0, tapsBefore = 0
         var classPositions: [Int] = []
         for c in parity {
-            layout.append((c.taps, all.count, all.count + c.offsets.count, c.bases.count, start, packedAt))
+            layout.append((c.taps, all.count, all.count + c.offsets.count, c.bases.count, start, tapsBefore))
             all += c.offsets + c.bases
             classPositions += c.positions + Array(repeating: -1, count: c.bases.count - c.positions.count)
             start += c.bases.count
-            packedAt += c.taps.count
+            tapsBefore += c.taps.count
         }
         let classPositionsAt = all.count
         all += classPositions
@@ -143,8 +148,9 @@ final class LaneTables {
         let p = UnsafePointer(storage), nf = forward.bases.count
         offsets = p; bases = p + kk; positions = p + kk + nf; count = nf
         self.classPositions = p + classPositionsAt; classCount = start
+        inputGradientPlane = start * LaneConv.lanes
         classes = layout.map { Class(taps: $0.taps, offsets: p + $0.offsetsAt, bases: p + $0.basesAt, count: $0.count,
-                                     start: $0.start, tapsBefore: $0.packedAt) }
+                                     start: $0.start, tapsBefore: $0.tapsBefore) }
     }
 
     deinit { storage.deallocate() }
