@@ -1,4 +1,5 @@
-// Profile: optional per-layer-kind timing of forward and backward passes (`blocklocal bench --profile`).
+// Profile: optional per-layer-kind timing of forward and backward passes (`blocklocal bench --profile`),
+// convolutions split by shape (kernel, stride, channels, input map).
 // Off by default; when off, the cost is one branch per layer call.
 
 import Foundation
