@@ -47,7 +47,7 @@ struct BenchCommand: ParsableCommand {
         print("engine \(Engine.version) (built for \(Engine.buildTarget)), \(exec.threads) thread(s), OpenBLAS core \(Engine.blasCore); 1024³ sgemm peak \(String(format: "%.1f", peak)) GFLOP/s")
         var results: [BenchResult] = []
         for c in configs {
-            Profile.enabled = profile; Profile.reset()
+            Profile.enabled = profile   // Benchmark.run resets it after the warm-up steps
             let r = try Benchmark.run(c, steps: steps, peak: peak)
             if profile {
                 let total = Profile.report.reduce(0) { $0 + $1.forward + $1.backward }

@@ -10,7 +10,7 @@
 // forward   y  = conv(grid(x), W)                                  x [g, C, H, W] → y [g, O, H, W]
 // backward  dx = conv(grid(dy), W̃),  W̃[c, o, i, j] = W[o, c, k−1−i, k−1−j]   (Bᵀ flipped under FA)
 //           dW[o, c, i, j] = Σ_q dy⁰[o, q] · grid(x)[c, q + i·Wp + j], dy⁰ = grid(dy) read from p·Wp + p
-//           on (zero off the valid pixels): a second kernel, 4 (AVX2: 2) output channels × 3 taps in 16-lane sums.
+//           on (zero off the valid pixels): the shared weight-gradient kernel (WeightGradientKernel.swift).
 // Microkernel: 4 output channels × 3 pixel vectors in 12 registers, one multiply-add per (c, tap) and
 // lane. Each output sums its (c, tap) products in one fixed order whatever the vector width, so AVX2
 // and AVX-512 builds give the same bits (builds without FMA round the product separately).
@@ -125,100 +125,30 @@ public struct ConvGrid: Equatable, Sendable {
     /// then adds the lanes in a fixed tree, whatever the build's vector width.
     func weightGradient(dy: UnsafePointer<Float>, outChannels: Int, x: UnsafePointer<Float>, inChannels: Int,
                         _ part: UnsafeMutablePointer<Float>) {
-        let ld = ld, sweep = sweep, wp = wp, dy0 = dy + pad * (wp + 1), kk = k * k, rows = weightGradientRows
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * rows) { sums in
-            var o = 0
-            while o < outChannels {
-                let used = min(rows, outChannels - o)
-                for c in 0..<inChannels {
-                    for i in 0..<k {
-                        var j = 0
-                        while j < k {
-                            let taps = min(3, k - j)
-                            weightGradientMicrokernel(dy0 + o * ld, ld: ld, rows: used, x + c * ld + i * wp + j,
-                                                      count: sweep, sums.baseAddress!)
-                            for r in 0..<used { for t in 0..<taps {
-                                part[((o + r) * inChannels + c) * kk + i * k + j + t] += sums[3 * r + t]
-                            } }
-                            j += taps
-                        }
-                    }
-                }
-                o += used
+        accumulateWeightGradient(.contiguous(count: sweep), chunkRows: 1, dy: dy + pad * (wp + 1), oStride: ld,
+                                 outChannels: outChannels, x: x, cStride: ld, inChannels: inChannels, k: k, wp: wp, part)
+    }
+}
+
+/// packed[q][c][t][l] = w[4q + l, c, taps[t]] (0 past the last output), w [O, C, k·k]: forward weights
+/// for both direct paths' microkernels. With `transposed`, packed[q][o][t][l] = w[o, 4q + l, taps[t]]:
+/// the input gradient's (w = W or B), with the taps flipped (DirectConv) or one parity class's (LaneConv).
+func packConvWeights(_ w: UnsafePointer<Float>, outChannels: Int, inChannels: Int, kk: Int, taps: [Int],
+                     transposed: Bool, _ packed: UnsafeMutablePointer<Float>) {
+    // rows of the packed matrix (4 lanes each): the forward's output channels, or the input's
+    let (rowsOut, rowsIn) = transposed ? (inChannels, outChannels) : (outChannels, inChannels)
+    let quads = DirectConv.roundUp4(rowsOut) / 4, nt = taps.count
+    taps.withUnsafeBufferPointer { tp in
+        for q in 0..<quads { for l in 0..<4 {
+            let r = 4 * q + l
+            for i in 0..<rowsIn {
+                let dst = packed + (q * rowsIn + i) * nt * 4 + l
+                if r >= rowsOut { for t in 0..<nt { dst[t * 4] = 0 }; continue }
+                let src = transposed ? w + (i * inChannels + r) * kk : w + (r * inChannels + i) * kk
+                for t in 0..<nt { dst[t * 4] = src[tp[t]] }
             }
-        }
+        } }
     }
-}
-
-typealias SumLane = SIMD16<Float>
-/// Output channels one weight-gradient call sums (4 × 3 accumulators fit AVX-512's 32 registers;
-/// AVX2's 16 hold 2 × 3 sixteen-lane accumulators). The order of each sum is the same either way.
-#if BLOCKLOCAL_TARGET_AVX512
-let weightGradientRows = 4
-#else
-let weightGradientRows = 2
-#endif
-
-/// Fixed-order sum of 16 lanes: halves added pairwise down to one.
-@inline(__always) private func laneSum(_ v: SumLane) -> Float {
-    let h8 = v.lowHalf + v.highHalf, h4 = h8.lowHalf + h8.highHalf, h2 = h4.lowHalf + h4.highHalf
-    return h2[0] + h2[1]
-}
-
-/// sums[3r + t] = Σ_q dy[r·ld + q]·x[q + t] for r in 0..<rows (≤ weightGradientRows; missing rows
-/// repeat the last), t in 0..<3, q in 0..<count (a multiple of 16).
-private func weightGradientMicrokernel(_ dy: UnsafePointer<Float>, ld: Int, rows: Int, _ x: UnsafePointer<Float>,
-                                       count: Int, _ sums: UnsafeMutablePointer<Float>) {
-    let d0 = dy, d1 = dy + min(1, rows - 1) * ld
-    var a0 = SumLane(), a1 = SumLane(), a2 = SumLane(), b0 = SumLane(), b1 = SumLane(), b2 = SumLane()
-#if BLOCKLOCAL_TARGET_AVX512
-    let d2 = dy + min(2, rows - 1) * ld, d3 = dy + min(3, rows - 1) * ld
-    var c0 = SumLane(), c1 = SumLane(), c2 = SumLane(), e0 = SumLane(), e1 = SumLane(), e2 = SumLane()
-#endif
-    var q = 0
-    while q < count {
-        let x0 = loadSum(x + q), x1 = loadSum(x + q + 1), x2 = loadSum(x + q + 2)
-        let u = loadSum(d0 + q), v = loadSum(d1 + q)
-        maddSum(&a0, u, x0); maddSum(&a1, u, x1); maddSum(&a2, u, x2)
-        maddSum(&b0, v, x0); maddSum(&b1, v, x1); maddSum(&b2, v, x2)
-#if BLOCKLOCAL_TARGET_AVX512
-        let w = loadSum(d2 + q), z = loadSum(d3 + q)
-        maddSum(&c0, w, x0); maddSum(&c1, w, x1); maddSum(&c2, w, x2)
-        maddSum(&e0, z, x0); maddSum(&e1, z, x1); maddSum(&e2, z, x2)
-#endif
-        q += 16
-    }
-    sums[0] = laneSum(a0); sums[1] = laneSum(a1); sums[2] = laneSum(a2)
-    sums[3] = laneSum(b0); sums[4] = laneSum(b1); sums[5] = laneSum(b2)
-#if BLOCKLOCAL_TARGET_AVX512
-    sums[6] = laneSum(c0); sums[7] = laneSum(c1); sums[8] = laneSum(c2)
-    sums[9] = laneSum(e0); sums[10] = laneSum(e1); sums[11] = laneSum(e2)
-#endif
-}
-
-@inline(__always) private func loadSum(_ p: UnsafePointer<Float>) -> SumLane {
-    UnsafeRawPointer(p).loadUnaligned(as: SumLane.self)
-}
-
-@inline(__always) private func maddSum(_ acc: inout SumLane, _ a: SumLane, _ b: SumLane) {
-#if BLOCKLOCAL_TARGET_HASWELL || BLOCKLOCAL_TARGET_AVX512
-    acc.addProduct(a, b)
-#else
-    acc += a * b
-#endif
-}
-
-/// packed[b][i][t][l] = W̃[4b + l, i, t] (0 past the last output), where W̃ = w [O, I, k·k] or, with
-/// `transposeFlip`, W̃[a, b, t] = w[b, a, k·k − 1 − t] (w given as [I, O, k·k]: the input-gradient kernel).
-public func packConvWeights(_ w: UnsafePointer<Float>, outChannels: Int, inChannels: Int, taps: Int,
-                            transposeFlip: Bool, _ packed: UnsafeMutablePointer<Float>) {
-    let blocks = DirectConv.roundUp4(outChannels) / 4
-    for b in 0..<blocks { for i in 0..<inChannels { for t in 0..<taps { for l in 0..<4 {
-        let o = 4 * b + l
-        let v: Float = o >= outChannels ? 0
-            : transposeFlip ? w[(i * outChannels + o) * taps + taps - 1 - t] : w[(o * inChannels + i) * taps + t]
-        packed[((b * inChannels + i) * taps + t) * 4 + l] = v
-    } } } }
 }
 
 @inline(__always) private func load(_ p: UnsafePointer<Float>) -> ConvLane {

@@ -8,15 +8,12 @@
 //           t = y·Wo + x, base(t) = s·y·Wp + s·x                         x [N, C, H, W] → y [N, O, Ho, Wo]
 // backward  dx = the same kernel on the lane grid of dy (padded by P), once per parity class of the input
 //           pixels (stride² classes, one for stride 1), each with its own taps of W (B under FA);
-//           dW[o, c, i, j] = Σ_b Σ_t Σ_l dy[b][o][t][l] · x̄[b][c][base(t) + i·Wp + j][l]: a second kernel,
-//           4 (AVX2: 2) output channels × 3 taps in 16-lane sums over chunks of positions, lanes added in
-//           a fixed tree per chunk.
+//           dW[o, c, i, j] = Σ_b Σ_t Σ_l dy[b][o][t][l] · x̄[b][c][base(t) + i·Wp + j][l]: the shared
+//           weight-gradient kernel (WeightGradientKernel.swift) over chunks of positions.
 // Microkernel (forward, dx): 4 output channels × `lanePositions` positions (AVX-512: 4, 16 accumulators;
 // otherwise 1), one multiply-add per (c, tap) and lane, summed in (c, tap) order on every build; the
 // weight gradient's lanes are images on every build, so AVX2 and AVX-512 builds give the same bits.
 // Reference: convNaive (Im2col.swift); KernelTests hold this path against it and the im2col path.
-
-typealias Lane16 = SIMD16<Float>
 
 /// Output positions one forward/dx microkernel call computes per output channel.
 #if BLOCKLOCAL_TARGET_AVX512
@@ -200,128 +197,18 @@ public struct LaneGrid {
     /// fixed tree, whatever the build's vector width.
     func weightGradient(dy: UnsafePointer<Float>, outChannels: Int, x: UnsafePointer<Float>, inChannels: Int,
                         _ part: UnsafeMutablePointer<Float>) {
-        let g = geometry, lanes = LaneConv.lanes, k = g.k, kk = k * k, rows = weightGradientRows
-        let gradientPlane = g.gradientPlane, plane = g.plane, wp = g.wp   // read once, not per call
-        let interior = (g.gradientPad * g.wdp + g.gradientPad) * lanes
+        let g = geometry, lanes = LaneConv.lanes
         // the output rows of all blocks, walked in chunks of about `weightGradientPositions` positions
         // so that the chunk of dy stays in L1 while every input channel and tap passes over it
-        let allRows = blocks * g.outH, chunkRows = max(1, LaneConv.weightGradientPositions / g.outW)
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * rows) { sums in
-            var o = 0
-            while o < outChannels {
-                let used = min(rows, outChannels - o)
-                var r0 = 0
-                while r0 < allRows {
-                    let walk = LanePositions(rows: r0..<min(allRows, r0 + chunkRows), h: g.outH, w: g.outW,
-                                             dyRowStride: g.wdp * lanes, dyBlockStride: outChannels * gradientPlane,
-                                             xRowStride: g.stride * wp * lanes, xStep: g.stride * lanes,
-                                             xBlockStride: inChannels * plane)
-                    for c in 0..<inChannels {
-                        for i in 0..<k {
-                            var j = 0
-                            while j < k {
-                                let taps = min(3, k - j)
-                                laneWeightGradientMicrokernel(dy + o * gradientPlane + interior, oStride: gradientPlane,
-                                                              rows: used, x + c * plane + (i * wp + j) * lanes, walk,
-                                                              sums.baseAddress!)
-                                let at = part + (o * inChannels + c) * kk + i * k + j
-                                for r in 0..<used { for t in 0..<taps { at[r * inChannels * kk + t] += sums[3 * r + t] } }
-                                j += taps
-                            }
-                        }
-                    }
-                    r0 += chunkRows
-                }
-                o += used
-            }
-        }
+        let walk = WeightGradientWalk(rows: 0..<(blocks * g.outH), h: g.outH, w: g.outW,
+                                      dyRowStride: g.wdp * lanes, dyBlockStride: outChannels * g.gradientPlane,
+                                      xRowStride: g.stride * g.wp * lanes, xStep: g.stride * lanes,
+                                      xBlockStride: inChannels * g.plane, tapStride: lanes)
+        accumulateWeightGradient(walk, chunkRows: max(1, LaneConv.weightGradientPositions / g.outW),
+                                 dy: dy + (g.gradientPad * g.wdp + g.gradientPad) * lanes, oStride: g.gradientPlane,
+                                 outChannels: outChannels, x: x, cStride: g.plane, inChannels: inChannels,
+                                 k: g.k, wp: g.wp, part)
     }
-}
-
-/// The positions a weight-gradient call walks: `rows` of the blocks' output rows laid end to end
-/// (row r is row r mod h of block r / h), all w columns of each, and the strides between them.
-struct LanePositions {
-    let rows: Range<Int>, h: Int, w: Int
-    let dyRowStride: Int, dyBlockStride: Int, xRowStride: Int, xStep: Int, xBlockStride: Int
-}
-
-/// packed[q][c][t][l] = w[4q + l, c, taps[t]] (0 past the last output), w [O, C, k·k]: the forward's
-/// weights for `laneConvMicrokernel`; with `transposed`, packed[q][o][t][l] = w[o, 4q + l, taps[t]]
-/// (the input gradient's, per parity class; w = W or B).
-func packLaneWeights(_ w: UnsafePointer<Float>, outChannels: Int, inChannels: Int, kk: Int, taps: [Int],
-                     transposed: Bool, _ packed: UnsafeMutablePointer<Float>) {
-    // rows of the packed matrix (4 lanes each): the forward's output channels, or the input's
-    let (rowsOut, rowsIn) = transposed ? (inChannels, outChannels) : (outChannels, inChannels)
-    let quads = DirectConv.roundUp4(rowsOut) / 4, nt = taps.count
-    taps.withUnsafeBufferPointer { tp in
-        for q in 0..<quads { for l in 0..<4 {
-            let r = 4 * q + l
-            for i in 0..<rowsIn {
-                let dst = packed + (q * rowsIn + i) * nt * 4 + l
-                if r >= rowsOut { for t in 0..<nt { dst[t * 4] = 0 }; continue }
-                let src = transposed ? w + (i * inChannels + r) * kk : w + (r * inChannels + i) * kk
-                for t in 0..<nt { dst[t * 4] = src[tp[t]] }
-            }
-        } }
-    }
-}
-
-/// Fixed-order sum of 16 lanes: halves added pairwise down to one (as DirectConv's).
-@inline(__always) private func laneSum16(_ v: Lane16) -> Float {
-    let h8 = v.lowHalf + v.highHalf, h4 = h8.lowHalf + h8.highHalf, h2 = h4.lowHalf + h4.highHalf
-    return h2[0] + h2[1]
-}
-
-@inline(__always) private func load16(_ p: UnsafePointer<Float>) -> Lane16 {
-    UnsafeRawPointer(p).loadUnaligned(as: Lane16.self)
-}
-
-@inline(__always) private func store16(_ v: Lane16, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lane16.self)
-}
-
-@inline(__always) private func madd16(_ acc: inout Lane16, _ a: Lane16, _ b: Lane16) {
-#if BLOCKLOCAL_TARGET_HASWELL || BLOCKLOCAL_TARGET_AVX512
-    acc.addProduct(a, b)
-#else
-    acc += a * b
-#endif
-}
-
-/// sums[3r + t] = Σ_(b,y) Σ_x Σ_l dy[r·oStride + b·dyBlockStride + y·dyRowStride + 16x][l] ·
-/// x[b·xBlockStride + y·xRowStride + x·xStep + 16t][l] for r in 0..<rows (≤ weightGradientRows; missing
-/// rows repeat the last) and t in 0..<3.
-private func laneWeightGradientMicrokernel(_ dy: UnsafePointer<Float>, oStride: Int, rows: Int,
-                                           _ x: UnsafePointer<Float>, _ s: LanePositions,
-                                           _ sums: UnsafeMutablePointer<Float>) {
-    let r1 = min(1, rows - 1) * oStride
-    var a0 = Lane16(), a1 = Lane16(), a2 = Lane16(), b0 = Lane16(), b1 = Lane16(), b2 = Lane16()
-#if BLOCKLOCAL_TARGET_AVX512
-    let r2 = min(2, rows - 1) * oStride, r3 = min(3, rows - 1) * oStride
-    var c0 = Lane16(), c1 = Lane16(), c2 = Lane16(), e0 = Lane16(), e1 = Lane16(), e2 = Lane16()
-#endif
-    for row in s.rows {
-        let b = row / s.h, y = row - b * s.h
-        var d = dy + b * s.dyBlockStride + y * s.dyRowStride, p = x + b * s.xBlockStride + y * s.xRowStride
-        for _ in 0..<s.w {
-            let x0 = load16(p), x1 = load16(p + 16), x2 = load16(p + 32)
-            let u = load16(d), v = load16(d + r1)
-            madd16(&a0, u, x0); madd16(&a1, u, x1); madd16(&a2, u, x2)
-            madd16(&b0, v, x0); madd16(&b1, v, x1); madd16(&b2, v, x2)
-#if BLOCKLOCAL_TARGET_AVX512
-            let g = load16(d + r2), z = load16(d + r3)
-            madd16(&c0, g, x0); madd16(&c1, g, x1); madd16(&c2, g, x2)
-            madd16(&e0, z, x0); madd16(&e1, z, x1); madd16(&e2, z, x2)
-#endif
-            d += 16; p += s.xStep
-        }
-    }
-    sums[0] = laneSum16(a0); sums[1] = laneSum16(a1); sums[2] = laneSum16(a2)
-    sums[3] = laneSum16(b0); sums[4] = laneSum16(b1); sums[5] = laneSum16(b2)
-#if BLOCKLOCAL_TARGET_AVX512
-    sums[6] = laneSum16(c0); sums[7] = laneSum16(c1); sums[8] = laneSum16(c2)
-    sums[9] = laneSum16(e0); sums[10] = laneSum16(e1); sums[11] = laneSum16(e2)
-#endif
 }
 
 #if BLOCKLOCAL_TARGET_AVX512

@@ -37,29 +37,17 @@ extension Conv2d {
         return (parts, images, dyAt + blocks * outChannels * g.gradientPlane + LaneGrid.slack, outputAt, dyAt)
     }
 
-    /// Calls `body(worker, grid, firstImage)` for each group of each worker's chunk of `n` images.
-    private func forEachLaneGroup(_ n: Int, _ g: LaneGeometry, parts: Int, images: Int, _ body: (Int, LaneGrid, Int) -> Void) {
-        Parallel.forChunks(n, parts: parts) { worker, range in
-            var first = range.lowerBound
-            while first < range.upperBound {
-                let count = min(images, range.upperBound - first)
-                body(worker, LaneGrid(g, images: count), first)
-                first += count
-            }
-        }
-    }
-
     // y_g = extract(convolve(fill(x_g), W)) (+ b)
     func forwardLanes(_ x: Tensor) {
         let n = x.shape[0], ci = inChannels, co = outChannels, kk = kernel * kernel
         let t = tables(), g = t.geometry, plan = lanePlan(n, t)
         packed.resize([DirectConv.roundUp4(co) * ci * kk])
-        packLaneWeights(weight.value.data, outChannels: co, inChannels: ci, kk: kk, taps: t.allTaps,
+        packConvWeights(weight.value.data, outChannels: co, inChannels: ci, kk: kk, taps: taps,
                         transposed: false, packed.data)
         ensureWork(plan.parts, plan.floats)
         let xp = x.data, yp = y.data, pk = UnsafePointer(packed.data), bp = bias.map { UnsafePointer($0.value.data) }
         let workPtrs = work.map { $0.data }, inSize = ci * g.h * g.w, outSize = co * g.positions
-        forEachLaneGroup(n, g, parts: plan.parts, images: plan.images) { worker, grid, first in
+        forEachGroup(n, parts: plan.parts, images: plan.images, grid: { LaneGrid(g, images: $0) }) { worker, grid, first in
             let xg = workPtrs[worker], og = xg + plan.outputAt
             grid.fill(xp + first * inSize, channels: ci, h: g.h, w: g.w, pad: g.pad, xg)
             grid.convolve(xg, inChannels: ci, plane: g.plane, bases: t.bases, count: t.count, offsets: t.offsets, taps: kk,
@@ -80,14 +68,14 @@ extension Conv2d {
             dx.resize(x.shape)
             packed.resize([DirectConv.roundUp4(ci) * co * kk])
             for c in t.classes {
-                packLaneWeights((feedback ?? weight.value).data, outChannels: co, inChannels: ci, kk: kk, taps: c.taps,
+                packConvWeights((feedback ?? weight.value).data, outChannels: co, inChannels: ci, kk: kk, taps: c.taps,
                                 transposed: true, packed.data + DirectConv.roundUp4(ci) * co * c.tapsBefore)
             }
         }
         let xp = x.data, dyp = dy.data, dxp = dx.data, pk = UnsafePointer(packed.data)
         let workPtrs = work.map { $0.data }, dwPtrs = dwPartial.map { $0.data }
         let inSize = ci * g.h * g.w, outSize = co * g.positions
-        forEachLaneGroup(n, g, parts: plan.parts, images: plan.images) { worker, grid, first in
+        forEachGroup(n, parts: plan.parts, images: plan.images, grid: { LaneGrid(g, images: $0) }) { worker, grid, first in
             let xg = workPtrs[worker], og = xg + plan.outputAt, dyg = xg + plan.dyAt
             grid.fill(xp + first * inSize, channels: ci, h: g.h, w: g.w, pad: g.pad, xg)
             grid.fill(dyp + first * outSize, channels: co, h: g.outH, w: g.outW, pad: g.gradientPad, dyg)
@@ -112,9 +100,9 @@ extension Conv2d {
 /// once per geometry, so that a training step allocates nothing.
 final class LaneTables {
     let geometry: LaneGeometry
-    /// Every tap in order (the forward's packing), and the floats of one channel of one block in the
-    /// input-gradient buffer (class after class, each rounded up to whole microkernel calls).
-    let allTaps: [Int], inputGradientPlane: Int
+    /// Floats of one channel of one block in the input-gradient buffer (class after class, each rounded
+    /// up to whole microkernel calls).
+    let inputGradientPlane: Int
     /// Forward: tap offsets, position bases, and each position's pixel (−1 for the rounding ones).
     let offsets: UnsafePointer<Int>, bases: UnsafePointer<Int>, positions: UnsafePointer<Int>, count: Int
     struct Class {
@@ -127,7 +115,6 @@ final class LaneTables {
 
     init(_ g: LaneGeometry) {
         geometry = g
-        allTaps = Array(0..<(g.k * g.k))
         let forward = g.forwardTables, parity = g.classes, kk = g.k * g.k
         let fwdPositions = (0..<forward.bases.count).map { $0 < g.positions ? $0 : -1 }
         var all = forward.offsets + forward.bases + fwdPositions

@@ -45,12 +45,14 @@ public final class Conv2d: Layer {
     private let colCache = Tensor([0])   // [n images] × col [K, HoWo], group-major; valid when `cached`
     private var cached = false
     let packed = Tensor([0])     // direct paths: W packed for the microkernel (forward), W̃ (backward)
+    let taps: [Int], flippedTaps: [Int]   // 0..<k·k and its reverse: the direct paths' packing orders
     var laneTables: LaneTables?  // lane path: the current geometry's position and tap tables
 
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
                 bias: Bool = true, init kind: WeightInit = .uniformFanIn, rng: inout RandomStream) {
         self.inChannels = inChannels; self.outChannels = outChannels
         self.kernel = kernel; self.stride = stride; self.padding = padding; self.initKind = kind
+        taps = Array(0..<(kernel * kernel)); flippedTaps = taps.reversed()
         weight = Parameter("weight", .weight, shape: [outChannels, inChannels, kernel, kernel])
         let fanIn = inChannels * kernel * kernel, fanOut = outChannels * kernel * kernel
         kind.fill(weight.value, fanIn: fanIn, fanOut: fanOut, rng: &rng)
@@ -256,14 +258,14 @@ extension Conv2d {
         return (parts, images, scratchRows().total * ld)
     }
 
-    /// Calls `body(worker, grid, firstImage)` for each group of each worker's chunk of `n` images.
-    private func forEachGroup(_ n: Int, parts: Int, images: Int, _ body: (Int, ConvGrid, Int) -> Void) {
-        let k = kernel, h = geo.h, w = geo.w
+    /// Calls `body(worker, grid(count), firstImage)` for each group of at most `images` images of each
+    /// worker's chunk of `n` images: both direct paths.
+    func forEachGroup<Grid>(_ n: Int, parts: Int, images: Int, grid: (Int) -> Grid, _ body: (Int, Grid, Int) -> Void) {
         Parallel.forChunks(n, parts: parts) { worker, range in
             var first = range.lowerBound
             while first < range.upperBound {
                 let count = min(images, range.upperBound - first)
-                body(worker, ConvGrid(k: k, h: h, w: w, images: count), first)
+                body(worker, grid(count), first)
                 first += count
             }
         }
@@ -274,12 +276,13 @@ extension Conv2d {
         let n = x.shape[0], ci = inChannels, co = outChannels, kk = kernel * kernel
         let (parts, images, floats) = directPlan(n)
         packed.resize([DirectConv.roundUp4(co) * ci * kk])
-        packConvWeights(weight.value.data, outChannels: co, inChannels: ci, taps: kk, transposeFlip: false, packed.data)
+        packConvWeights(weight.value.data, outChannels: co, inChannels: ci, kk: kk, taps: taps, transposed: false, packed.data)
         ensureWork(parts, floats)
         let xp = x.data, yp = y.data, pk = UnsafePointer(packed.data), bp = bias.map { UnsafePointer($0.value.data) }
         let workPtrs = work.map { $0.data }, inSize = ci * geo.h * geo.w, outSize = co * geo.h * geo.w
         let rows = scratchRows()
-        forEachGroup(n, parts: parts, images: images) { worker, grid, first in
+        let k = kernel, h = geo.h, w = geo.w
+        forEachGroup(n, parts: parts, images: images, grid: { ConvGrid(k: k, h: h, w: w, images: $0) }) { worker, grid, first in
             let xg = workPtrs[worker], og = xg + rows.output * grid.ld
             grid.fill(xp + first * inSize, channels: ci, xg)
             grid.convolve(xg, inChannels: ci, packed: pk, outChannels: co, og)
@@ -297,13 +300,14 @@ extension Conv2d {
         if inputGradient {
             dx.resize(x.shape)
             packed.resize([DirectConv.roundUp4(ci) * co * kk])
-            packConvWeights((feedback ?? weight.value).data, outChannels: ci, inChannels: co, taps: kk,
-                            transposeFlip: true, packed.data)
+            packConvWeights((feedback ?? weight.value).data, outChannels: co, inChannels: ci, kk: kk, taps: flippedTaps,
+                            transposed: true, packed.data)
         }
         let xp = x.data, dyp = dy.data, dxp = dx.data, pk = UnsafePointer(packed.data)
         let workPtrs = work.map { $0.data }, dwPtrs = dwPartial.map { $0.data }
         let inSize = ci * geo.h * geo.w, outSize = co * geo.h * geo.w, rows = scratchRows()
-        forEachGroup(n, parts: parts, images: images) { worker, grid, first in
+        let k = kernel, h = geo.h, w = geo.w
+        forEachGroup(n, parts: parts, images: images, grid: { ConvGrid(k: k, h: h, w: w, images: $0) }) { worker, grid, first in
             let xg = workPtrs[worker], og = xg + rows.output * grid.ld, dyg = xg + rows.dy * grid.ld
             grid.fill(xp + first * inSize, channels: ci, xg)
             grid.fill(dyp + first * outSize, channels: co, dyg)
