@@ -96,9 +96,13 @@ public enum Benchmark {
             if i == warmup { Profile.reset() }   // the profile covers the timed steps only (not first touches)
             let t0 = DispatchTime.now().uptimeNanoseconds
             let logits = model.forward(x, mode: .train)
+            let tLoss = Profile.now()
             loss(logits, labels)
+            if Profile.enabled { Profile.record("loss (softmax cross-entropy)", forward: true, since: tLoss) }
             model.backward(loss.grad)
+            let tStep = Profile.now()
             opt.step(lr: 0.01)
+            if Profile.enabled { Profile.record("optimizer (SGD step)", forward: true, since: tStep) }
             let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             if i >= warmup { times.append(dt) }
         }

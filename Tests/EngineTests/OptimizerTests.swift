@@ -46,6 +46,77 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(r.value[0], 1.9, accuracy: 1e-6)
     }
 
+    /// The optimizers update all parameters in one pass cut into one chunk per worker, chunks spanning
+    /// parameter boundaries: every element must end exactly where a plain per-element loop puts it.
+    func testOnePassUpdateMatchesThePerElementRuleAcrossChunkBoundaries() {
+        let saved = Parallel.workers
+        defer { Parallel.workers = saved }
+        Parallel.workers = 2
+        let sizes = [70_001, 3, 90_017, 17]   // 160k elements: two chunks, the cut inside the third parameter
+        func make() -> [Parameter] {
+            var rng = RandomStream(seed: 5, name: "optimizer-test")
+            return sizes.enumerated().map { i, n in
+                let p = Parameter("p\(i)", .weight, shape: [n])
+                rng.fillNormal(p.value, std: 1); return p
+            }
+        }
+        func grads(_ ps: [Parameter], step: Int) {
+            var rng = RandomStream(seed: UInt64(100 + step), name: "optimizer-test/grad")
+            for p in ps { rng.fillNormal(p.grad, std: 1) }
+        }
+        for (mu, nesterov) in [(Float(0), false), (0.9, false), (0.9, true)] {
+            let ps = make(), ref = make()
+            let sgd = SGD([ParameterGroup(Array(ps[..<2]), weightDecay: 0.01), ParameterGroup(Array(ps[2...]), weightDecay: 0)],
+                          momentum: mu, nesterov: nesterov)
+            var bufs = ref.map { [Float](repeating: 0, count: $0.count) }
+            for step in 0..<3 {
+                grads(ps, step: step); grads(ref, step: step)
+                sgd.step(lr: 0.1)
+                for (k, p) in ref.enumerated() {
+                    let wd: Float = k < 2 ? 0.01 : 0
+                    for i in 0..<p.count {
+                        var d = p.grad[i] + wd * p.value[i]
+                        if mu != 0 {
+                            bufs[k][i] = step == 0 ? d : mu * bufs[k][i] + d
+                            d = nesterov ? d + mu * bufs[k][i] : bufs[k][i]
+                        }
+                        p.value[i] -= 0.1 * d
+                    }
+                }
+            }
+            for k in ps.indices {
+                XCTAssertNil(firstDifference(ps[k], ref[k]), "SGD μ=\(mu) nesterov=\(nesterov), parameter \(k)")
+                XCTAssertTrue(ps[k].grad.array.allSatisfy { $0 == 0 }, "gradients zeroed")
+            }
+        }
+        let ps = make(), ref = make()
+        let adam = Adam([ParameterGroup(ps, weightDecay: 0.01)], decoupled: true)
+        var m = ref.map { [Float](repeating: 0, count: $0.count) }, v = m
+        for step in 0..<3 {
+            grads(ps, step: step); grads(ref, step: step)
+            adam.step(lr: 0.01)
+            let c1 = 1 - Float(Double(Float(0.9)).power(step + 1)), c2 = 1 - Float(Double(Float(0.999)).power(step + 1))
+            for (k, p) in ref.enumerated() {
+                for i in 0..<p.count {
+                    let g = p.grad[i]
+                    p.value[i] -= 0.01 * 0.01 * p.value[i]
+                    m[k][i] = 0.9 * m[k][i] + (1 - 0.9) * g
+                    v[k][i] = 0.999 * v[k][i] + (1 - 0.999) * g * g
+                    p.value[i] -= 0.01 * (m[k][i] / c1) / ((v[k][i] / c2).squareRoot() + 1e-8)
+                }
+            }
+        }
+        for k in ps.indices { XCTAssertNil(firstDifference(ps[k], ref[k]), "AdamW, parameter \(k)") }
+    }
+
+    /// The first element where two parameters' values differ in any bit, with both values.
+    private func firstDifference(_ a: Parameter, _ b: Parameter) -> String? {
+        for i in 0..<a.count where a.value[i].bitPattern != b.value[i].bitPattern {
+            return "element \(i): \(a.value[i]) vs \(b.value[i])"
+        }
+        return nil
+    }
+
     func testSchedules() {
         let step = Schedule.step(milestones: [100, 150, 175, 188], gamma: 0.25)
         XCTAssertEqual(step.factor(at: 99.9), 1); XCTAssertEqual(step.factor(at: 100), 0.25)

@@ -8,13 +8,18 @@ public enum Profile {
     nonisolated(unsafe) public static var enabled = false
     nonisolated(unsafe) static var totals: [String: (forward: Double, backward: Double, calls: Int)] = [:]
 
-    @inline(__always) static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+    @inline(__always) public static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
     static func record(_ layer: Layer, forward: Bool, since t0: UInt64) {
         var key = String(describing: type(of: layer))
         if let conv = layer as? Conv2d {   // convolutions by shape: where the kernels spend their time
             key += " \(conv.kernel)×\(conv.kernel)/\(conv.stride) \(conv.inChannels)→\(conv.outChannels) on \(conv.geo.h)×\(conv.geo.w)"
         }
+        record(key, forward: forward, since: t0)
+    }
+
+    /// Adds the time since `t0` to the row `key` (e.g. the loss or the optimizer step, counted as forward).
+    public static func record(_ key: String, forward: Bool, since t0: UInt64) {
         var e = totals[key] ?? (0, 0, 0)
         let dt = Double(now() - t0) / 1e9
         if forward { e.forward += dt; e.calls += 1 } else { e.backward += dt }

@@ -39,34 +39,67 @@ public final class SGD: Optimizer {
     public let groups: [ParameterGroup]
     public let momentum: Float, nesterov: Bool
     private var buffers: [Tensor]
+    private let slices: ParameterSlices
     public var steps = 0
 
     public init(_ groups: [ParameterGroup], momentum: Float = 0, nesterov: Bool = false) {
         self.groups = groups; self.momentum = momentum; self.nesterov = nesterov
         buffers = groups.flatMap { $0.parameters.map { Tensor($0.value.shape) } }
+        slices = ParameterSlices(groups)
     }
     public var state: [Tensor] { buffers }
 
     public func step(lr: Float) {
-        var k = 0
-        let mu = momentum, first = steps == 0
-        for g in groups {
-            let wd = g.weightDecay
-            for p in g.parameters {
-                let w = p.value.data, gr = p.grad.data, b = buffers[k].data
-                for i in 0..<p.count {
-                    var d = gr[i] + wd * w[i]
-                    if mu != 0 {
-                        b[i] = first ? d : mu * b[i] + d
-                        d = nesterov ? d + mu * b[i] : b[i]
-                    }
-                    w[i] -= lr * d
-                    gr[i] = 0
-                }
-                k += 1
+        let mu = momentum, first = steps == 0, nesterov = nesterov, buffers = buffers
+        slices.forEachSlice { k, p, wd, r in
+            let w = p.value.data + r.lowerBound, g = p.grad.data + r.lowerBound, b = buffers[k].data + r.lowerBound
+            let n = r.count
+            // One branch-free loop per case, so each vectorizes; every element is updated alone,
+            // so the split across workers does not change the bits.
+            if mu == 0 {
+                for i in 0..<n { w[i] -= lr * (g[i] + wd * w[i]); g[i] = 0 }
+            } else if first {
+                if nesterov { for i in 0..<n { let d = g[i] + wd * w[i]; b[i] = d; w[i] -= lr * (d + mu * d); g[i] = 0 } }
+                else { for i in 0..<n { let d = g[i] + wd * w[i]; b[i] = d; w[i] -= lr * d; g[i] = 0 } }
+            } else if nesterov {
+                for i in 0..<n { let d = g[i] + wd * w[i]; let m = mu * b[i] + d; b[i] = m; w[i] -= lr * (d + mu * m); g[i] = 0 }
+            } else {
+                for i in 0..<n { let d = g[i] + wd * w[i]; let m = mu * b[i] + d; b[i] = m; w[i] -= lr * m; g[i] = 0 }
             }
         }
         steps += 1
+    }
+}
+
+/// All parameters of an optimizer's groups seen as one range of elements, cut into one contiguous
+/// chunk per worker (a chunk may span several parameters), so an update is one parallel pass.
+final class ParameterSlices {
+    /// (parameter, its group's weight decay, index of its first element in the whole range)
+    private let entries: [(parameter: Parameter, weightDecay: Float, start: Int)]
+    private let total: Int
+
+    init(_ groups: [ParameterGroup]) {
+        var e: [(Parameter, Float, Int)] = [], start = 0
+        for g in groups { for p in g.parameters { e.append((p, g.weightDecay, start)); start += p.count } }
+        entries = e; total = start
+    }
+
+    /// Calls `body(k, parameter, weightDecay, elements)` for every piece of a parameter in each
+    /// worker's chunk; k is the parameter's index in group order.
+    func forEachSlice(_ body: (Int, Parameter, Float, Range<Int>) -> Void) {
+        let entries = entries
+        Parallel.forRange(total, minPerChunk: 1 << 16) { chunk in
+            // first parameter overlapping the chunk, by binary search on the start offsets
+            var lo = 0, hi = entries.count - 1
+            while lo < hi { let mid = (lo + hi + 1) / 2; if entries[mid].start <= chunk.lowerBound { lo = mid } else { hi = mid - 1 } }
+            var k = lo
+            while k < entries.count && entries[k].start < chunk.upperBound {
+                let e = entries[k], a = max(chunk.lowerBound, e.start) - e.start
+                let b = min(chunk.upperBound, e.start + e.parameter.count) - e.start
+                if b > a { body(k, e.parameter, e.weightDecay, a..<b) }
+                k += 1
+            }
+        }
     }
 }
 
@@ -74,6 +107,7 @@ public final class Adam: Optimizer {
     public let groups: [ParameterGroup]
     public let beta1: Float, beta2: Float, eps: Float, decoupled: Bool
     private var m: [Tensor], v: [Tensor]
+    private let slices: ParameterSlices
     public var steps = 0
 
     /// `decoupled: true` is AdamW.
@@ -81,27 +115,24 @@ public final class Adam: Optimizer {
         self.groups = groups; self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.decoupled = decoupled
         m = groups.flatMap { $0.parameters.map { Tensor($0.value.shape) } }
         v = groups.flatMap { $0.parameters.map { Tensor($0.value.shape) } }
+        slices = ParameterSlices(groups)
     }
     public var state: [Tensor] { m + v }
 
     public func step(lr: Float) {
         steps += 1
-        let b1 = beta1, b2 = beta2, e = eps
+        let b1 = beta1, b2 = beta2, e = eps, decoupled = decoupled, m = m, v = v
         let c1 = 1 - Float(Double(b1).power(steps)), c2 = 1 - Float(Double(b2).power(steps))
-        var k = 0
-        for g in groups {
-            let wd = g.weightDecay
-            for p in g.parameters {
-                let w = p.value.data, gr = p.grad.data, mp = m[k].data, vp = v[k].data
-                for i in 0..<p.count {
-                    var gi = gr[i]
-                    if decoupled { w[i] -= lr * wd * w[i] } else { gi += wd * w[i] }
-                    mp[i] = b1 * mp[i] + (1 - b1) * gi
-                    vp[i] = b2 * vp[i] + (1 - b2) * gi * gi
-                    w[i] -= lr * (mp[i] / c1) / ((vp[i] / c2).squareRoot() + e)
-                    gr[i] = 0
-                }
-                k += 1
+        slices.forEachSlice { k, p, wd, r in
+            let w = p.value.data + r.lowerBound, gr = p.grad.data + r.lowerBound
+            let mp = m[k].data + r.lowerBound, vp = v[k].data + r.lowerBound
+            for i in 0..<r.count {
+                var gi = gr[i]
+                if decoupled { w[i] -= lr * wd * w[i] } else { gi += wd * w[i] }
+                mp[i] = b1 * mp[i] + (1 - b1) * gi
+                vp[i] = b2 * vp[i] + (1 - b2) * gi * gi
+                w[i] -= lr * (mp[i] / c1) / ((vp[i] / c2).squareRoot() + e)
+                gr[i] = 0
             }
         }
     }
