@@ -23,6 +23,28 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Attention's per-sequence products: every transpose form, odd sizes (vector tails), row strides
+    /// wider than the rows, as the heads' strided columns of qkv are.
+    func testSmallGEMMMatchesNaive() {
+        var rng = RandomStream(seed: 11, name: "small-gemm")
+        for (m, n, k) in [(20, 20, 64), (20, 64, 20), (7, 19, 37), (1, 33, 1), (3, 48, 16), (5, 1, 70)] {
+            for ta in [false, true] { for tb in [false, true] {
+                let lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 5, ldc = n + 2
+                let a = Tensor([(ta ? k : m) * lda]), b = Tensor([(tb ? n : k) * ldb])
+                rng.fillUniform(a, -1, 1); rng.fillUniform(b, -1, 1)
+                let c1 = Tensor([m * ldc]), c2 = Tensor([m * ldc])
+                smallGEMM(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.7, a: a.data, lda: lda,
+                          b: b.data, ldb: ldb, c: c1.data, ldc: ldc)
+                gemmNaive(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.7, a: a.data, lda: lda,
+                          b: b.data, ldb: ldb, c: c2.data, ldc: ldc)
+                var worst: Float = 0
+                for i in 0..<m { for j in 0..<n { worst = max(worst, abs(c1[i * ldc + j] - c2[i * ldc + j])) } }
+                XCTAssertLessThan(worst, 1e-5, "smallGEMM \(m)x\(n)x\(k) ta=\(ta) tb=\(tb)")
+                for i in 0..<m { for j in n..<ldc { XCTAssertEqual(c1[i * ldc + j], 0, "writes past row \(i)'s n columns") } }
+            } }
+        }
+    }
+
     func testConvForwardMatchesNaiveDirectConvolution() {
         var rng = RandomStream(seed: 8, name: "conv")
         // padded 3×3, strided, pointwise, strided pointwise, 7×7 stem, 2×2 maps (several images per GEMM)

@@ -53,6 +53,20 @@ func dotSums(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int, shi
     return (ss, qq)
 }
 
+/// (Σ a·b, Σ a·b·c) over n floats.
+@inline(__always)
+func productSums(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ n: Int) -> (Float, Float) {
+    var s = SIMD8<Float>(), q = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= n {
+        let g = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+        s += g; q += g * UnsafeRawPointer(c + i).loadUnaligned(as: SIMD8<Float>.self); i += 8
+    }
+    var ss = s.sum(), qq = q.sum()
+    while i < n { let g = a[i] * b[i]; ss += g; qq += g * c[i]; i += 1 }
+    return (ss, qq)
+}
+
 /// e^x in float, within ~2 ulp of expf for x in [−87, 88] (Cephes' range reduction and polynomial);
 /// branch-free so that loops over it vectorise.
 @inline(__always) public func fastExp(_ x: Float) -> Float {
@@ -81,4 +95,39 @@ func dotSums(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int, shi
     let poly = ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t
     let e = 1 - poly * fastExp(-a * a)
     return x < 0 ? -e : e
+}
+
+/// fastExp on 16 lanes: each lane computes exactly what fastExp computes (the same operations in the
+/// same order, no fused multiply-adds), so vectorised callers keep the scalar bits.
+@_transparent func fastExp16(_ x: Lane16) -> Lane16 {
+    var xc = x.replacing(with: -87.3, where: x .<= -87.3)        // max(x, −87.3) as Swift.max takes it
+    xc = xc.replacing(with: 88.3, where: xc .> 88.3)               // min(·, 88.3)
+    let t = xc * 1.44269504088896341 + 12_582_912
+    let n = t - 12_582_912
+    var r = xc - n * 0.693359375
+    r -= n * -2.12194440e-4
+    let r2 = r * r
+    var p = Lane16(repeating: 1.9875691500e-4)
+    p = p * r + 1.3981999507e-3
+    p = p * r + 8.3334519073e-3
+    p = p * r + 4.1665795894e-2
+    p = p * r + 1.6666665459e-1
+    p = p * r + 5.0000001201e-1
+    let y = p * r2 + r + 1
+    let bits = (unsafeBitCast(t, to: SIMD16<UInt32>.self) &- 0x4B40_0000 &+ 127) &<< 23
+    return y * unsafeBitCast(bits, to: Lane16.self)
+}
+
+/// fastErf on 16 lanes, lane for lane the scalar fastErf's bits.
+@_transparent func fastErf16(_ x: Lane16) -> Lane16 {
+    let a = unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: Lane16.self)   // |x|
+    let t = 1 / (1 + 0.3275911 * a)
+    let poly = ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t
+    let e = 1 - poly * fastExp16(negate16(a) * a)
+    return e.replacing(with: negate16(e), where: x .< 0)
+}
+
+/// −v by flipping the sign bits, as scalar negation does (SIMD's prefix − is 0 − v, which gives +0 for +0).
+@_transparent func negate16(_ v: Lane16) -> Lane16 {
+    unsafeBitCast(unsafeBitCast(v, to: SIMD16<UInt32>.self) ^ 0x8000_0000, to: Lane16.self)
 }

@@ -1,7 +1,8 @@
 // Sequence layers: Embedding (token + learned positional) and multi-head self-attention.
 // Shapes: tokens [N, T] (token ids stored as Float), embeddings [N, T, D];
 // attention: x [N, T, D] → qkv = x·Wqkvᵀ [N, T, 3D] → per (n, head) softmax(Q·Kᵀ/√dh [+ causal mask])·V
-// → concat heads [N, T, D] → y = ·Woᵀ + b. Heads read strided columns of qkv (lda = 3D), no copies.
+// → concat heads [N, T, D] → y = ·Woᵀ + b. Heads read strided columns of qkv (lda = 3D), no copies;
+// the per-(n, head) products are SmallGEMM (T×T and T×dh: too small for a BLAS call to pay).
 
 import Foundation
 
@@ -93,7 +94,7 @@ public final class MultiHeadSelfAttention: Layer {
                 let base = qp + b * T * ld, Q = base + hd * dh, K = base + d + hd * dh, V = base + 2 * d + hd * dh
                 let P = pp + nh * T * T
                 // S = Q·Kᵀ·scale  [T, T]
-                gemmSerial(transA: false, transB: true, m: T, n: T, k: dh, alpha: scale, a: Q, lda: ld, b: K, ldb: ld, c: P, ldc: T)
+                smallGEMM(transA: false, transB: true, m: T, n: T, k: dh, alpha: scale, a: Q, lda: ld, b: K, ldb: ld, c: P, ldc: T)
                 for i in 0..<T {  // row softmax, with the causal mask j > i
                     let row = P + i * T, last = causal ? i : T - 1
                     var mx = -Float.infinity
@@ -105,8 +106,8 @@ public final class MultiHeadSelfAttention: Layer {
                     if last + 1 < T { for j in (last + 1)..<T { row[j] = 0 } }
                 }
                 // O = P·V  [T, dh] into attn columns of this head
-                gemmSerial(transA: false, transB: false, m: T, n: dh, k: T, a: P, lda: T, b: V, ldb: ld,
-                           c: ap + b * T * d + hd * dh, ldc: d)
+                smallGEMM(transA: false, transB: false, m: T, n: dh, k: T, a: P, lda: T, b: V, ldb: ld,
+                          c: ap + b * T * d + hd * dh, ldc: d)
             }
         }
         return proj.forward(attn, mode: mode)
@@ -126,16 +127,16 @@ public final class MultiHeadSelfAttention: Layer {
                 let base = qp + b * T * ld, Q = base + hd * dh, K = base + d + hd * dh, V = base + 2 * d + hd * dh
                 let dbase = dq + b * T * ld, dQ = dbase + hd * dh, dK = dbase + d + hd * dh, dV = dbase + 2 * d + hd * dh
                 let P = pp + nh * T * T, dP = dpp + nh * T * T, dOh = dop + b * T * d + hd * dh
-                gemmSerial(transA: false, transB: true, m: T, n: T, k: dh, a: dOh, lda: d, b: V, ldb: ld, c: dP, ldc: T)
-                gemmSerial(transA: true, transB: false, m: T, n: dh, k: T, a: P, lda: T, b: dOh, ldb: d, c: dV, ldc: ld)
+                smallGEMM(transA: false, transB: true, m: T, n: T, k: dh, a: dOh, lda: d, b: V, ldb: ld, c: dP, ldc: T)
+                smallGEMM(transA: true, transB: false, m: T, n: dh, k: T, a: P, lda: T, b: dOh, ldb: d, c: dV, ldc: ld)
                 for i in 0..<T {
                     let pr = P + i * T, dr = dP + i * T
                     var s: Float = 0
                     for j in 0..<T { s += pr[j] * dr[j] }
                     for j in 0..<T { dr[j] = pr[j] * (dr[j] - s) }
                 }
-                gemmSerial(transA: false, transB: false, m: T, n: dh, k: T, alpha: scale, a: dP, lda: T, b: K, ldb: ld, c: dQ, ldc: ld)
-                gemmSerial(transA: true, transB: false, m: T, n: dh, k: T, alpha: scale, a: dP, lda: T, b: Q, ldb: ld, c: dK, ldc: ld)
+                smallGEMM(transA: false, transB: false, m: T, n: dh, k: T, alpha: scale, a: dP, lda: T, b: K, ldb: ld, c: dQ, ldc: ld)
+                smallGEMM(transA: true, transB: false, m: T, n: dh, k: T, alpha: scale, a: dP, lda: T, b: Q, ldb: ld, c: dK, ldc: ld)
             }
         }
         return qkv.backward(dqkv, inputGradient: inputGradient)

@@ -141,9 +141,8 @@ public final class LayerNorm: Layer {
         Parallel.forRange(rows, minPerChunk: 64) { range in
             for r in range {
                 let row = xp + r * d
-                var s: Float = 0; for j in 0..<d { s += row[j] }
-                let mean = s / Float(d)
-                var ss: Float = 0; for j in 0..<d { let v = row[j] - mean; ss += v * v }
+                let mean = shiftedSums(row, d, shift: 0).0 / Float(d)        // 8-lane sums, fixed order
+                let ss = shiftedSums(row, d, shift: mean).1                 // Σ (x − μ)², two-pass
                 let inv = 1 / (ss / Float(d) + eps).squareRoot()
                 isp[r] = inv
                 for j in 0..<d { let h = (row[j] - mean) * inv; hp[r * d + j] = h; yp[r * d + j] = gp[j] * h + bp[j] }
@@ -156,14 +155,27 @@ public final class LayerNorm: Layer {
     public func backward(_ dy: Tensor, inputGradient: Bool) -> Tensor? {
         let d = features, rows = x.count / d
         let dyp = dy.data, hp = xhat.data, ggp = gamma.grad.data, gbp = beta.grad.data
-        for r in 0..<rows { for j in 0..<d { let g = dyp[r * d + j]; ggp[j] += g * hp[r * d + j]; gbp[j] += g } }
+        // dγ, dβ: rows added in order for each feature, 8 features per vector (the same bits as one at a time)
+        let d8 = d - d % 8
+        for r in 0..<rows {
+            let g = dyp + r * d, h = hp + r * d
+            var j = 0
+            while j < d8 {
+                let vg = UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self)
+                let vh = UnsafeRawPointer(h + j).loadUnaligned(as: SIMD8<Float>.self)
+                let gg = UnsafeMutableRawPointer(ggp + j), gb = UnsafeMutableRawPointer(gbp + j)
+                gg.storeBytes(of: gg.loadUnaligned(as: SIMD8<Float>.self) + vg * vh, as: SIMD8<Float>.self)
+                gb.storeBytes(of: gb.loadUnaligned(as: SIMD8<Float>.self) + vg, as: SIMD8<Float>.self)
+                j += 8
+            }
+            while j < d { ggp[j] += g[j] * h[j]; gbp[j] += g[j]; j += 1 }
+        }
         guard inputGradient else { return nil }
         dx.resize(x.shape)
         let dxp = dx.data, isp = invStd.data, gp = gamma.value.data
         Parallel.forRange(rows, minPerChunk: 64) { range in
             for r in range {
-                var mg: Float = 0, mgh: Float = 0
-                for j in 0..<d { let g = dyp[r * d + j] * gp[j]; mg += g; mgh += g * hp[r * d + j] }
+                var (mg, mgh) = productSums(dyp + r * d, gp, hp + r * d, d)   // Σ g, Σ g·x̂ with g = dy·γ
                 mg /= Float(d); mgh /= Float(d)
                 let inv = isp[r]
                 for j in 0..<d { dxp[r * d + j] = inv * (dyp[r * d + j] * gp[j] - mg - hp[r * d + j] * mgh) }
