@@ -15,7 +15,7 @@ struct BenchCommand: ParsableCommand {
     var steps: Int = 5
     @Option(help: "Write the results as JSON to this file.")
     var out: String?
-    @Flag(help: "Also print where each model's timed steps go, per layer kind (convolutions by shape).")
+    @Flag(help: "Also print where each model's timed steps go, per layer kind (convolutions by shape, BatchNorm by channels), loss and optimizer.")
     var profile = false
     @Flag(help: "Instead: every method's step on ResNet-18 w1/4 (Fashion-MNIST shape), K blocks, beside bp's.")
     var methods = false

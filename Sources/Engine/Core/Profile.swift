@@ -1,5 +1,6 @@
 // Profile: optional per-layer-kind timing of forward and backward passes (`blocklocal bench --profile`),
-// convolutions split by shape (kernel, stride, channels, input map).
+// convolutions split by shape (kernel, stride, channels, input map), BatchNorm by channel count, plus
+// the loss and the optimizer step as the benchmark times them.
 // Off by default; when off, the cost is one branch per layer call.
 
 import Foundation
@@ -14,6 +15,8 @@ public enum Profile {
         var key = String(describing: type(of: layer))
         if let conv = layer as? Conv2d {   // convolutions by shape: where the kernels spend their time
             key += " \(conv.kernel)×\(conv.kernel)/\(conv.stride) \(conv.inChannels)→\(conv.outChannels) on \(conv.geo.h)×\(conv.geo.w)"
+        } else if let norm = layer as? BatchNorm {
+            key += " \(norm.channels) ch"
         }
         record(key, forward: forward, since: t0)
     }
