@@ -65,11 +65,7 @@ private func smallGEMMRowDots(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePoi
             let bj = b + j * ldb
             var s = Lane16(), p = 0
             while p < k16 { madd16(&s, load16(ai + p), load16(bj + p)); p += 16 }
-            if p < k {
-                var ta = Lane16(), tb = Lane16()
-                for l in 0..<(k - p) { ta[l] = ai[p + l]; tb[l] = bj[p + l] }
-                madd16(&s, ta, tb)
-            }
+            if p < k { madd16(&s, loadPartial16(ai + p, k - p), loadPartial16(bj + p, k - p)) }
             c[i * ldc + j] = alpha * laneSum16(s)
         }
     }

@@ -70,22 +70,36 @@ func productSums(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: Unsa
 /// e^x in float, within ~2 ulp of expf for x in [−87, 88] (Cephes' range reduction and polynomial);
 /// branch-free so that loops over it vectorise.
 @inline(__always) public func fastExp(_ x: Float) -> Float {
-    let xc = min(max(x, -87.3), 88.3)
-    // round to nearest via 1.5·2²³: t's low mantissa bits then hold n (no trapping conversion)
-    let t = xc * 1.44269504088896341 + 12_582_912
-    let n = t - 12_582_912
-    var r = xc - n * 0.693359375
-    r -= n * -2.12194440e-4
+    let (t, y) = expReduced(min(max(x, -87.3), 88.3))
+    return y * Float(bitPattern: (t.bitPattern &- 0x4B40_0000 &+ 127) &<< 23)
+}
+
+/// The arithmetic fastExp's reduction and polynomial need, on a float or on 16 lanes of floats.
+protocol ExpArithmetic {
+    static func + (a: Self, b: Self) -> Self
+    static func - (a: Self, b: Self) -> Self
+    static func * (a: Self, b: Self) -> Self
+    init(splat: Float)
+}
+extension Float: ExpArithmetic { init(splat v: Float) { self = v } }
+extension SIMD16: ExpArithmetic where Scalar == Float { init(splat v: Float) { self.init(repeating: v) } }
+
+/// For xc already clamped to [−87.3, 88.3]: t, whose low mantissa bits hold n = round(xc·log2 e)
+/// (rounding via 1.5·2²³, no trapping conversion), and y = e^(xc − n·ln 2) by Cephes' polynomial, so
+/// that e^xc = y·2ⁿ. Shared by fastExp and fastExp16, which therefore compute the same bits.
+@_transparent func expReduced<V: ExpArithmetic>(_ xc: V) -> (t: V, y: V) {
+    let t = xc * V(splat: 1.44269504088896341) + V(splat: 12_582_912)
+    let n = t - V(splat: 12_582_912)
+    var r = xc - n * V(splat: 0.693359375)
+    r = r - n * V(splat: -2.12194440e-4)
     let r2 = r * r
-    var p: Float = 1.9875691500e-4
-    p = p * r + 1.3981999507e-3
-    p = p * r + 8.3334519073e-3
-    p = p * r + 4.1665795894e-2
-    p = p * r + 1.6666665459e-1
-    p = p * r + 5.0000001201e-1
-    let y = p * r2 + r + 1
-    let scale = Float(bitPattern: (t.bitPattern &- 0x4B40_0000 &+ 127) &<< 23)
-    return y * scale
+    var p = V(splat: 1.9875691500e-4)
+    p = p * r + V(splat: 1.3981999507e-3)
+    p = p * r + V(splat: 8.3334519073e-3)
+    p = p * r + V(splat: 4.1665795894e-2)
+    p = p * r + V(splat: 1.6666665459e-1)
+    p = p * r + V(splat: 5.0000001201e-1)
+    return (t, p * r2 + r + V(splat: 1))
 }
 
 /// erf(x) by Abramowitz & Stegun 7.1.26: |error| ≤ 1.5e-7 in exact arithmetic, < 6e-7 evaluated in float.
@@ -102,18 +116,7 @@ func productSums(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: Unsa
 @_transparent func fastExp16(_ x: Lane16) -> Lane16 {
     var xc = x.replacing(with: -87.3, where: x .<= -87.3)        // max(x, −87.3) as Swift.max takes it
     xc = xc.replacing(with: 88.3, where: xc .> 88.3)               // min(·, 88.3)
-    let t = xc * 1.44269504088896341 + 12_582_912
-    let n = t - 12_582_912
-    var r = xc - n * 0.693359375
-    r -= n * -2.12194440e-4
-    let r2 = r * r
-    var p = Lane16(repeating: 1.9875691500e-4)
-    p = p * r + 1.3981999507e-3
-    p = p * r + 8.3334519073e-3
-    p = p * r + 4.1665795894e-2
-    p = p * r + 1.6666665459e-1
-    p = p * r + 5.0000001201e-1
-    let y = p * r2 + r + 1
+    let (t, y) = expReduced(xc)
     let bits = (unsafeBitCast(t, to: SIMD16<UInt32>.self) &- 0x4B40_0000 &+ 127) &<< 23
     return y * unsafeBitCast(bits, to: Lane16.self)
 }
@@ -121,13 +124,31 @@ func productSums(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: Unsa
 /// fastErf on 16 lanes, lane for lane the scalar fastErf's bits.
 @_transparent func fastErf16(_ x: Lane16) -> Lane16 {
     let a = unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: Lane16.self)   // |x|
-    let t = 1 / (1 + 0.3275911 * a)
-    let poly = ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t
-    let e = 1 - poly * fastExp16(negate16(a) * a)
+    let t: Lane16 = 1 / (1 + 0.3275911 * a)
+    var poly: Lane16 = 1.061405429 * t - 1.453152027   // fastErf's polynomial, step by step in its order
+    poly = poly * t + 1.421413741
+    poly = poly * t - 0.284496736
+    poly = poly * t + 0.254829592
+    poly = poly * t
+    let e: Lane16 = 1 - poly * fastExp16(negate16(a) * a)
     return e.replacing(with: negate16(e), where: x .< 0)
 }
 
 /// −v by flipping the sign bits, as scalar negation does (SIMD's prefix − is 0 − v, which gives +0 for +0).
 @_transparent func negate16(_ v: Lane16) -> Lane16 {
     unsafeBitCast(unsafeBitCast(v, to: SIMD16<UInt32>.self) ^ 0x8000_0000, to: Lane16.self)
+}
+
+/// The n ≤ 16 floats at p in lanes 0..<n, zeros above (a vector loop's last, partial vector).
+@inline(__always) func loadPartial16(_ p: UnsafePointer<Float>, _ n: Int) -> Lane16 {
+    if n == 16 { return load16(p) }
+    var v = Lane16()
+    for l in 0..<n { v[l] = p[l] }
+    return v
+}
+
+/// Stores lanes 0..<n (n ≤ 16) of v at p.
+@inline(__always) func storePartial16(_ v: Lane16, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
+    if n == 16 { store16(v, p); return }
+    for l in 0..<n { p[l] = v[l] }
 }

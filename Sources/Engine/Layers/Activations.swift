@@ -57,30 +57,27 @@ public final class LeakyReLU: Elementwise {
 /// y = x·Φ(x) with Φ the standard normal CDF; dy/dx = Φ(x) + x·φ(x)
 public final class GELU: Elementwise {
     public override init() {}
-    // 16 elements at a time through the lane versions of fastErf/fastExp (the same bits as one at a time)
+    // 16 elements at a time (the last vector partial) through the lane versions of fastErf/fastExp,
+    // which give each lane the scalar functions' bits
     override fileprivate func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ r: Range<Int>) {
         var i = r.lowerBound
-        while i + 16 <= r.upperBound {
-            let v = load16(x + i)
-            store16(0.5 * v * (1 + fastErf16(v * 0.70710678)), y + i)
-            i += 16
-        }
-        while i < r.upperBound { let v = x[i]; y[i] = 0.5 * v * (1 + fastErf(v * 0.70710678)); i += 1 }
+        while i + 16 <= r.upperBound { store16(geluValue16(load16(x + i)), y + i); i += 16 }
+        if i < r.upperBound { let n = r.upperBound - i; storePartial16(geluValue16(loadPartial16(x + i, n)), y + i, n) }
     }
     override fileprivate func derive(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                                      _ dx: UnsafeMutablePointer<Float>, _ r: Range<Int>) {
         var i = r.lowerBound
-        while i + 16 <= r.upperBound {
-            let v = load16(x + i)
-            let cdf = 0.5 * (1 + fastErf16(v * 0.70710678)), pdf = 0.39894228 * fastExp16(-0.5 * v * v)
-            store16(load16(dy + i) * (cdf + v * pdf), dx + i)
-            i += 16
-        }
-        while i < r.upperBound {
-            let v = x[i]
-            let cdf = 0.5 * (1 + fastErf(v * 0.70710678)), pdf = 0.39894228 * fastExp(-0.5 * v * v)
-            dx[i] = dy[i] * (cdf + v * pdf)
-            i += 1
+        while i + 16 <= r.upperBound { store16(load16(dy + i) * geluSlope16(load16(x + i)), dx + i); i += 16 }
+        if i < r.upperBound {
+            let n = r.upperBound - i
+            storePartial16(loadPartial16(dy + i, n) * geluSlope16(loadPartial16(x + i, n)), dx + i, n)
         }
     }
+
+}
+
+/// GELU's x·Φ(x) and its derivative Φ(x) + x·φ(x), lane by lane.
+@_transparent func geluValue16(_ v: Lane16) -> Lane16 { 0.5 * v * (1 + fastErf16(v * 0.70710678)) }
+@_transparent func geluSlope16(_ v: Lane16) -> Lane16 {
+    0.5 * (1 + fastErf16(v * 0.70710678)) + v * (0.39894228 * fastExp16(-0.5 * v * v))
 }
