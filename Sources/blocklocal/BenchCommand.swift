@@ -21,6 +21,8 @@ struct BenchCommand: ParsableCommand {
     var methods = false
     @Option(help: "Blocks K for --methods.")
     var blocks: Int = 4
+    @Flag(help: "Run 3×3 stride-1 convolutions on the direct paths instead of Winograd F(2×2, 3×3) (engine 0.4.0's arithmetic), to compare.")
+    var noWinograd = false
     @Option(help: "PyTorch results measured here by ../shared/perf/train_bench.py (JSON lines); replaces the recorded anchors in the comparison.")
     var torch: String?
 
@@ -36,6 +38,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         exec.apply()
+        Conv2d.winograd = !noWinograd
         if methods { return try runMethods() }
         let wanted = models.map { Set($0.split(separator: ",").map(String.init)) }
         var configs = BenchConfig.reference.filter { wanted?.contains($0.key) ?? true }

@@ -34,7 +34,7 @@ final class CLITests: XCTestCase {
 
     func testVersionAndHelp() throws {
         let v = try run(["--version"])
-        XCTAssertEqual(v.status, 0); XCTAssertEqual(v.out.trimmingCharacters(in: .whitespacesAndNewlines), "0.4.0")
+        XCTAssertEqual(v.status, 0); XCTAssertEqual(v.out.trimmingCharacters(in: .whitespacesAndNewlines), "0.5.0")
         let h = try run(["--help"])
         for sub in ["train", "data", "bench", "model"] { XCTAssert(h.out.contains(sub), "help lists \(sub)") }
     }

@@ -69,8 +69,8 @@ final class KernelTests: XCTestCase {
     func testConvBackwardWithAndWithoutTheColumnCacheAgree() {
         var rng = RandomStream(seed: 12, name: "cache")
         let saved = Conv2d.cacheLimitBytes, savedDensity = Conv2d.directMinDensity
-        defer { Conv2d.cacheLimitBytes = saved; Conv2d.directMinDensity = savedDensity }
-        Conv2d.directMinDensity = 2   // every geometry on the im2col path
+        defer { Conv2d.cacheLimitBytes = saved; Conv2d.directMinDensity = savedDensity; Conv2d.winograd = true }
+        Conv2d.directMinDensity = 2; Conv2d.winograd = false   // every geometry on the im2col path
         for (ci, co, k, s, p, h, n) in [(3, 5, 3, 1, 1, 9, 3), (4, 6, 3, 2, 1, 11, 2), (6, 3, 1, 2, 0, 7, 2), (5, 7, 3, 1, 1, 2, 130)] {
             let x = Tensor([n, ci, h, h]); rng.fillNormal(x, std: 1)
             var results: [[Float]] = []
@@ -99,9 +99,9 @@ final class KernelTests: XCTestCase {
         defer {
             Conv2d.directMinDensity = savedDensity; DirectConv.groupFloats = savedGroup
             Conv2d.directMaxInChannels = savedWidth; Conv2d.laneMaxPixels = savedLaneMax
-            LaneConv.groupFloats = savedLaneGroup; Engine.configure(threads: 2)
+            LaneConv.groupFloats = savedLaneGroup; Engine.configure(threads: 2); Conv2d.winograd = true
         }
-        Conv2d.directMaxInChannels = .max
+        Conv2d.directMaxInChannels = .max; Conv2d.winograd = false
         var rng = RandomStream(seed: 15, name: "direct")
         // (in, out channels, kernel, h, w, images, DirectConv group, LaneConv group, threads)
         for (ci, co, k, h, w, n, group, laneGroup, threads) in [
@@ -154,8 +154,9 @@ final class KernelTests: XCTestCase {
         defer {
             Conv2d.directMinDensity = savedDensity; Conv2d.laneMaxPixels = savedLaneMax
             LaneConv.groupFloats = savedGroup; LaneConv.weightGradientPositions = savedChunk; Engine.configure(threads: 2)
+            Conv2d.winograd = true
         }
-        Conv2d.directMinDensity = 2   // the reference is im2col, never the shared-gap path
+        Conv2d.directMinDensity = 2; Conv2d.winograd = false   // the reference is im2col
         LaneConv.weightGradientPositions = 7   // weight-gradient chunks of one or a few rows, across blocks
         var rng = RandomStream(seed: 18, name: "lanes")
         // (in, out channels, kernel, stride, padding, h, w, images, LaneConv group, threads)
@@ -188,6 +189,62 @@ final class KernelTests: XCTestCase {
                     }
                     let dx = conv.backward(dyValues, inputGradient: true)!.array
                     results["\(lanes) \(fa)"] = y.array + dx + conv.weight.grad.array + conv.bias!.grad.array
+                }
+            }
+            for fa in [false, true] {
+                let a = results["true \(fa)"]!, b = results["false \(fa)"]!
+                XCTAssertEqual(a.count, b.count)
+                for i in 0..<a.count {
+                    XCTAssertEqual(a[i], b[i], accuracy: 2e-4 * max(1, abs(b[i])), "\(name) fa=\(fa) at \(i)")
+                }
+            }
+            XCTAssertNotEqual(results["true false"], results["true true"], "FA changes the input gradient")
+        }
+    }
+
+    /// The Winograd path (3×3, stride 1, pad 1) against the naive convolution (forward) and the im2col path
+    /// (forward, dx, dW, db; with and without FA): odd and even maps from 1×1 to 28×28, channel counts that
+    /// are not multiples of 4, partial 16-image blocks, groups of one block, forward chunks of 4 tiles and
+    /// weight-gradient chunks of a few tiles that cross blocks, one worker and two.
+    func testWinogradPathMatchesNaiveAndTheIm2colPath() {
+        let savedDensity = Conv2d.directMinDensity, savedLaneMax = Conv2d.laneMaxPixels, savedGroup = LaneConv.groupFloats
+        let savedChunk = Winograd.chunkFloats, savedPositions = Winograd.gradientPositions, savedMin = Conv2d.winogradMinChannels
+        defer {
+            Conv2d.directMinDensity = savedDensity; Conv2d.laneMaxPixels = savedLaneMax; LaneConv.groupFloats = savedGroup
+            Winograd.chunkFloats = savedChunk; Winograd.gradientPositions = savedPositions
+            Conv2d.winogradMinChannels = savedMin; Conv2d.winograd = true; Engine.configure(threads: 2)
+        }
+        Conv2d.directMinDensity = 2; Conv2d.laneMaxPixels = 0; Conv2d.winogradMinChannels = 1   // reference: im2col
+        var rng = RandomStream(seed: 21, name: "winograd")
+        // (in, out channels, h, w, images, LaneConv group, forward chunk floats, weight-gradient chunk, threads)
+        for (ci, co, h, w, n, group, chunk, positions, threads) in [
+            (3, 5, 9, 9, 3, 1 << 22, 1 << 17, 64, 2), (16, 16, 28, 28, 4, 1 << 22, 1 << 17, 64, 2),
+            (5, 7, 4, 6, 21, 1, 1, 3, 2), (6, 4, 1, 1, 7, 1 << 22, 1 << 17, 64, 2), (1, 12, 11, 5, 2, 1 << 22, 1, 2, 1),
+            (8, 6, 4, 4, 37, 20_000, 1, 7, 2), (9, 13, 7, 7, 18, 1 << 22, 1 << 15, 5, 1), (4, 4, 2, 3, 33, 1, 1 << 17, 64, 2)] {
+            LaneConv.groupFloats = group; Winograd.chunkFloats = chunk; Winograd.gradientPositions = positions
+            Engine.configure(threads: threads)
+            let x = Tensor([n, ci, h, w]); rng.fillNormal(x, std: 1)
+            let dyValues = Tensor([n, co, h, w]); rng.fillNormal(dyValues, std: 1)
+            let name = "\(ci)→\(co) \(h)×\(w) n\(n)"
+            var results: [String: [Float]] = [:]
+            for winograd in [false, true] {
+                Conv2d.winograd = winograd
+                for fa in [false, true] {
+                    var init_ = RandomStream(seed: 22, name: "w")
+                    let conv = Conv2d(ci, co, kernel: 3, padding: 1, bias: true, rng: &init_)
+                    if fa { var fb = RandomStream(seed: 23, name: "B"); conv.enableFeedbackAlignment(rng: &fb) }
+                    let y = conv.forward(x, mode: .train)
+                    let g = ConvGeometry(c: ci, h: h, w: w, kh: 3, kw: 3, stride: 1, pad: 1)
+                    let ref = Tensor([co, h, w])
+                    for s in 0..<n {
+                        convNaive(g, outChannels: co, x: x.data + s * ci * h * w, w: conv.weight.value.data, y: ref.data)
+                        for i in 0..<ref.count {
+                            XCTAssertEqual(y[s * ref.count + i], ref[i] + conv.bias!.value[i / (h * w)], accuracy: 1e-4,
+                                           "winograd=\(winograd) \(name) image \(s) at \(i)")
+                        }
+                    }
+                    let dx = conv.backward(dyValues, inputGradient: true)!.array
+                    results["\(winograd) \(fa)"] = y.array + dx + conv.weight.grad.array + conv.bias!.grad.array
                 }
             }
             for fa in [false, true] {

@@ -126,21 +126,23 @@ public struct LaneGrid {
     static let slack = 2 * LaneConv.lanes
 
     /// grid[b][c] = the planes of src's images [images, channels, h, w], padded by `pad` (zero borders
-    /// and missing lanes); `h`, `w`, `pad` those of the input or of dy.
+    /// and missing lanes); `h`, `w`, `pad` those of the input or of dy. Planes are `rows` × `columns`
+    /// vectors (default h + 2·pad × w + 2·pad; more extends the bottom and right borders).
     func fill(_ src: UnsafePointer<Float>, channels: Int, h: Int, w: Int, pad p: Int,
-              _ grid: UnsafeMutablePointer<Float>) {
-        let lanes = LaneConv.lanes, hw = h * w, wp = w + 2 * p, plane = (h + 2 * p) * wp * lanes
+              rows: Int? = nil, columns: Int? = nil, _ grid: UnsafeMutablePointer<Float>) {
+        let lanes = LaneConv.lanes, hw = h * w, wp = columns ?? w + 2 * p, hp = rows ?? h + 2 * p
+        let plane = hp * wp * lanes, right = wp - p - w
         for b in 0..<blocks {
             let used = min(lanes, images - b * lanes)
             for c in 0..<channels {
                 let dst = grid + (b * channels + c) * plane
                 if used < lanes { dst.update(repeating: 0, count: plane) } else {
-                    dst.update(repeating: 0, count: p * wp * lanes)                        // top rows
-                    (dst + (p + h) * wp * lanes).update(repeating: 0, count: p * wp * lanes) // bottom rows
-                    for y in 0..<h {                                                      // side columns
+                    dst.update(repeating: 0, count: p * wp * lanes)                                 // top rows
+                    (dst + (p + h) * wp * lanes).update(repeating: 0, count: (hp - p - h) * wp * lanes) // bottom rows
+                    for y in 0..<h {                                                               // side columns
                         let row = dst + (p + y) * wp * lanes
                         row.update(repeating: 0, count: p * lanes)
-                        (row + (p + w) * lanes).update(repeating: 0, count: p * lanes)
+                        (row + (p + w) * lanes).update(repeating: 0, count: right * lanes)
                     }
                 }
                 for l in 0..<used {
@@ -214,7 +216,7 @@ public struct LaneGrid {
 #if BLOCKLOCAL_TARGET_AVX512
 /// out[r·ldOut + 16v ..< +16] for 4 output channels r and the 4 positions v at bases[0..<4]:
 /// 16 accumulators, one multiply-add per (c, tap) and lane.
-private func laneConvMicrokernel(_ x: UnsafePointer<Float>, channelStride cs: Int, inChannels: Int,
+func laneConvMicrokernel(_ x: UnsafePointer<Float>, channelStride cs: Int, inChannels: Int,
                                  bases: UnsafePointer<Int>, offsets: UnsafePointer<Int>, taps: Int,
                                  packed: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, ldOut: Int) {
     let p0 = x + bases[0], p1 = x + bases[1], p2 = x + bases[2], p3 = x + bases[3]
@@ -248,7 +250,7 @@ private func laneConvMicrokernel(_ x: UnsafePointer<Float>, channelStride cs: In
 #else
 /// out[r·ldOut ..< +16] for 4 output channels r and the one position at bases[0]: 4 accumulators
 /// of 16 lanes (8 registers of 8), one multiply-add per (c, tap) and lane.
-private func laneConvMicrokernel(_ x: UnsafePointer<Float>, channelStride cs: Int, inChannels: Int,
+func laneConvMicrokernel(_ x: UnsafePointer<Float>, channelStride cs: Int, inChannels: Int,
                                  bases: UnsafePointer<Int>, offsets: UnsafePointer<Int>, taps: Int,
                                  packed: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, ldOut: Int) {
     let p0 = x + bases[0]

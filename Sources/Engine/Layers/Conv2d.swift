@@ -108,6 +108,7 @@ public final class Conv2d: Layer {
         geo = ConvGeometry(c: inChannels, h: x.shape[2], w: x.shape[3], kh: kernel, kw: kernel, stride: stride, pad: padding)
         let g = geo, cols = g.cols, kk = g.rows, co = outChannels
         y.resize([n, co, g.outH, g.outW])
+        if usesWinograd { forwardWinograd(x); return y }
         if usesLanes { forwardLanes(x); return y }
         if usesDirect { forwardDirect(x); return y }
         let (group, parts) = plan(n)
@@ -155,6 +156,7 @@ public final class Conv2d: Layer {
     // backward: dW += dy_g·colᵀ (per-worker partials, summed in worker order); db += Σ dy;
     //           dcol = Wᵀ·dy_g (Bᵀ under FA), dx = col2im(dcol)
     public func backward(_ dy: Tensor, inputGradient: Bool) -> Tensor? {
+        if usesWinograd { return backwardWinograd(dy, inputGradient: inputGradient) }
         if usesLanes { return backwardLanes(dy, inputGradient: inputGradient) }
         if usesDirect { return backwardDirect(dy, inputGradient: inputGradient) }
         let g = geo, n = x.shape[0], cols = g.cols, kk = g.rows, co = outChannels
@@ -207,16 +209,24 @@ public final class Conv2d: Layer {
         return inputGradient ? dx : nil
     }
 
+    /// Makes the first `parts` per-worker weight-gradient partials (a path that writes every element).
+    func ensureWeightPartials(_ parts: Int) {
+        while dwPartial.count < parts { dwPartial.append(Tensor(weight.value.shape)) }
+    }
+
     /// Zeroes the first `parts` per-worker weight-gradient partials (making them as needed).
     func resetWeightPartials(_ parts: Int) {
-        while dwPartial.count < parts { dwPartial.append(Tensor(weight.value.shape)) }
+        ensureWeightPartials(parts)
         for w in 0..<parts { dwPartial[w].zero() }
     }
 
-    /// dW += the per-worker partials, in worker order (the same worker count gives the same bits).
+    /// dW += the per-worker partials, in worker order (the same worker count gives the same bits);
+    /// the elements are spread over the workers, each element still summed in worker order.
     func addWeightPartials(_ parts: Int) {
-        let gw = weight.grad.data, total = weight.value.count
-        for w in 0..<parts { let p = dwPartial[w].data; for i in 0..<total { gw[i] += p[i] } }
+        let gw = weight.grad.data, total = weight.value.count, partials = dwPartial.prefix(parts).map { $0.data }
+        Parallel.forRange(total, minPerChunk: 1 << 16) { range in
+            for p in partials { for i in range { gw[i] += p[i] } }
+        }
     }
 
     /// db[o] += Σ over images and pixels of dy[s, o, ·] (image by image, pixel by pixel).
