@@ -343,25 +343,28 @@ private func winogradGradientMicrokernel(_ e: UnsafePointer<Float>, rows: Int, _
     Lane16(lowHalf: a.lowHalf, highHalf: b.lowHalf) + Lane16(lowHalf: a.highHalf, highHalf: b.highHalf)
 }
 
-/// Four vectors' 8-lane partials, two per argument ([a | b], [c | d]) → [a₄ | b₄ | c₄ | d₄]: 4 + 4 per sum.
+/// Four vectors' 8-lane partials, two per argument ([a | b], [c | d]) → [a₄ | b₄ | c₄ | d₄]: 4 + 4 per sum
+/// (whole 128-bit quarters, so that it compiles to two-source quarter shuffles).
 @inline(__always) private func halves4(_ x: Lane16, _ y: Lane16) -> Lane16 {
-    let lo = Lane16(x[0], x[1], x[2], x[3], x[8], x[9], x[10], x[11], y[0], y[1], y[2], y[3], y[8], y[9], y[10], y[11])
-    let hi = Lane16(x[4], x[5], x[6], x[7], x[12], x[13], x[14], x[15], y[4], y[5], y[6], y[7], y[12], y[13], y[14], y[15])
+    let lo = Lane16(lowHalf: SIMD8(lowHalf: x.lowHalf.lowHalf, highHalf: x.highHalf.lowHalf),
+                    highHalf: SIMD8(lowHalf: y.lowHalf.lowHalf, highHalf: y.highHalf.lowHalf))
+    let hi = Lane16(lowHalf: SIMD8(lowHalf: x.lowHalf.highHalf, highHalf: x.highHalf.highHalf),
+                    highHalf: SIMD8(lowHalf: y.lowHalf.highHalf, highHalf: y.highHalf.highHalf))
     return lo + hi
 }
 
-/// Eight vectors' 4-lane partials, four per argument → their 2-lane partials: 2 + 2 per sum.
+/// Eight vectors' 4-lane partials, four per argument → their 2-lane partials: 2 + 2 per sum (pairs of
+/// floats taken as doubles: even and odd pairs).
 @inline(__always) private func halves2(_ x: Lane16, _ y: Lane16) -> Lane16 {
-    let lo = Lane16(x[0], x[1], x[4], x[5], x[8], x[9], x[12], x[13], y[0], y[1], y[4], y[5], y[8], y[9], y[12], y[13])
-    let hi = Lane16(x[2], x[3], x[6], x[7], x[10], x[11], x[14], x[15], y[2], y[3], y[6], y[7], y[10], y[11], y[14], y[15])
-    return lo + hi
+    let xd = unsafeBitCast(x, to: SIMD8<Double>.self), yd = unsafeBitCast(y, to: SIMD8<Double>.self)
+    let lo = SIMD8<Double>(lowHalf: xd.evenHalf, highHalf: yd.evenHalf)
+    let hi = SIMD8<Double>(lowHalf: xd.oddHalf, highHalf: yd.oddHalf)
+    return unsafeBitCast(lo, to: Lane16.self) + unsafeBitCast(hi, to: Lane16.self)
 }
 
 /// Sixteen vectors' 2-lane partials, eight per argument → their sums: 1 + 1 per sum.
 @inline(__always) private func halves1(_ x: Lane16, _ y: Lane16) -> Lane16 {
-    let lo = Lane16(x[0], x[2], x[4], x[6], x[8], x[10], x[12], x[14], y[0], y[2], y[4], y[6], y[8], y[10], y[12], y[14])
-    let hi = Lane16(x[1], x[3], x[5], x[7], x[9], x[11], x[13], x[15], y[1], y[3], y[5], y[7], y[9], y[11], y[13], y[15])
-    return lo + hi
+    Lane16(lowHalf: x.evenHalf, highHalf: y.evenHalf) + Lane16(lowHalf: x.oddHalf, highHalf: y.oddHalf)
 }
 #else
 private func winogradGradientMicrokernel(_ e: UnsafePointer<Float>, rows: Int, _ v: UnsafePointer<Float>, columns: Int,
