@@ -145,11 +145,23 @@ public struct LaneGrid {
                         (row + (p + w) * lanes).update(repeating: 0, count: right * lanes)
                     }
                 }
-                for l in 0..<used {
-                    let from = src + ((b * lanes + l) * channels + c) * hw
+                if used == lanes {   // whole vectors, each gathered from the 16 images' pixel: sequential stores
+                    let from = src + (b * lanes * channels + c) * hw, imageStride = channels * hw
                     for y in 0..<h {
-                        let f = from + y * w, t = dst + ((p + y) * wp + p) * lanes + l
-                        for x in 0..<w { t[x * lanes] = f[x] }
+                        let f = from + y * w, t = dst + ((p + y) * wp + p) * lanes
+                        for x in 0..<w {
+                            var v = Lane16()
+                            for l in 0..<lanes { v[l] = f[l * imageStride + x] }
+                            store16(v, t + x * lanes)
+                        }
+                    }
+                } else {
+                    for l in 0..<used {
+                        let from = src + ((b * lanes + l) * channels + c) * hw
+                        for y in 0..<h {
+                            let f = from + y * w, t = dst + ((p + y) * wp + p) * lanes + l
+                            for x in 0..<w { t[x * lanes] = f[x] }
+                        }
                     }
                 }
             }
