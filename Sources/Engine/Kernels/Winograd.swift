@@ -8,7 +8,7 @@
 //   backward  dx = the forward on dy's grid (padded by 1) with g = w[o, c] flipped and transposed (B under FA);
 //             dW[o, c] = Gᵀ [ Σ_t (A dy_t Aᵀ) ⊙ (Bᵀ d_t B) ] G  (dy_t the 2×2 tile of dy, d_t the 4×4 of x)
 //   Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1],  G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1],  Aᵀ = [1 1 1 0; 0 1 −1 −1]
-// The transforms add in another order than a direct sum (differences ~1e-6 relative, tested at the direct
+// The transforms add in another order than a direct sum (float rounding differences, tested at the direct
 // paths' tolerance); every sum runs in a fixed order with the lanes as images, so AVX2 and AVX-512 builds
 // give the same bits. `Conv2d.winograd = false` turns the path off (the direct paths then run these layers).
 // Products: the forward/dx product is LaneConv's microkernel (4 output channels × 4 tiles, one multiply-add
