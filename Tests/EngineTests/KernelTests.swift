@@ -88,11 +88,9 @@ final class KernelTests: XCTestCase {
         }
     }
 
-    /// The direct path (stride-1 "same" convolutions) against the naive convolution forward, and against
-    /// the im2col path backward (dx, dW, db; with and without FA): channel counts that are not multiples
-    /// of 4, 5×5, maps of 1×1 to 9×9, one image per group and many, one worker and two.
     /// The two direct paths (shared-gap grid, DirectConv; images in lanes, LaneConv) against the naive
-    /// convolution (forward) and the im2col path (forward, dx, dW, db; with and without FA).
+    /// convolution (forward) and the im2col path (forward, dx, dW, db; with and without FA): channel counts
+    /// that are not multiples of 4, 5×5, maps of 1×1 to 28×28, one image per group and many, one worker and two.
     func testDirectAndLaneConvolutionsMatchNaiveAndTheIm2colPath() {
         let savedDensity = Conv2d.directMinDensity, savedGroup = DirectConv.groupFloats, savedWidth = Conv2d.directMaxInChannels
         let savedLaneMax = Conv2d.laneMaxPixels, savedLaneGroup = LaneConv.groupFloats
@@ -117,29 +115,12 @@ final class KernelTests: XCTestCase {
                 Conv2d.directMinDensity = path == "direct" ? 0 : 2        // 0: always direct, 2: never
                 Conv2d.laneMaxPixels = path == "lanes" ? .max : 0
                 for fa in [false, true] {
-                    var init_ = RandomStream(seed: 16, name: "w")
-                    let conv = Conv2d(ci, co, kernel: k, padding: k / 2, bias: true, rng: &init_)
-                    if fa { var fb = RandomStream(seed: 17, name: "B"); conv.enableFeedbackAlignment(rng: &fb) }
-                    let y = conv.forward(x, mode: .train)
-                    let g = ConvGeometry(c: ci, h: h, w: w, kh: k, kw: k, stride: 1, pad: k / 2)
-                    let ref = Tensor([co, h, w])
-                    for s in 0..<n {
-                        convNaive(g, outChannels: co, x: x.data + s * ci * h * w, w: conv.weight.value.data, y: ref.data)
-                        for i in 0..<ref.count {
-                            XCTAssertEqual(y[s * ref.count + i], ref[i] + conv.bias!.value[i / (h * w)], accuracy: 1e-4,
-                                           "\(path) \(ci)→\(co) k\(k) \(h)×\(w) image \(s) at \(i)")
-                        }
-                    }
-                    let dx = conv.backward(dyValues, inputGradient: true)!.array
-                    results[path + (fa ? "+fa" : "")] = y.array + dx + conv.weight.grad.array + conv.bias!.grad.array
+                    results[path + (fa ? "+fa" : "")] = convPasses(x, dyValues, outChannels: co, kernel: k, stride: 1, padding: k / 2,
+                                                                   seeds: (16, 17), fa: fa, "\(path) \(ci)→\(co) k\(k) \(h)×\(w)")
                 }
             }
             for path in ["direct", "lanes", "direct+fa", "lanes+fa"] {
-                let a = results[path]!, b = results[path.hasSuffix("+fa") ? "im2col+fa" : "im2col"]!
-                XCTAssertEqual(a.count, b.count)
-                for i in 0..<a.count {
-                    XCTAssertEqual(a[i], b[i], accuracy: 2e-4 * max(1, abs(b[i])), "\(path) \(ci)→\(co) k\(k) \(h)×\(w) at \(i)")
-                }
+                assertClose(results[path]!, results[path.hasSuffix("+fa") ? "im2col+fa" : "im2col"]!, "\(path) \(ci)→\(co) k\(k) \(h)×\(w)")
             }
             XCTAssertNotEqual(results["lanes"], results["lanes+fa"], "FA changes the input gradient")
             XCTAssertNotEqual(results["direct"], results["direct+fa"], "FA changes the input gradient")
@@ -174,30 +155,11 @@ final class KernelTests: XCTestCase {
             for lanes in [false, true] {
                 Conv2d.laneMaxPixels = lanes ? .max : 0
                 for fa in [false, true] {
-                    var init_ = RandomStream(seed: 19, name: "w")
-                    let conv = Conv2d(ci, co, kernel: k, stride: st, padding: pd, bias: true, rng: &init_)
-                    if fa { var fb = RandomStream(seed: 20, name: "B"); conv.enableFeedbackAlignment(rng: &fb) }
-                    let y = conv.forward(x, mode: .train)
-                    let ref = Tensor([co, geometry.outH, geometry.outW])
-                    for s in 0..<n {
-                        convNaive(geometry, outChannels: co, x: x.data + s * ci * h * w, w: conv.weight.value.data, y: ref.data)
-                        let pixels = geometry.outH * geometry.outW
-                        for i in 0..<ref.count {
-                            XCTAssertEqual(y[s * ref.count + i], ref[i] + conv.bias!.value[i / pixels], accuracy: 1e-4,
-                                           "lanes=\(lanes) \(name) image \(s) at \(i)")
-                        }
-                    }
-                    let dx = conv.backward(dyValues, inputGradient: true)!.array
-                    results["\(lanes) \(fa)"] = y.array + dx + conv.weight.grad.array + conv.bias!.grad.array
+                    results["\(lanes) \(fa)"] = convPasses(x, dyValues, outChannels: co, kernel: k, stride: st, padding: pd,
+                                                           seeds: (19, 20), fa: fa, "lanes=\(lanes) \(name)")
                 }
             }
-            for fa in [false, true] {
-                let a = results["true \(fa)"]!, b = results["false \(fa)"]!
-                XCTAssertEqual(a.count, b.count)
-                for i in 0..<a.count {
-                    XCTAssertEqual(a[i], b[i], accuracy: 2e-4 * max(1, abs(b[i])), "\(name) fa=\(fa) at \(i)")
-                }
-            }
+            for fa in [false, true] { assertClose(results["true \(fa)"]!, results["false \(fa)"]!, "\(name) fa=\(fa)") }
             XCTAssertNotEqual(results["true false"], results["true true"], "FA changes the input gradient")
         }
     }
@@ -230,30 +192,11 @@ final class KernelTests: XCTestCase {
             for winograd in [false, true] {
                 Conv2d.winograd = winograd
                 for fa in [false, true] {
-                    var init_ = RandomStream(seed: 22, name: "w")
-                    let conv = Conv2d(ci, co, kernel: 3, padding: 1, bias: true, rng: &init_)
-                    if fa { var fb = RandomStream(seed: 23, name: "B"); conv.enableFeedbackAlignment(rng: &fb) }
-                    let y = conv.forward(x, mode: .train)
-                    let g = ConvGeometry(c: ci, h: h, w: w, kh: 3, kw: 3, stride: 1, pad: 1)
-                    let ref = Tensor([co, h, w])
-                    for s in 0..<n {
-                        convNaive(g, outChannels: co, x: x.data + s * ci * h * w, w: conv.weight.value.data, y: ref.data)
-                        for i in 0..<ref.count {
-                            XCTAssertEqual(y[s * ref.count + i], ref[i] + conv.bias!.value[i / (h * w)], accuracy: 1e-4,
-                                           "winograd=\(winograd) \(name) image \(s) at \(i)")
-                        }
-                    }
-                    let dx = conv.backward(dyValues, inputGradient: true)!.array
-                    results["\(winograd) \(fa)"] = y.array + dx + conv.weight.grad.array + conv.bias!.grad.array
+                    results["\(winograd) \(fa)"] = convPasses(x, dyValues, outChannels: co, kernel: 3, stride: 1, padding: 1,
+                                                              seeds: (22, 23), fa: fa, "winograd=\(winograd) \(name)")
                 }
             }
-            for fa in [false, true] {
-                let a = results["true \(fa)"]!, b = results["false \(fa)"]!
-                XCTAssertEqual(a.count, b.count)
-                for i in 0..<a.count {
-                    XCTAssertEqual(a[i], b[i], accuracy: 2e-4 * max(1, abs(b[i])), "\(name) fa=\(fa) at \(i)")
-                }
-            }
+            for fa in [false, true] { assertClose(results["true \(fa)"]!, results["false \(fa)"]!, "\(name) fa=\(fa)") }
             XCTAssertNotEqual(results["true false"], results["true true"], "FA changes the input gradient")
         }
     }
@@ -311,5 +254,37 @@ final class KernelTests: XCTestCase {
             let exact = Conv2d(2, 3, kernel: 3, padding: 1, bias: false, rng: &rng)
             exact.weight.value.copy(from: conv.weight.value)
             _ = exact.forward(xi, mode: .train); return exact.backward(dyi, inputGradient: true)!.array }())
+    }
+}
+
+/// One training pass of a fresh Conv2d(x's channels → `outChannels`; weights from seed `seeds.weights`, B
+/// from `seeds.feedback` when `fa`) on whatever path the knobs select: asserts y against convNaive at 1e-4,
+/// then returns y + dx + dW + db for dy.
+private func convPasses(_ x: Tensor, _ dy: Tensor, outChannels co: Int, kernel k: Int, stride: Int, padding: Int,
+                        seeds: (weights: UInt64, feedback: UInt64), fa: Bool, _ label: String,
+                        file: StaticString = #filePath, line: UInt = #line) -> [Float] {
+    let n = x.shape[0], ci = x.shape[1], h = x.shape[2], w = x.shape[3]
+    var init_ = RandomStream(seed: seeds.weights, name: "w")
+    let conv = Conv2d(ci, co, kernel: k, stride: stride, padding: padding, bias: true, rng: &init_)
+    if fa { var fb = RandomStream(seed: seeds.feedback, name: "B"); conv.enableFeedbackAlignment(rng: &fb) }
+    let y = conv.forward(x, mode: .train)
+    let g = ConvGeometry(c: ci, h: h, w: w, kh: k, kw: k, stride: stride, pad: padding)
+    let pixels = g.outH * g.outW, ref = Tensor([co, g.outH, g.outW])
+    for s in 0..<n {
+        convNaive(g, outChannels: co, x: x.data + s * ci * h * w, w: conv.weight.value.data, y: ref.data)
+        for i in 0..<ref.count {
+            XCTAssertEqual(y[s * ref.count + i], ref[i] + conv.bias!.value[i / pixels], accuracy: 1e-4,
+                           "\(label) fa=\(fa) image \(s) at \(i)", file: file, line: line)
+        }
+    }
+    let dx = conv.backward(dy, inputGradient: true)!.array
+    return y.array + dx + conv.weight.grad.array + conv.bias!.grad.array
+}
+
+/// a ≈ b element by element, at 2e-4 relative (absolute below magnitude 1).
+private func assertClose(_ a: [Float], _ b: [Float], _ label: String, file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(a.count, b.count, label, file: file, line: line)
+    for i in 0..<min(a.count, b.count) {
+        XCTAssertEqual(a[i], b[i], accuracy: 2e-4 * max(1, abs(b[i])), "\(label) at \(i)", file: file, line: line)
     }
 }
