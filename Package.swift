@@ -34,13 +34,14 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"), .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .target(name: "Methods", dependencies: ["Engine", "Datasets"]),
+        .target(name: "Scheduling", dependencies: ["Engine", "Methods"]),
         .target(name: "Experiments", dependencies: [
-            "Engine", "Store", "Datasets", "Methods", .product(name: "Crypto", package: "swift-crypto"),
+            "Engine", "Store", "Datasets", "Methods", "Scheduling", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "Report", dependencies: ["Experiments", "Methods", "Datasets", "Engine"]),
-        .target(name: "Bench", dependencies: ["Engine", "Methods"]),
+        .target(name: "Bench", dependencies: ["Engine", "Methods", "Scheduling", "Datasets"]),
         .executableTarget(name: "blocklocal", dependencies: [
-            "Engine", "Store", "Datasets", "Methods", "Experiments", "Report", "Bench",
+            "Engine", "Store", "Datasets", "Methods", "Scheduling", "Experiments", "Report", "Bench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -49,6 +50,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Store", "Engine"]),
         .testTarget(name: "MethodsTests", dependencies: ["Methods", "Datasets", "Engine"]),
+        .testTarget(name: "SchedulingTests", dependencies: ["Scheduling", "Methods", "Datasets", "Engine"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Methods", "Engine", "Store"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Experiments", "Methods", "Engine"]),
         .testTarget(name: "CLITests", dependencies: ["blocklocal"]),

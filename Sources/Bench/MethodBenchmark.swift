@@ -25,7 +25,7 @@ public enum MethodBenchmark {
             var times: [Double] = []
             for i in 0..<(warmup + steps) {
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                _ = rule.step(x, y, lr: 0.01)
+                _ = try rule.step(x, y, lr: 0.01)
                 if i >= warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9) }
             }
             results.append((method.rawValue, Benchmark.median(times)))

@@ -7,6 +7,7 @@ import Datasets
 import Engine
 import Foundation
 import Methods
+import Scheduling
 
 public struct RunConfig: Codable, Hashable, Sendable {
     public var method: MethodConfig
@@ -28,6 +29,11 @@ public struct RunConfig: Codable, Hashable, Sendable {
     public var s2sSteps: Int = 200
     /// The sweep profile this run belongs to ("" for a single run).
     public var profile: String = ""
+    /// How the blocks run: nil is sequential (stored as no value, so existing run ids stay); `pipeline`
+    /// runs them at once on block workers, with the same bits as sequential for the same per-block threads.
+    public var parallel: ParallelMode? = nil {
+        didSet { if parallel == .sequential { parallel = nil } }
+    }
 
     public init(method: MethodConfig, model: ModelSpec, dataset: String) {
         self.method = method; self.model = model; self.dataset = dataset
@@ -51,6 +57,7 @@ public struct RunConfig: Codable, Hashable, Sendable {
         guard epochs >= 1 else { throw EngineError.invalidArgument(name: "epochs", value: "\(epochs)", allowed: "an integer ≥ 1") }
         guard batch >= 2 else { throw EngineError.invalidArgument(name: "batch", value: "\(batch)", allowed: "an integer ≥ 2") }
         _ = try SplitRule(parsing: split)
+        try ParallelMode.check(parallel, method: method.method)
         guard dataset == "s2s" || Registry.all.contains(where: { $0.name == dataset }) else {
             throw DatasetError.unknownDataset(dataset, known: Registry.names)
         }
@@ -67,7 +74,8 @@ public struct PreparedRun {
     /// Checksums of the dataset cache's sources (provenance).
     public let datasetChecksums: [String: String]
 
-    public init(_ c: RunConfig, store: DatasetStore, fetch: FetchOptions = FetchOptions()) throws {
+    public init(_ c: RunConfig, store: DatasetStore, fetch: FetchOptions = FetchOptions(),
+                execution: ExecutionSettings = ExecutionSettings(threads: Parallel.workers)) throws {
         try c.validate()
         config = c
         var spec = c.model
@@ -91,6 +99,7 @@ public struct PreparedRun {
         let blocks = try BlockSplit.split(model, blocks: c.blocks, rule: try SplitRule(parsing: c.split))
         rule = try Methods.make(MethodSetup(model: model, blocks: blocks, config: c.method, optimizer: c.optimizer,
                                             classes: data.classes, seed: c.seed))
-        trainer = Trainer(epochs: c.epochs, baseLR: Float(c.optimizer.lr), schedule: c.optimizer.schedule(epochs: c.epochs))
+        trainer = Trainer(epochs: c.epochs, baseLR: Float(c.optimizer.lr), schedule: c.optimizer.schedule(epochs: c.epochs),
+                          scheduler: try execution.scheduler(for: rule, mode: c.parallel))
     }
 }

@@ -7,6 +7,7 @@ import Datasets
 import Engine
 import Foundation
 import Methods
+import Scheduling
 
 /// Ctrl-C: the first SIGINT asks the current runs to stop at the next batch (their last checkpoint
 /// stands); a second one exits at once.
@@ -86,6 +87,17 @@ public struct RunExecutor {
 
     public func execute(_ config: RunConfig, threads: Int, rerunFailed: Bool = false,
                         progress: (EpochRecord) -> Void = { _ in }) throws -> RunOutcome {
+        try execute(config, execution: ExecutionSettings(threads: threads), rerunFailed: rerunFailed, progress: progress)
+    }
+
+    public func execute(_ config: RunConfig, execution: ExecutionSettings, rerunFailed: Bool = false,
+                        progress: (EpochRecord) -> Void = { _ in }) throws -> RunOutcome {
+        let threads = execution.threads
+        func provenance(_ checksums: [String: String]) -> Provenance {
+            var p = Provenance.collect(threads: threads, datasetChecksums: checksums)
+            for (k, v) in execution.provenance(mode: config.parallel, blocks: config.blocks) { p.values[k] = v }
+            return p
+        }
         try prepareStore()
         let id = config.runID
         guard let lock = RunLock.acquire(runsDirectory + "/.locks/" + id + ".lock") else { return .busy }
@@ -99,19 +111,19 @@ public struct RunExecutor {
         }
         let started = Date()
         var run: PreparedRun
-        do { run = try PreparedRun(config, store: dataStore, fetch: fetch) }
+        do { run = try PreparedRun(config, store: dataStore, fetch: fetch, execution: execution) }
         catch let e as DatasetError {
             switch e {
             case .notFound, .checksumMismatch, .sizeMismatch, .notCached: return .unavailable("\(e)")
             default:
                 try RunFile.write(finalPath(id), config: config, status: .failed, error: "\(e)", records: [],
-                                  provenance: Provenance.collect(threads: threads, datasetChecksums: [:]), started: started, ended: Date())
+                                  provenance: provenance([:]), started: started, ended: Date())
                 return .failed("\(e)")
             }
         }
         catch {
             try RunFile.write(finalPath(id), config: config, status: .failed, error: "\(error)", records: [],
-                              provenance: Provenance.collect(threads: threads, datasetChecksums: [:]), started: started, ended: Date())
+                              provenance: provenance([:]), started: started, ended: Date())
             return .failed("\(error)")
         }
         var records: [EpochRecord] = []
@@ -120,7 +132,7 @@ public struct RunExecutor {
             catch {   // a damaged checkpoint is never trusted: start again from fresh weights
                 try? FileManager.default.removeItem(atPath: partialPath(id))
                 records = []
-                run = try PreparedRun(config, store: dataStore, fetch: fetch)
+                run = try PreparedRun(config, store: dataStore, fetch: fetch, execution: execution)
             }
         }
         let result = try run.trainer.run(run.rule, data: run.data, startEpoch: records.count, shouldStop: { Interrupt.requested }) { r in
@@ -128,7 +140,7 @@ public struct RunExecutor {
             try Checkpoint.save(partialPath(id), run: run, records: records)
             progress(r)
         }
-        let provenance = Provenance.collect(threads: threads, datasetChecksums: run.datasetChecksums)
+        let provenance = provenance(run.datasetChecksums)
         switch result.status {
         case .interrupted: return .interrupted
         case .done:
@@ -136,6 +148,11 @@ public struct RunExecutor {
                               provenance: provenance, started: started, ended: Date())
             try? FileManager.default.removeItem(atPath: partialPath(id))
             return .done(accuracy: records.last?.testAccuracy ?? 0)
+        case .failed:
+            try RunFile.write(finalPath(id), config: config, status: .failed, error: "\(result.status)", records: records,
+                              provenance: provenance, started: started, ended: Date())
+            try? FileManager.default.removeItem(atPath: partialPath(id))
+            return .failed("\(result.status)")
         case .diverged:
             try RunFile.write(finalPath(id), config: config, status: .diverged, error: "\(result.status)", records: records,
                               provenance: provenance, started: started, ended: Date())

@@ -2,7 +2,9 @@
 //   attributes  run_id, status (done | failed | diverged), error, config_json, config.* (flattened),
 //               started, ended, provenance.*
 //   /metrics    epoch, lr, test_accuracy, [test_sequence_accuracy], seconds, samples_per_second,
-//               loss/<term>, head_accuracy/<head>, diagnostics/<name>  (one value per epoch)
+//               loss/<term>, head_accuracy/<head>, diagnostics/<name>, pipeline/<block>.<measure>
+//               (pipelined runs: busy_s, wait_input_s, wait_output_s, bytes_per_step, utilisation)
+//               (one value per epoch)
 //   /final      attributes: the last epoch's metrics
 //   /provenance/git_diff  the uncommitted diff, as bytes (when the tree was dirty)
 
@@ -76,6 +78,7 @@ public enum RunFile {
         try series("loss", \.losses)
         try series("head_accuracy", \.headAccuracy)
         try series("diagnostics", \.diagnostics)
+        try series("pipeline", \.pipeline)
     }
 
     /// Reads per-epoch records back (for resume and reports).
@@ -93,12 +96,14 @@ public enum RunFile {
             return out
         }
         let losses = try series("loss"), heads = try series("head_accuracy"), diags = try series("diagnostics")
+        let pipeline = try series("pipeline")
         var out: [EpochRecord] = []
         for i in 0..<epochs.count {
             let s: Double? = seq?[i]
             out.append(EpochRecord(epoch: Int(epochs[i]), lr: lr[i], losses: losses[i], testAccuracy: acc[i],
                                    testSequenceAccuracy: s, headAccuracy: heads[i], diagnostics: diags[i],
                                    seconds: sec[i], samplesPerSecond: sps[i]))
+            out[out.count - 1].pipeline = pipeline[i]
         }
         return out
     }

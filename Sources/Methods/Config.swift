@@ -7,6 +7,8 @@ import Engine
 public enum MethodName: String, Codable, CaseIterable, Sendable {
     case bp, fa, predsim, bwbpf, bwbpfCode = "bwbpf-code", bll, bllCode = "bll-code"
     public static var list: String { allCases.map(\.rawValue).joined(separator: ", ") }
+    /// Rules whose blocks wait for the whole backward pass (nothing detached): they cannot be pipelined.
+    public var isLocked: Bool { self == .bp || self == .fa || self == .bwbpfCode }
 }
 
 public struct OptimizerConfig: Codable, Hashable, Sendable {

@@ -9,8 +9,9 @@ public protocol LearningRule: AnyObject {
     var name: MethodName { get }
     var model: Model { get }
     var blocks: [Block] { get }
-    /// One training step at learning-rate multiplier `lrScale`; returns the loss terms, in order.
-    func step(_ x: Tensor, _ labels: [Int32], lr: Float) -> [(String, Float)]
+    /// One training step at learning rate `lr`; returns the loss terms, in order. Throws only when a
+    /// block's work fails (a planted failure in the tests; nothing in the rules throws today).
+    func step(_ x: Tensor, _ labels: [Int32], lr: Float) throws -> [(String, Float)]
     /// The network output in evaluation mode.
     func predict(_ x: Tensor) -> Tensor
     /// Each local head's scores in evaluation mode, named by block (methods without heads: none).
@@ -61,8 +62,62 @@ public enum Methods {
     }
 }
 
+/// Where a block's feedback target comes from (BLL's feedback network; other rules have none).
+public enum FeedbackSource: Equatable, Sendable {
+    case none
+    /// computed from the labels alone (the last map of a chain, every map of `direct`)
+    case labels
+    /// computed from block k+1's target, which therefore flows from block k+1 to block k
+    case nextBlock
+}
+
+/// A rule whose blocks are detached: block k learns from its own input, the labels and its feedback
+/// target only, so its work can run on a worker of its own. These are the pieces a scheduler runs; the
+/// sequential `step` below is the same pieces in order, so a pipelined run computes the same bits.
+public protocol DetachedBlockRule: LearningRule {
+    /// Where block k's feedback target comes from.
+    func feedbackSource(_ k: Int) -> FeedbackSource
+    /// Block k's feedback target for this batch (nil when `feedbackSource(k)` is `.none`); `next` is block
+    /// k+1's target when the source is `.nextBlock`. Runs block k's feedback map in training mode.
+    func blockFeedback(_ k: Int, labels: [Int32], next: Tensor?) -> Tensor?
+    /// Block k's forward pass in training mode on its (detached) input: a_k = block_k(input).
+    func blockForward(_ k: Int, _ input: Tensor) -> Tensor
+    /// Block k's local loss on `output` (= blockForward(k, input)), its backward inside the block and its
+    /// optimizer steps (block, heads, feedback map). Terms are named "b<k+1>.<term>" and "out.ce".
+    func blockUpdate(_ k: Int, input: Tensor, output: Tensor, labels: [Int32], feedback: Tensor?, lr: Float) throws -> BlockUpdate
+}
+
+/// What one block's update returns: its loss terms, and the tensor block k+1 reads when that is not the
+/// block's output tensor itself (bll-code's denoising pass reruns the block and overwrites it).
+public struct BlockUpdate {
+    public var terms: [(String, Float)]
+    public var passOn: Tensor?
+    public init(terms: [(String, Float)], passOn: Tensor? = nil) { self.terms = terms; self.passOn = passOn }
+}
+
+public extension DetachedBlockRule {
+    /// The sequential schedule: every feedback target top-down, then block by block forward and update.
+    func step(_ x: Tensor, _ labels: [Int32], lr: Float) throws -> [(String, Float)] {
+        let count = blocks.count
+        var targets = [Tensor?](repeating: nil, count: count)
+        for k in stride(from: count - 1, through: 0, by: -1) {
+            targets[k] = blockFeedback(k, labels: labels, next: k + 1 < count ? targets[k + 1] : nil)
+        }
+        var terms: [(String, Float)] = []
+        var h = x
+        for k in 0..<count {
+            let a = blockForward(k, h)
+            let u = try blockUpdate(k, input: h, output: a, labels: labels, feedback: targets[k], lr: lr)
+            terms += u.terms
+            h = u.passOn ?? a
+        }
+        return terms
+    }
+}
+
 /// Shared plumbing of the block-local rules: blocks run on detached inputs; after block k's forward,
-/// its heads' losses give dL/da_k, block k's backward stops at its input, its optimizer steps.
+/// its local losses give dL/da_k, block k's backward stops at its input, its optimizer steps.
+/// Subclasses give `localLoss` (and optionally `afterBackward`, `stepLocal`, the feedback pieces).
 class BlockLocalRule {
     let setup: MethodSetup
     var model: Model { setup.model }
@@ -70,7 +125,7 @@ class BlockLocalRule {
     let blockOptimizers: [Optimizer]
     let ce: SoftmaxCrossEntropy
     let outputScale: Float
-    var grads: [Tensor]
+    let grads: [Tensor]
     /// Tests only: leave the gradients accumulated instead of stepping the optimizers.
     var skipOptimizerStep = false
 
@@ -84,39 +139,42 @@ class BlockLocalRule {
         grads = setup.blocks.map { _ in Tensor([0]) }
     }
 
-    /// Runs every block on a detached input; `local(k, a, grad)` fills grad for non-final blocks.
-    /// `extra(k, input, a)`, when given, runs after block k's backward and before its optimizer step (its
-    /// gradients add to the block's); it returns the tensor passed on to block k + 1 (a, or a copy of it
-    /// when the extra pass reuses the block) and its loss terms.
-    func localStep(_ x: Tensor, _ labels: [Int32], lr: Float,
-                   extra: ((Int, Tensor, Tensor) -> (Tensor, [(String, Float)]))? = nil,
-                   local: (Int, Tensor, Tensor) -> [(String, Float)]) -> [(String, Float)] {
+    /// Non-final block k's local losses on its output `a`; adds dL/da into `grad` (zeroed, shaped like a).
+    func localLoss(_ k: Int, _ a: Tensor, _ labels: [Int32], feedback: Tensor?, into grad: Tensor) -> [(String, Float)] { [] }
+    /// Runs after non-final block k's backward and before its optimizer step (its gradients add to the
+    /// block's); returns the tensor passed on to block k+1 when it is not `a`, and its loss terms.
+    func afterBackward(_ k: Int, input: Tensor, output a: Tensor) -> (Tensor?, [(String, Float)]) { (nil, []) }
+    /// Steps block k's own extra optimizers (feedback maps) after its block optimizer.
+    func stepLocal(_ k: Int, lr: Float) {}
+
+    func feedbackSource(_ k: Int) -> FeedbackSource { .none }
+    func blockFeedback(_ k: Int, labels: [Int32], next: Tensor?) -> Tensor? { nil }
+
+    func blockForward(_ k: Int, _ input: Tensor) -> Tensor { blocks[k].forward(input, mode: .train) }
+
+    func blockUpdate(_ k: Int, input: Tensor, output a: Tensor, labels: [Int32], feedback: Tensor?, lr: Float) throws -> BlockUpdate {
         var terms: [(String, Float)] = []
-        var h = x
-        for (k, block) in blocks.enumerated() {
-            let a = block.forward(h, mode: .train)
-            let g = grads[k]
-            g.resize(a.shape)
-            if k < blocks.count - 1 {
-                g.zero()
-                for (n, v) in local(k, a, g) { terms.append(("b\(k + 1).\(n)", v)) }
-            } else {
-                let l = ce(a, labels)
-                terms.append(("out.ce", l))
-                g.copy(from: ce.grad)
-                if outputScale != 1 { let p = g.data; for i in 0..<g.count { p[i] *= outputScale } }
-            }
-            _ = block.backward(g, inputGradient: false)   // the cut: nothing flows into block k−1
-            var next = a
-            if let extra, k < blocks.count - 1 {
-                let (passed, more) = extra(k, h, a)
-                next = passed
-                for (n, v) in more { terms.append(("b\(k + 1).\(n)", v)) }
-            }
-            if !skipOptimizerStep { blockOptimizers[k].step(lr: lr) }
-            h = next
+        let g = grads[k]
+        g.resize(a.shape)
+        let last = k == blocks.count - 1
+        if !last {
+            g.zero()
+            for (n, v) in localLoss(k, a, labels, feedback: feedback, into: g) { terms.append(("b\(k + 1).\(n)", v)) }
+        } else {
+            let l = ce(a, labels)
+            terms.append(("out.ce", l))
+            g.copy(from: ce.grad)
+            if outputScale != 1 { let p = g.data; for i in 0..<g.count { p[i] *= outputScale } }
         }
-        return terms
+        _ = blocks[k].backward(g, inputGradient: false)   // the cut: nothing flows into block k−1
+        var passOn: Tensor? = nil
+        if !last {
+            let (passed, more) = afterBackward(k, input: input, output: a)
+            passOn = passed
+            for (n, v) in more { terms.append(("b\(k + 1).\(n)", v)) }
+        }
+        if !skipOptimizerStep { blockOptimizers[k].step(lr: lr); stepLocal(k, lr: lr) }
+        return BlockUpdate(terms: terms, passOn: passOn)
     }
 }
 

@@ -12,17 +12,19 @@ import Foundation
 /// (on by default, w = 1) counters collapse of r_k. The last block minimises CE. Per block, evaluation
 /// records the mean pairwise cosine of r_k (collapse shows as → 1) and the nearest-prototype read-out
 /// accuracy argmax_c r_k·b_k(c).
-final class BLL: BlockLocalRule, LearningRule {
+final class BLL: BlockLocalRule, DetachedBlockRule {
     let name = MethodName.bll
     let config: MethodConfig
     let pools: [Layer?]
     let forwardNorms: [RowNormalize], feedbackNorms: [RowNormalize]
     let feedback: [Linear]
-    let decorrelation = Decorrelation()
-    let feedbackOptimizer: Optimizer
-    var optimizers: [Optimizer] { blockOptimizers + [feedbackOptimizer] }
-    private let onehot = Tensor([0]), dRep = Tensor([0]), dFb = Tensor([0]), dZ = Tensor([0]), pooledView = Tensor(viewPlaceholder: ())
-    private var feedbackOutputs: [Tensor] = []
+    let decorrelations: [Decorrelation]
+    /// One optimizer per feedback map, stepped with its block (the maps share nothing, so a block's
+    /// worker owns its map).
+    let feedbackOptimizers: [Optimizer]
+    var optimizers: [Optimizer] { blockOptimizers + feedbackOptimizers }
+    /// Per block: one-hot rows, dL/dr, dL/db, dL/dz (Bernoulli) and the pooled view; no block shares scratch.
+    private let onehots: [Tensor], dReps: [Tensor], dFbs: [Tensor], dZs: [Tensor], pooledViews: [Tensor]
 
     init(_ setup: MethodSetup) throws {
         config = setup.config
@@ -31,6 +33,7 @@ final class BLL: BlockLocalRule, LearningRule {
         let dims = shapes.map { $0.count == 4 ? $0[1] : $0.last! }
         forwardNorms = dims.map { _ in RowNormalize() }
         feedbackNorms = dims.map { _ in RowNormalize() }
+        decorrelations = dims.map { _ in Decorrelation() }
         var rng = RandomStream(seed: setup.seed, name: "feedback-network")
         var maps: [Linear] = []
         for k in 0..<dims.count {
@@ -38,22 +41,45 @@ final class BLL: BlockLocalRule, LearningRule {
             maps.append(Linear(input, dims[k], bias: false, rng: &rng))
         }
         feedback = maps
-        feedbackOptimizer = setup.optimizer.make(maps.flatMap(\.parameters))
+        feedbackOptimizers = maps.map { setup.optimizer.make($0.parameters) }
+        func scratch() -> [Tensor] { dims.map { _ in Tensor([0]) } }
+        onehots = scratch(); dReps = scratch(); dFbs = scratch(); dZs = scratch()
+        pooledViews = dims.map { _ in Tensor(viewPlaceholder: ()) }
         super.init(setup, heads: [])
+    }
+
+    override func feedbackSource(_ k: Int) -> FeedbackSource {
+        guard k < feedback.count else { return .none }
+        return (config.feedback == .direct || k == feedback.count - 1) ? .labels : .nextBlock
+    }
+
+    /// b_k for one-hot rows `y` (or block k+1's target, in a chain).
+    func feedbackTarget(_ k: Int, input: Tensor) -> Tensor {
+        let u = feedback[k].forward(input, mode: .train)
+        return config.distribution == .bernoulli ? u : feedbackNorms[k].forward(u)
+    }
+
+    override func blockFeedback(_ k: Int, labels: [Int32], next: Tensor?) -> Tensor? {
+        switch feedbackSource(k) {
+        case .none: return nil
+        case .labels: return feedbackTarget(k, input: oneHot(k, labels))
+        case .nextBlock:
+            guard let next else { preconditionFailure("BLL chain: block \(k + 1)'s feedback target needs block \(k + 2)'s") }
+            return feedbackTarget(k, input: next)
+        }
     }
 
     /// Feedback outputs for one-hot rows `y` [R, classes]: top-down through the chain (or direct).
     func runFeedback(_ y: Tensor) -> [Tensor] {
         var out = [Tensor](repeating: y, count: feedback.count)
         for k in stride(from: feedback.count - 1, through: 0, by: -1) {
-            let input = (config.feedback == .direct || k == feedback.count - 1) ? y : out[k + 1]
-            let u = feedback[k].forward(input, mode: .train)
-            out[k] = config.distribution == .bernoulli ? u : feedbackNorms[k].forward(u)
+            out[k] = feedbackTarget(k, input: (config.feedback == .direct || k == feedback.count - 1) ? y : out[k + 1])
         }
         return out
     }
 
-    func oneHot(_ labels: [Int32]) -> Tensor {
+    func oneHot(_ k: Int, _ labels: [Int32]) -> Tensor {
+        let onehot = onehots[k]
         onehot.resize([labels.count, setup.classes]); onehot.zero()
         for (i, l) in labels.enumerated() where l >= 0 { onehot[i * setup.classes + Int(l)] = 1 }
         return onehot
@@ -63,64 +89,68 @@ final class BLL: BlockLocalRule, LearningRule {
     func pooled(_ k: Int, _ a: Tensor, _ mode: Mode) -> Tensor {
         if let p = pools[k] { return p.forward(a, mode: mode) }
         let d = a.shape.last!
-        pooledView.view(of: a, shape: [a.count / d, d])
-        return pooledView
+        pooledViews[k].view(of: a, shape: [a.count / d, d])
+        return pooledViews[k]
     }
 
-    func step(_ x: Tensor, _ labels: [Int32], lr: Float) -> [(String, Float)] {
-        let b = runFeedback(oneHot(labels))
+    override func stepLocal(_ k: Int, lr: Float) {
+        if k < feedbackOptimizers.count { feedbackOptimizers[k].step(lr: lr) }
+    }
+
+    override func localLoss(_ k: Int, _ a: Tensor, _ labels: [Int32], feedback b: Tensor?, into grad: Tensor) -> [(String, Float)] {
+        guard let b else { preconditionFailure("BLL: block \(k + 1) has no feedback target") }
         let valid = labels.map { $0 >= 0 }, count = Float(max(1, valid.filter { $0 }.count))
         let lambda = Float(config.lambda), w = Float(config.decorrelation)
-        return localStep(x, labels, lr: lr) { k, a, grad in
-            let z = pooled(k, a, .train)
-            let r = forwardNorms[k].forward(z)
-            let rows = r.shape[0], d = r.shape[1]
-            dRep.resize([rows, d]); dFb.resize([rows, d])
-            let rp = r.data, bp = b[k].data, zp = z.data, drp = dRep.data, dfp = dFb.data
-            var kl: Float = 0
-            var dz: Tensor
-            if config.distribution == .gaussian {
-                for i in 0..<rows { for j in 0..<d {
-                    let o = i * d + j
-                    guard valid[i] else { drp[o] = 0; dfp[o] = 0; continue }
-                    let diff = rp[o] - bp[o]
-                    kl += diff * diff
-                    drp[o] = 2 * lambda * diff / count; dfp[o] = -drp[o]
-                } }
-                var dec: Float = 0
-                if w != 0 {
-                    dec = decorrelation(r, mask: valid)
-                    let gp = decorrelation.grad.data; for o in 0..<(rows * d) { drp[o] += w * gp[o] }
-                }
-                dz = forwardNorms[k].backward(dRep)
-                _ = feedback[k].backward(feedbackNorms[k].backward(dFb), inputGradient: false)
-                let p = pools[k]?.backward(dz, inputGradient: true) ?? dz
-                addInto(grad, p)
-                return [("kl", lambda * kl / count)] + (w != 0 ? [("decorr", dec)] : [])
-            } else {
-                // Bernoulli: p = σ(z), q = σ(u); KL(q‖p) per row summed over units, mean over rows
-                for i in 0..<rows { for j in 0..<d {
-                    let o = i * d + j
-                    guard valid[i] else { drp[o] = 0; dfp[o] = 0; continue }
-                    let pz = 1 / (1 + fastExp(-zp[o])), q = 1 / (1 + fastExp(-bp[o]))
-                    let e: Float = 1e-7
-                    kl += q * logf(max(q, e) / max(pz, e)) + (1 - q) * logf(max(1 - q, e) / max(1 - pz, e))
-                    drp[o] = lambda * (pz - q) / count
-                    dfp[o] = lambda * q * (1 - q) * (bp[o] - zp[o]) / count
-                } }
-                var dec: Float = 0
-                dZ.resize([rows, d]); dZ.copy(from: dRep); dz = dZ
-                if w != 0 {
-                    dec = decorrelation(r, mask: valid)
-                    let back = forwardNorms[k].backward(decorrelation.grad).data, p = dz.data
-                    for o in 0..<(rows * d) { p[o] += w * back[o] }
-                }
-                _ = feedback[k].backward(dFb, inputGradient: false)
-                let p = pools[k]?.backward(dz, inputGradient: true) ?? dz
-                addInto(grad, p)
-                return [("kl", lambda * kl / count)] + (w != 0 ? [("decorr", dec)] : [])
+        let decorrelation = decorrelations[k], dRep = dReps[k], dFb = dFbs[k]
+        let z = pooled(k, a, .train)
+        let r = forwardNorms[k].forward(z)
+        let rows = r.shape[0], d = r.shape[1]
+        dRep.resize([rows, d]); dFb.resize([rows, d])
+        let rp = r.data, bp = b.data, zp = z.data, drp = dRep.data, dfp = dFb.data
+        var kl: Float = 0
+        let dz: Tensor
+        if config.distribution == .gaussian {
+            for i in 0..<rows { for j in 0..<d {
+                let o = i * d + j
+                guard valid[i] else { drp[o] = 0; dfp[o] = 0; continue }
+                let diff = rp[o] - bp[o]
+                kl += diff * diff
+                drp[o] = 2 * lambda * diff / count; dfp[o] = -drp[o]
+            } }
+            var dec: Float = 0
+            if w != 0 {
+                dec = decorrelation(r, mask: valid)
+                let gp = decorrelation.grad.data; for o in 0..<(rows * d) { drp[o] += w * gp[o] }
             }
-        }.also { _ in if !skipOptimizerStep { feedbackOptimizer.step(lr: lr) } }
+            dz = forwardNorms[k].backward(dRep)
+            _ = feedback[k].backward(feedbackNorms[k].backward(dFb), inputGradient: false)
+            let p = pools[k]?.backward(dz, inputGradient: true) ?? dz
+            addInto(grad, p)
+            return [("kl", lambda * kl / count)] + (w != 0 ? [("decorr", dec)] : [])
+        } else {
+            // Bernoulli: p = σ(z), q = σ(u); KL(q‖p) per row summed over units, mean over rows
+            for i in 0..<rows { for j in 0..<d {
+                let o = i * d + j
+                guard valid[i] else { drp[o] = 0; dfp[o] = 0; continue }
+                let pz = 1 / (1 + fastExp(-zp[o])), q = 1 / (1 + fastExp(-bp[o]))
+                let e: Float = 1e-7
+                kl += q * logf(max(q, e) / max(pz, e)) + (1 - q) * logf(max(1 - q, e) / max(1 - pz, e))
+                drp[o] = lambda * (pz - q) / count
+                dfp[o] = lambda * q * (1 - q) * (bp[o] - zp[o]) / count
+            } }
+            var dec: Float = 0
+            let dZ = dZs[k]
+            dZ.resize([rows, d]); dZ.copy(from: dRep); dz = dZ
+            if w != 0 {
+                dec = decorrelation(r, mask: valid)
+                let back = forwardNorms[k].backward(decorrelation.grad).data, p = dz.data
+                for o in 0..<(rows * d) { p[o] += w * back[o] }
+            }
+            _ = feedback[k].backward(dFb, inputGradient: false)
+            let p = pools[k]?.backward(dz, inputGradient: true) ?? dz
+            addInto(grad, p)
+            return [("kl", lambda * kl / count)] + (w != 0 ? [("decorr", dec)] : [])
+        }
     }
 
     func diagnostics(_ x: Tensor, _ labels: [Int32]) -> [(String, Double)] {
@@ -160,7 +190,3 @@ final class BLL: BlockLocalRule, LearningRule {
     }
 }
 
-extension Array {
-    /// Runs `body` on the value and returns it (for a side effect after a computed result).
-    func also(_ body: (Self) -> Void) -> Self { body(self); return self }
-}

@@ -12,19 +12,20 @@ import Engine
 /// −1 is the corrected sign); `train_aux_head` false (as with torch ≥ 2 the auxiliary head stays at its random
 /// init: it passes gradient to the block but is never updated); `aux_pooling` adaptive (as released: to the
 /// size a 3×3/2 average pool gives) or global (configs from before the option).
-final class BLLCode: BlockLocalRule, LearningRule {
+final class BLLCode: BlockLocalRule, DetachedBlockRule {
     let name = MethodName.bllCode
     let config: MethodConfig
     let pools: [Layer?]
     let norms: [RowNormalize]
     let feedback: [Linear]
     let aux: [ClassifierHead]
-    let decorrelation = Decorrelation(overAllEntries: true)
-    let feedbackOptimizer: Optimizer
-    var optimizers: [Optimizer] { blockOptimizers + [feedbackOptimizer] }
-    private let dx = Tensor([0]), view = Tensor(viewPlaceholder: ())
-    private var clean: [Tensor] = []                       // per block: a_k kept while the block runs again
-    private let noisy = Tensor([0]), mse = MeanSquaredError()
+    let decorrelations: [Decorrelation]
+    /// One SGD per feedback map, stepped once per iteration with its block (its own lr, momentum, decay).
+    let feedbackOptimizers: [Optimizer]
+    var optimizers: [Optimizer] { blockOptimizers + feedbackOptimizers }
+    /// Per block (no block shares scratch): dL/dx̂, the pooled view, a_k kept while the block runs again,
+    /// the noisy input and the denoising loss.
+    private let dxs: [Tensor], views: [Tensor], cleans: [Tensor], noisys: [Tensor], mses: [MeanSquaredError]
 
     init(_ setup: MethodSetup) {
         config = setup.config
@@ -32,6 +33,9 @@ final class BLLCode: BlockLocalRule, LearningRule {
         pools = shapes.map { $0.count == 4 ? GlobalPool2d(.max) : nil }
         let dims = shapes.map { $0.count == 4 ? $0[1] : $0.last! }
         norms = dims.map { _ in RowNormalize() }
+        decorrelations = dims.map { _ in Decorrelation(overAllEntries: true) }
+        dxs = dims.map { _ in Tensor([0]) }; cleans = dims.map { _ in Tensor([0]) }; noisys = dims.map { _ in Tensor([0]) }
+        views = dims.map { _ in Tensor(viewPlaceholder: ()) }; mses = dims.map { _ in MeanSquaredError() }
         var rng = RandomStream(seed: setup.seed, name: "feedback-network")
         feedback = dims.map { Linear(setup.classes, $0, bias: false, rng: &rng) }
         var hr = RandomStream(seed: setup.seed, name: "heads/bll-code")
@@ -46,21 +50,22 @@ final class BLLCode: BlockLocalRule, LearningRule {
                                   adaptivePool: pooled, rng: &hr)
         }
         var fb = OptimizerConfig(); fb.kind = .sgd; fb.momentum = setup.config.feedbackMomentum; fb.weightDecay = setup.config.feedbackWeightDecay
-        feedbackOptimizer = fb.make(feedback.flatMap(\.parameters))
+        feedbackOptimizers = feedback.map { fb.make($0.parameters) }
         super.init(setup, heads: singletons(aux), outputScale: Float(setup.config.alpha), smoothing: Float(setup.config.labelSmoothing))
     }
 
     func rows(_ k: Int, _ a: Tensor, _ mode: Mode) -> Tensor {
         if let p = pools[k] { return p.forward(a, mode: mode) }
-        let d = a.shape.last!; view.view(of: a, shape: [a.count / d, d]); return view
+        let d = a.shape.last!; views[k].view(of: a, shape: [a.count / d, d]); return views[k]
     }
 
     /// λ_den·MSE(block_k(sg(x_in) + σ·ε), sg(a_k)): block k runs again on its noisy input and learns to map
     /// it to its clean output; a_k is copied first, since the second pass overwrites the block's output.
-    func denoise(_ k: Int, _ input: Tensor, _ a: Tensor) -> (Tensor, [(String, Float)]) {
+    override func afterBackward(_ k: Int, input: Tensor, output a: Tensor) -> (Tensor?, [(String, Float)]) {
         let weight = Float(config.denoiseWeight ?? 0), std = Float(config.denoiseStd ?? 0.01)
-        while clean.count <= k { clean.append(Tensor([0])) }
-        let target = clean[k]; target.resize(a.shape); target.copy(from: a)
+        guard weight > 0 else { return (nil, []) }
+        let noisy = noisys[k], mse = mses[k]
+        let target = cleans[k]; target.resize(a.shape); target.copy(from: a)
         noisy.resize(input.shape)
         var eps = RandomStream(seed: setup.seed, name: "denoise/b\(k + 1)/step-\(blockOptimizers[k].steps)")
         eps.fillNormal(noisy, std: std)
@@ -73,43 +78,43 @@ final class BLLCode: BlockLocalRule, LearningRule {
         return (target, [("den", weight * loss)])
     }
 
-    func step(_ x: Tensor, _ labels: [Int32], lr: Float) -> [(String, Float)] {
+    override func stepLocal(_ k: Int, lr: Float) {
+        if k < feedbackOptimizers.count { feedbackOptimizers[k].step(lr: Float(config.feedbackLR)) }
+    }
+
+    override func localLoss(_ k: Int, _ a: Tensor, _ labels: [Int32], feedback _: Tensor?, into grad: Tensor) -> [(String, Float)] {
         let classes = setup.classes
         let valid = labels.map { $0 >= 0 }
         let b2 = Float(valid.filter { $0 }.count * valid.filter { $0 }.count)
-        let extra: ((Int, Tensor, Tensor) -> (Tensor, [(String, Float)]))? = (config.denoiseWeight ?? 0) > 0 ? denoise : nil
-        let terms = localStep(x, labels, lr: lr, extra: extra) { k, a, grad in
-            let xh = norms[k].forward(rows(k, a, .train))
-            let r = xh.shape[0], d = xh.shape[1]
-            let w = feedback[k].weight.value.data              // [d, classes]; β(c) = column c
-            // prototype term: sign·Σ_i ⟨β(y_i), x̂_i⟩ / B²
-            dx.resize([r, d]); dx.zero()
-            let dxp = dx.data, xp = xh.data
-            let sign = Float(config.protoSign), pw = Float(config.protoWeight), cw = Float(config.corrWeight)
-            var proto: Float = 0
-            for i in 0..<r where valid[i] {
-                let c = Int(labels[i])
-                for t in 0..<d { proto += w[t * classes + c] * xp[i * d + t]; dxp[i * d + t] = pw * sign * w[t * classes + c] / b2 }
-            }
-            proto *= sign / b2
-            // decorrelation
-            let corr = decorrelation(xh, mask: valid)
-            let gp = decorrelation.grad.data; for o in 0..<(r * d) { dxp[o] += cw * gp[o] }
-            let dz = norms[k].backward(dx)
-            addInto(grad, pools[k]?.backward(dz, inputGradient: true) ?? dz)
-            // feedback map: grad W[:, c] = β(c) − p_c, stepped before the forward loss step (β above is pre-update)
-            let fg = feedback[k].weight.grad.data
-            var counts = [Int](repeating: 0, count: classes)
-            var means = [Float](repeating: 0, count: classes * d)
-            for i in 0..<r where valid[i] { let c = Int(labels[i]); counts[c] += 1; for t in 0..<d { means[c * d + t] += xp[i * d + t] } }
-            for c in 0..<classes { for t in 0..<d {
-                let pc = counts[c] > 0 ? means[c * d + t] / Float(counts[c]) : 0
-                fg[t * classes + c] += w[t * classes + c] - pc
-            } }
-            feedbackOptimizer.step(lr: Float(config.feedbackLR))
-            return [("corr", corr), ("proto", proto)] + aux[k].loss(a, labels, into: grad, mode: .train)
+        let dx = dxs[k], decorrelation = decorrelations[k]
+        let xh = norms[k].forward(rows(k, a, .train))
+        let r = xh.shape[0], d = xh.shape[1]
+        let w = feedback[k].weight.value.data              // [d, classes]; β(c) = column c
+        // prototype term: sign·Σ_i ⟨β(y_i), x̂_i⟩ / B²
+        dx.resize([r, d]); dx.zero()
+        let dxp = dx.data, xp = xh.data
+        let sign = Float(config.protoSign), pw = Float(config.protoWeight), cw = Float(config.corrWeight)
+        var proto: Float = 0
+        for i in 0..<r where valid[i] {
+            let c = Int(labels[i])
+            for t in 0..<d { proto += w[t * classes + c] * xp[i * d + t]; dxp[i * d + t] = pw * sign * w[t * classes + c] / b2 }
         }
-        return terms
+        proto *= sign / b2
+        // decorrelation
+        let corr = decorrelation(xh, mask: valid)
+        let gp = decorrelation.grad.data; for o in 0..<(r * d) { dxp[o] += cw * gp[o] }
+        let dz = norms[k].backward(dx)
+        addInto(grad, pools[k]?.backward(dz, inputGradient: true) ?? dz)
+        // feedback map: grad W[:, c] = β(c) − p_c; its SGD steps with the block (stepLocal), β above is pre-update
+        let fg = feedback[k].weight.grad.data
+        var counts = [Int](repeating: 0, count: classes)
+        var means = [Float](repeating: 0, count: classes * d)
+        for i in 0..<r where valid[i] { let c = Int(labels[i]); counts[c] += 1; for t in 0..<d { means[c * d + t] += xp[i * d + t] } }
+        for c in 0..<classes { for t in 0..<d {
+            let pc = counts[c] > 0 ? means[c * d + t] / Float(counts[c]) : 0
+            fg[t * classes + c] += w[t * classes + c] - pc
+        } }
+        return [("corr", corr), ("proto", proto)] + aux[k].loss(a, labels, into: grad, mode: .train)
     }
 
     func headLogits(_ x: Tensor) -> [(String, Tensor)] { blockHeadLogits(x, aux) }

@@ -3,7 +3,7 @@ import Engine
 /// `bwbpf` as the paper describes it (Cheng et al. 2023): block inputs are detached; every non-final
 /// block k is trained only by its auxiliary classifier's CE (global average pooling + Linear); the global
 /// CE reaches only the last block. One optimizer per block.
-final class BWBPF: BlockLocalRule, LearningRule {
+final class BWBPF: BlockLocalRule, DetachedBlockRule {
     let name = MethodName.bwbpf
     let heads: [ClassifierHead]
     var optimizers: [Optimizer] { blockOptimizers }
@@ -14,8 +14,8 @@ final class BWBPF: BlockLocalRule, LearningRule {
         super.init(setup, heads: singletons(heads))
     }
 
-    func step(_ x: Tensor, _ labels: [Int32], lr: Float) -> [(String, Float)] {
-        localStep(x, labels, lr: lr) { k, a, g in heads[k].loss(a, labels, into: g, mode: .train) }
+    override func localLoss(_ k: Int, _ a: Tensor, _ labels: [Int32], feedback: Tensor?, into grad: Tensor) -> [(String, Float)] {
+        heads[k].loss(a, labels, into: grad, mode: .train)
     }
     func headLogits(_ x: Tensor) -> [(String, Tensor)] { blockHeadLogits(x, heads) }
 }

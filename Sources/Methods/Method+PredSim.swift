@@ -5,7 +5,7 @@ import Engine
 /// only block k and its heads receive ∂L_k. The last block is trained by the output CE scaled by (1−β),
 /// as the code does. Each block (with its heads) has its own optimizer, stepped right after its backward,
 /// so block k+1 sees block k's output computed with the weights before that step.
-final class PredSim: BlockLocalRule, LearningRule {
+final class PredSim: BlockLocalRule, DetachedBlockRule {
     let name = MethodName.predsim
     let heads: [PredSimHead]
     var optimizers: [Optimizer] { blockOptimizers }
@@ -19,8 +19,8 @@ final class PredSim: BlockLocalRule, LearningRule {
         super.init(setup, heads: singletons(heads), outputScale: Float(1 - setup.config.beta))
     }
 
-    func step(_ x: Tensor, _ labels: [Int32], lr: Float) -> [(String, Float)] {
-        localStep(x, labels, lr: lr) { k, a, g in heads[k].loss(a, labels, into: g, mode: .train) }
+    override func localLoss(_ k: Int, _ a: Tensor, _ labels: [Int32], feedback: Tensor?, into grad: Tensor) -> [(String, Float)] {
+        heads[k].loss(a, labels, into: grad, mode: .train)
     }
 
     func headLogits(_ x: Tensor) -> [(String, Tensor)] { blockHeadLogits(x, heads) }

@@ -1,7 +1,9 @@
-// The training loop: epochs over the data with the method's step, the learning rate from the schedule
-// at the fractional epoch, evaluation on the test set after every epoch (output accuracy; each local
-// head's accuracy; method diagnostics; for sequences token and whole-sequence accuracy), loss terms
-// averaged over the epoch, wall time and samples/s. A NaN or infinite loss stops the run as diverged.
+// The training loop: epochs over the data, each trained by a scheduler (sequential here; block workers
+// in the Scheduling module) with the learning rate from the schedule at the fractional epoch, evaluation
+// on the test set after every epoch (output accuracy; each local head's accuracy; method diagnostics;
+// for sequences token and whole-sequence accuracy), loss terms averaged over the epoch, wall time,
+// samples/s and the scheduler's per-block instrumentation. A NaN or infinite loss stops the run as
+// diverged; a block that fails stops it as failed, naming the epoch, step and block.
 
 import Datasets
 import Engine
@@ -17,6 +19,9 @@ public struct EpochRecord: Codable, Sendable {
     public var diagnostics: [String: Double]
     public var seconds: Double
     public var samplesPerSecond: Double
+    /// Per-block instrumentation of a pipelined epoch ("b1.busy_s", "b1.wait_input_s", "b1.wait_output_s",
+    /// "b1.bytes_per_step", "b1.utilisation"); empty for sequential runs.
+    public var pipeline: [String: Double] = [:]
 
     public init(epoch: Int, lr: Double, losses: [String: Double], testAccuracy: Double, testSequenceAccuracy: Double?,
                 headAccuracy: [String: Double], diagnostics: [String: Double], seconds: Double, samplesPerSecond: Double) {
@@ -29,6 +34,8 @@ public struct EpochRecord: Codable, Sendable {
 public enum RunStatus: Equatable, Sendable, CustomStringConvertible {
     case done
     case diverged(epoch: Int, step: Int, term: String)
+    /// A block's work threw: the run stops and is stored as failed.
+    case failed(epoch: Int, step: Int, block: Int, message: String)
     /// Stopped on request (Ctrl-C) before the epoch ended; the last checkpoint stands.
     case interrupted
     public var description: String {
@@ -36,6 +43,7 @@ public enum RunStatus: Equatable, Sendable, CustomStringConvertible {
         case .done: return "done"
         case .interrupted: return "interrupted"
         case let .diverged(e, s, t): return "diverged at epoch \(e), step \(s) (\(t) is not finite)"
+        case let .failed(e, s, b, m): return "failed at epoch \(e), step \(s), block \(b): \(m)"
         }
     }
 }
@@ -45,44 +53,112 @@ public struct TrainResult: Sendable {
     public var epochs: [EpochRecord]
 }
 
+/// How one epoch's steps went: the loss terms summed over its batches (in first-appearance order), the
+/// batch and sample counts, the last learning rate, why it stopped early (nil: it did not) and the
+/// scheduler's per-block instrumentation.
+public struct EpochTraining {
+    public enum Stop: Equatable { case diverged(step: Int, term: String), failed(step: Int, block: Int, message: String), interrupted }
+    public var sums: [(String, Double)] = []
+    public var batches = 0, samples = 0
+    public var lastLR: Float = 0
+    public var stop: Stop? = nil
+    public var pipeline: [String: Double] = [:]
+    public init() {}
+}
+
+/// Decides where and when a rule's work runs within an epoch. Every scheduler visits the batches in the
+/// loader's order and gives a rule's blocks the same inputs, so the bits do not depend on the scheduler.
+public protocol StepScheduler {
+    /// Trains one epoch; `rate(i)` is the learning rate of the epoch's i-th batch (from 0); `shouldStop`
+    /// is polled before each batch.
+    func trainEpoch(_ rule: LearningRule, data: TrainingData, epoch: Int, rate: (Int) -> Float,
+                    shouldStop: () -> Bool) -> EpochTraining
+    /// The engine worker count evaluation runs with (nil: the process default).
+    var evaluationWorkers: Int? { get }
+}
+
+/// Breaks out of a loader's batch loop (its body rethrows).
+struct StopIteration: Error {}
+
+/// One step after the other on the calling thread, every block on the process's engine threads.
+public struct SequentialScheduler: StepScheduler {
+    public init() {}
+    public var evaluationWorkers: Int? { nil }
+
+    public func trainEpoch(_ rule: LearningRule, data: TrainingData, epoch: Int, rate: (Int) -> Float,
+                           shouldStop: () -> Bool) -> EpochTraining {
+        var out = EpochTraining()
+        var sums = TermSums()
+        try? data.forEachTrainBatch(epoch: epoch) { x, y in
+            if shouldStop() { out.stop = .interrupted; throw StopIteration() }
+            out.lastLR = rate(out.batches)
+            let terms: [(String, Float)]
+            do { terms = try rule.step(x, y, lr: out.lastLR) }
+            catch { out.stop = .failed(step: out.batches + 1, block: 0, message: "\(error)"); throw StopIteration() }
+            if let bad = terms.first(where: { !$0.1.isFinite }) { out.stop = .diverged(step: out.batches + 1, term: bad.0); throw StopIteration() }
+            sums.add(terms)
+            out.batches += 1; out.samples += x.shape[0]
+        }
+        out.sums = sums.ordered
+        return out
+    }
+}
+
+/// Loss terms summed in Double over batches, kept in first-appearance order.
+public struct TermSums {
+    var sums: [String: Double] = [:]
+    var order: [String] = []
+    public init() {}
+    public mutating func add(_ terms: [(String, Float)]) {
+        for (name, v) in terms {
+            if sums[name] == nil { order.append(name) }
+            sums[name, default: 0] += Double(v)
+        }
+    }
+    /// Adds another set of sums (another block's terms), keeping this one's names first.
+    public mutating func merge(_ other: TermSums) {
+        for (name, v) in other.ordered {
+            if sums[name] == nil { order.append(name) }
+            sums[name, default: 0] += v
+        }
+    }
+    public var ordered: [(String, Double)] { order.map { ($0, sums[$0]!) } }
+}
+
 public struct Trainer {
     public var epochs: Int
     public var baseLR: Float
     public var schedule: Schedule
-    public init(epochs: Int, baseLR: Float, schedule: Schedule) { self.epochs = epochs; self.baseLR = baseLR; self.schedule = schedule }
+    public var scheduler: StepScheduler
+    public init(epochs: Int, baseLR: Float, schedule: Schedule, scheduler: StepScheduler = SequentialScheduler()) {
+        self.epochs = epochs; self.baseLR = baseLR; self.schedule = schedule; self.scheduler = scheduler
+    }
 
     public func run(_ rule: LearningRule, data: TrainingData, startEpoch: Int = 0,
                     shouldStop: () -> Bool = { false }, onEpoch: (EpochRecord) throws -> Void = { _ in }) rethrows -> TrainResult {
         var records: [EpochRecord] = []
         for epoch in startEpoch..<epochs {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            var sums: [String: Double] = [:], order: [String] = []
-            var batches = 0, samples = 0
-            var diverged: RunStatus? = nil
-            var lr = baseLR
             let batchesPerEpoch = Double(max(1, data.batchesPerEpoch))
-            var stopped = false
-            data.forEachTrainBatch(epoch: epoch) { x, y in
-                guard diverged == nil, !stopped else { return }
-                if shouldStop() { stopped = true; return }
-                lr = schedule.rate(base: baseLR, at: Double(epoch) + Double(batches) / batchesPerEpoch)
-                let terms = rule.step(x, y, lr: lr)
-                for (name, v) in terms {
-                    if !v.isFinite { diverged = .diverged(epoch: epoch + 1, step: batches + 1, term: name); return }
-                    if sums[name] == nil { order.append(name) }
-                    sums[name, default: 0] += Double(v)
-                }
-                batches += 1; samples += x.shape[0]
-            }
+            let trained = scheduler.trainEpoch(rule, data: data, epoch: epoch, rate: { i in
+                schedule.rate(base: baseLR, at: Double(epoch) + Double(i) / batchesPerEpoch)
+            }, shouldStop: shouldStop)
             let trainSeconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-            if let diverged { return TrainResult(status: diverged, epochs: records) }
-            if stopped { return TrainResult(status: .interrupted, epochs: records) }
-            var record = evaluate(rule, data: data)
+            switch trained.stop {
+            case .diverged(let step, let term)?: return TrainResult(status: .diverged(epoch: epoch + 1, step: step, term: term), epochs: records)
+            case .failed(let step, let block, let message)?:
+                return TrainResult(status: .failed(epoch: epoch + 1, step: step, block: block, message: message), epochs: records)
+            case .interrupted?: return TrainResult(status: .interrupted, epochs: records)
+            case nil: break
+            }
+            var record = scheduler.evaluationWorkers.map { n in Parallel.withWorkers(n) { evaluate(rule, data: data) } }
+                ?? evaluate(rule, data: data)
             record.epoch = epoch + 1
-            record.lr = Double(lr)
-            record.losses = Dictionary(uniqueKeysWithValues: order.map { ($0, sums[$0]! / Double(max(1, batches))) })
+            record.lr = Double(trained.lastLR)
+            record.losses = Dictionary(uniqueKeysWithValues: trained.sums.map { ($0.0, $0.1 / Double(max(1, trained.batches))) })
             record.seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-            record.samplesPerSecond = Double(samples) / trainSeconds
+            record.samplesPerSecond = Double(trained.samples) / trainSeconds
+            record.pipeline = trained.pipeline
             records.append(record)
             try onEpoch(record)
         }

@@ -4,6 +4,7 @@ import Engine
 import Experiments
 import Foundation
 import Methods
+import Scheduling
 
 /// Where runs are stored.
 struct StoreOptions: ParsableArguments {
@@ -18,16 +19,19 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var train: TrainOptions
     @OptionGroup var data: DataOptions
     @OptionGroup var exec: ExecOptions
+    @OptionGroup var pipeline: ParallelOptions
     @OptionGroup var store: StoreOptions
 
     func run() throws {
         exec.apply()
         Interrupt.install()
         let config = try train.runConfig()
+        try pipeline.check(config.parallel)
         let executor = RunExecutor(runsDirectory: store.runs, dataStore: data.store, fetch: data.fetchOptions)
         print("run \(config.runID): \(config.label)")
-        let outcome = try executor.execute(config, threads: exec.threads, rerunFailed: true) { r in
+        let outcome = try executor.execute(config, execution: pipeline.settings(threads: exec.threads), rerunFailed: true) { r in
             print("  epoch \(r.epoch): loss \(String(format: "%.4f", r.losses.values.reduce(0, +))) test acc \(String(format: "%.4f", r.testAccuracy))")
+            if let line = pipelineLine(r.pipeline) { print(line) }
         }
         switch outcome {
         case .done(let acc): print("done: test accuracy \(String(format: "%.4f", acc)) → \(executor.finalPath(config.runID))")

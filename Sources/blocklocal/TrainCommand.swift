@@ -4,6 +4,7 @@ import Engine
 import Experiments
 import Foundation
 import Methods
+import Scheduling
 
 /// Model, data and budget of one training (shared by `train`, and later by `run`).
 struct TrainOptions: ParsableArguments {
@@ -32,6 +33,8 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "Transformer layers (S2S).") var layers: Int = 20
     @Option(help: "Transformer d_model (S2S).") var dModel: Int = 64
     @Option(help: "Transformer heads (S2S).") var heads: Int = 1
+    @Option(help: "How the blocks run: \(ParallelMode.list) (pipeline: one worker per block at once; local rules only).")
+    var parallel: String = "sequential"
 
     func keyValues(_ list: [String], _ flag: String) throws -> [String: String] {
         var out: [String: String] = [:]
@@ -65,6 +68,7 @@ struct TrainOptions: ParsableArguments {
         c.blocks = blocks; c.split = split; c.optimizer = try optimizerConfig(); c.epochs = epochs; c.batch = batch
         if let augment { c.augmentation = try Augmentation(parsing: augment) }
         c.seed = seed; c.trainSubset = trainSubset; c.testSubset = testSubset; c.s2sLength = s2sLength; c.s2sSteps = s2sSteps
+        c.parallel = try ParallelMode(parsing: parallel)
         _ = try SplitRule(parsing: split)
         try c.validate()
         return c
@@ -83,20 +87,47 @@ struct TrainOptions: ParsableArguments {
     }
 }
 
+/// The machine-side knobs of a pipelined run (not part of the run id; recorded in provenance).
+struct ParallelOptions: ParsableArguments {
+    @Option(help: "Engine threads of each pipeline worker (default max(1, threads / workers)); results are bit-identical to a sequential run on this many threads.")
+    var threadsPerBlock: Int?
+    @Option(help: "Pipeline workers, each owning a contiguous run of blocks (default: one per block).")
+    var workers: Int?
+    @Option(help: "Batches a pipeline worker may run ahead of the next one.")
+    var queueDepth: Int = 1
+
+    func settings(threads: Int) -> ExecutionSettings {
+        ExecutionSettings(threads: threads, threadsPerBlock: threadsPerBlock, workers: workers, queueDepth: queueDepth)
+    }
+
+    /// These knobs only mean something for a pipelined run.
+    func check(_ mode: ParallelMode?) throws {
+        guard mode != .pipeline else { return }
+        for (flag, given) in [("--threads-per-block", threadsPerBlock != nil), ("--workers", workers != nil), ("--queue-depth", queueDepth != 1)] where given {
+            throw ValidationError("\(flag) applies to --parallel pipeline only")
+        }
+    }
+}
+
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train", abstract: "Train one network with one learning rule and print a per-epoch table.")
     @OptionGroup var train: TrainOptions
     @OptionGroup var data: DataOptions
     @OptionGroup var exec: ExecOptions
+    @OptionGroup var pipeline: ParallelOptions
 
     func run() throws {
         exec.apply()
         let config = try train.runConfig()
-        let prepared = try PreparedRun(config, store: data.store, fetch: data.fetchOptions)
+        try pipeline.check(config.parallel)
+        let prepared = try PreparedRun(config, store: data.store, fetch: data.fetchOptions, execution: pipeline.settings(threads: exec.threads))
         let model = prepared.model, learner = prepared.rule, trainingData = prepared.data
         let blocks = learner.blocks
         print("\(config.method.method.rawValue) on \(config.model.arch) (\(model.parameterCount) parameters), \(config.dataset), K = \(blocks.count) [\(blocks.map(\.name).joined(separator: " | "))]")
+        if let p = prepared.trainer.scheduler as? PipelineScheduler {
+            print("pipelined: \(p.workers) workers × \(p.threadsPerWorker) engine thread\(p.threadsPerWorker == 1 ? "" : "s"), queue depth \(p.queueDepth)")
+        }
         var header = false
         Interrupt.install()
         let result = prepared.trainer.run(learner, data: trainingData, shouldStop: { Interrupt.requested }) { r in
@@ -111,9 +142,26 @@ struct TrainCommand: ParsableCommand {
             print("\(r.epoch)".padded(6) + String(format: "%.4f", loss).leftPadded(9) + String(format: "%.4f", r.testAccuracy).leftPadded(10)
                   + (r.testSequenceAccuracy.map { String(format: "%.4f", $0).leftPadded(9) } ?? "")
                   + "   " + extra.padded(21) + String(format: "%.1f", r.seconds).leftPadded(8) + String(format: "%.0f", r.samplesPerSecond).leftPadded(11))
+            if let line = pipelineLine(r.pipeline) { print(line) }
         }
         if let s = trainingData as? SequenceData { print("test sequences also seen in training: \(s.testSeenInTraining.count)") }
         if case .diverged = result.status { throw ValidationError("the run \(result.status); lower --lr or change the method's settings") }
+        if case .failed = result.status { throw ValidationError("the run \(result.status)") }
         if result.status == .interrupted { throw ExitCode(130) }
     }
+}
+
+/// "      pipeline: b1 busy 93% (waits: input 2%, room 4%), b2 ..." from an epoch's per-block instrumentation.
+func pipelineLine(_ p: [String: Double]) -> String? {
+    func firstBlock(_ key: String) -> Int { Int(key.dropFirst().prefix { $0.isNumber }) ?? 0 }
+    let suffix = ".utilisation"
+    let names: [String] = p.keys.filter { $0.hasSuffix(suffix) }.map { String($0.dropLast(suffix.count)) }
+    let keys = names.sorted { firstBlock($0) < firstBlock($1) }
+    guard !keys.isEmpty else { return nil }
+    let busy = keys.map { k -> String in
+        let total = (p[k + ".busy_s"] ?? 0) / max(1e-9, p[k + ".utilisation"] ?? 1)
+        func pct(_ v: Double?) -> String { String(format: "%.0f%%", 100 * (v ?? 0) / max(1e-9, total)) }
+        return "\(k) busy \(pct(p[k + ".busy_s"])) (waits: input \(pct(p[k + ".wait_input_s"])), room \(pct(p[k + ".wait_output_s"])))"
+    }
+    return "      pipeline: " + busy.joined(separator: ", ")
 }

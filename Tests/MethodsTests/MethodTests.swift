@@ -41,7 +41,7 @@ final class MethodTests: XCTestCase {
                 let setup = try mlpSetup(method)
                 if perturbLater { for p in setup.blocks.dropFirst().flatMap(\.parameters) { let d = p.value.data; for i in 0..<p.count { d[i] *= 1.7 } } }
                 let rule = try Methods.make(setup)
-                _ = rule.step(x, y, lr: 0.01)
+                _ = try rule.step(x, y, lr: 0.01)
                 return setup.blocks[0].parameters.map { $0.value.array }
             }
             let same = try block1After(perturbLater: false) == block1After(perturbLater: true)
@@ -77,7 +77,7 @@ final class MethodTests: XCTestCase {
             }
             let before = p.value.array
             let lr: Float = 1e-2
-            _ = rule.step(x, y, lr: lr)
+            _ = try rule.step(x, y, lr: lr)
             for (k, i) in probe.enumerated() {
                 let applied = Double((before[i] - p.value[i]) / lr)
                 XCTAssertEqual(applied, numeric[k], accuracy: 2e-3 + 0.03 * abs(numeric[k]), "\(method.rawValue) fc1.weight[\(i)]")
@@ -95,12 +95,12 @@ final class MethodTests: XCTestCase {
         let random = feedbacks.map { $0.feedback! }
         // B = W: one FA step is one BP step, bit for bit
         for l in feedbacks { l.feedback = Tensor(l.weight.value.shape, l.weight.value.array) }
-        _ = bp.step(x, y, lr: 0.01); _ = fa.step(x, y, lr: 0.01)
+        _ = try bp.step(x, y, lr: 0.01); _ = try fa.step(x, y, lr: 0.01)
         XCTAssertTrue(bpSetup.model.parameters.map { $0.value.array } == faSetup.model.parameters.map { $0.value.array }, "FA with B = W equals BP")
         // random B: never updated while W is
         for (l, b) in zip(feedbacks, random) { l.feedback = b }
         let fixed = random.map { $0.array }, w0 = feedbacks.map { $0.weight.value.array }
-        for _ in 0..<3 { _ = fa.step(x, y, lr: 0.01) }
+        for _ in 0..<3 { _ = try fa.step(x, y, lr: 0.01) }
         XCTAssertTrue(feedbacks.map { $0.feedback!.array } == fixed, "B is never updated")
         XCTAssertFalse(feedbacks.map { $0.weight.value.array } == w0, "W is")
     }
@@ -154,7 +154,7 @@ final class MethodTests: XCTestCase {
         let off = try mlpSetup(.bll) { $0.lambda = 0; $0.decorrelation = 0 }
         let before = off.blocks.dropLast().flatMap(\.parameters).map { $0.value.array }
         let rule = try Methods.make(off)
-        for _ in 0..<3 { _ = rule.step(x, y, lr: 0.01) }
+        for _ in 0..<3 { _ = try rule.step(x, y, lr: 0.01) }
         XCTAssertTrue(off.blocks.dropLast().flatMap(\.parameters).map { $0.value.array } == before, "λ = 0: non-final blocks do not learn")
 
         // gradients of one step, not applied: the feedback maps' do not depend on forward-only terms
@@ -162,7 +162,7 @@ final class MethodTests: XCTestCase {
             let s = try mlpSetup(.bll) { $0.decorrelation = decorrelation }
             let r = try Methods.make(s) as! BLL
             r.skipOptimizerStep = true
-            _ = r.step(x, y, lr: 0.01)
+            _ = try r.step(x, y, lr: 0.01)
             return (s.blocks[0].parameters.map { $0.grad.array }, r.feedback.flatMap(\.parameters).map { $0.grad.array })
         }
         let a = try grads(decorrelation: 0), b = try grads(decorrelation: 1)
@@ -184,7 +184,7 @@ final class MethodTests: XCTestCase {
         let off = try setup(nil), on = try setup(2)
         let first = on.blocks[0].parameters.map { $0.value.array }, last = on.blocks[1].parameters.map { $0.value.array }
         let ruleOff = try Methods.make(off), ruleOn = try Methods.make(on)
-        _ = ruleOff.step(x, y, lr: 0.01)
+        _ = try ruleOff.step(x, y, lr: 0.01)
         XCTAssertTrue(off.blocks[0].parameters.map { $0.value.array } == first, "without the term nothing trains block 1")
         // the loss the step minimises, evaluated with the same noise draw (stream of step 0)
         var eps = RandomStream(seed: on.seed, name: "denoise/b1/step-0")
@@ -204,7 +204,7 @@ final class MethodTests: XCTestCase {
             p.value[i] = old + h; let lp = loss(); p.value[i] = old - h; let lm = loss(); p.value[i] = old
             return (lp - lm) / (2 * Double(h))
         }
-        let terms = ruleOn.step(x, y, lr: 0.01)
+        let terms = try ruleOn.step(x, y, lr: 0.01)
         XCTAssert(terms.contains { $0.0 == "b1.den" && $0.1 > 0 }, "\(terms)")
         for (k, i) in probe.enumerated() {
             let applied = Double((first[0][i] - p.value[i]) / 0.01)
@@ -243,7 +243,7 @@ final class MethodTests: XCTestCase {
         for method in MethodName.allCases {
             let setup = try mlpSetup(method)
             let rule = try Methods.make(setup)
-            for _ in 0..<60 { _ = rule.step(x, y, lr: 3e-3) }
+            for _ in 0..<60 { _ = try rule.step(x, y, lr: 3e-3) }
             let acc = Double(correctCount(rule.predict(tx), ty)) / 256
             XCTAssertGreaterThan(acc, 0.6, "\(method.rawValue): held-out accuracy \(acc) (chance 0.25)")
         }

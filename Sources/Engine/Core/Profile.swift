@@ -23,13 +23,16 @@ public enum Profile {
 
     /// Adds the time since `t0` to the row `key` (e.g. the loss or the optimizer step, counted as forward).
     public static func record(_ key: String, forward: Bool, since t0: UInt64) {
-        var e = totals[key] ?? (0, 0, 0)
         let dt = Double(now() - t0) / 1e9
+        lock.lock(); defer { lock.unlock() }   // block workers of a pipelined run may record at once
+        var e = totals[key] ?? (0, 0, 0)
         if forward { e.forward += dt; e.calls += 1 } else { e.backward += dt }
         totals[key] = e
     }
 
-    public static func reset() { totals = [:] }
+    static let lock = NSLock()
+
+    public static func reset() { lock.lock(); totals = [:]; lock.unlock() }
 
     /// Rows of (layer kind, forward seconds, backward seconds, forward calls), slowest first.
     public static var report: [(kind: String, forward: Double, backward: Double, calls: Int)] {

@@ -1,0 +1,57 @@
+// How a run's blocks are executed: the mode (part of the run config) and the machine-side knobs (threads,
+// workers, queue depth; recorded in provenance, not in the run id, since they do not change the bits
+// beyond the per-block thread count). Every execution knob is declared here.
+
+import Engine
+import Methods
+
+/// How the blocks of a run are scheduled. Sequential is the default and is stored as no value, so run
+/// ids from before this field stay the same.
+public enum ParallelMode: String, Codable, CaseIterable, Sendable {
+    case sequential, pipeline
+    public static var list: String { allCases.map(\.rawValue).joined(separator: ", ") }
+
+    public init(parsing s: String) throws {
+        guard let m = ParallelMode(rawValue: s) else { throw PipelineError.invalid(name: "--parallel", value: s, allowed: ParallelMode.list) }
+        self = m
+    }
+
+    /// Rules whose blocks wait for the whole backward pass cannot be pipelined.
+    public static func check(_ mode: ParallelMode?, method: MethodName) throws {
+        if mode == .pipeline && method.isLocked { throw PipelineError.lockedRule(method.rawValue) }
+    }
+}
+
+public struct ExecutionSettings: Sendable {
+    /// Engine threads of a sequential run (all blocks), and the budget split among pipeline workers.
+    public var threads: Int
+    /// Engine threads of each pipeline worker; nil: max(1, threads / workers).
+    public var threadsPerBlock: Int?
+    /// Pipeline workers; nil: one per block.
+    public var workers: Int?
+    /// Batches a pipeline worker may run ahead of the next one.
+    public var queueDepth: Int = 1
+
+    public init(threads: Int, threadsPerBlock: Int? = nil, workers: Int? = nil, queueDepth: Int = 1) {
+        self.threads = threads; self.threadsPerBlock = threadsPerBlock; self.workers = workers; self.queueDepth = queueDepth
+    }
+
+    /// The scheduler for `rule` under `mode`.
+    public func scheduler(for rule: LearningRule, mode: ParallelMode?) throws -> StepScheduler {
+        switch mode ?? .sequential {
+        case .sequential: return SequentialScheduler()
+        case .pipeline:
+            let w = workers ?? rule.blocks.count
+            return try PipelineScheduler(rule: rule, workers: w, threadsPerWorker: threadsPerBlock ?? max(1, threads / max(1, w)),
+                                         queueDepth: queueDepth)
+        }
+    }
+
+    /// What a run file records of these settings.
+    public func provenance(mode: ParallelMode?, blocks: Int) -> [String: String] {
+        guard mode == .pipeline else { return ["threads": String(threads)] }
+        let w = workers ?? blocks
+        return ["threads": String(threads), "pipeline_workers": String(w),
+                "threads_per_block": String(threadsPerBlock ?? max(1, threads / max(1, w))), "queue_depth": String(queueDepth)]
+    }
+}
