@@ -96,7 +96,8 @@ public struct PreparedRun {
         }
         datasetChecksums = checksums
         model = try spec.build(seed: c.seed)
-        let blocks = try BlockSplit.split(model, blocks: c.blocks, rule: try SplitRule(parsing: c.split))
+        let blocks = try BlockSplit.split(model, blocks: c.blocks, rule: try SplitRule(parsing: c.split),
+                                          headMACs: Methods.headMACs(c.method, classes: spec.classes))
         rule = try Methods.make(MethodSetup(model: model, blocks: blocks, config: c.method, optimizer: c.optimizer,
                                             classes: data.classes, seed: c.seed))
         trainer = Trainer(epochs: c.epochs, baseLR: Float(c.optimizer.lr), schedule: c.optimizer.schedule(epochs: c.epochs),

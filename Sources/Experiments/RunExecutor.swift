@@ -140,7 +140,10 @@ public struct RunExecutor {
             try Checkpoint.save(partialPath(id), run: run, records: records)
             progress(r)
         }
-        let provenance = provenance(run.datasetChecksums)
+        var provenance = provenance(run.datasetChecksums)
+        // the cut as resolved (a `balanced` split is computed from the model): the unit index each block starts at
+        provenance.values["block_starts"] = run.rule.blocks.map { String($0.range.lowerBound) }.joined(separator: ",")
+        provenance.values["block_units"] = run.rule.blocks.map(\.name).joined(separator: " | ")
         switch result.status {
         case .interrupted: return .interrupted
         case .done:

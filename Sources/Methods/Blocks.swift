@@ -1,22 +1,26 @@
 // Block splitting: a model's units (stem, residual units or layers, head) cut into K contiguous blocks.
 // Rules: `even` (the BLL code's: the first K−1 blocks take round(L/K) units, rounding half to even as
 // Python does; the last takes the rest), `stages` (cuts at ResNet stage / VGG pooling boundaries, as the
-// BWBPF code does), `layers` (every unit its own block, as Pred-Sim's paper), or explicit cut points
-// (the unit indices where blocks 2…K start). K = 1 is one block.
+// BWBPF code does), `layers` (every unit its own block, as Pred-Sim's paper), `balanced` (the cuts that
+// make the costliest block cheapest; here from counted FLOPs — each unit's forward + backward, 3 × its
+// MACs, plus the local head a cut adds — while runs resolve it from a measured profile into explicit
+// cuts before their id is computed: Experiments/BalancedSplit.swift), or explicit cut points (the unit
+// indices where blocks 2…K start). K = 1 is one block.
 
 import Engine
 
 public enum SplitRule: Equatable, Sendable, CustomStringConvertible {
-    case even, stages, layers
+    case even, stages, layers, balanced
     case cuts([Int])
 
-    public static let names = ["even", "stages", "layers", "cuts:i,j,..."]
+    public static let names = ["even", "stages", "layers", "balanced", "cuts:i,j,..."]
 
     public init(parsing s: String) throws {
         switch s {
         case "even": self = .even
         case "stages": self = .stages
         case "layers": self = .layers
+        case "balanced": self = .balanced
         default:
             guard s.hasPrefix("cuts:"), let cuts = Optional(s.dropFirst(5).split(separator: ",").compactMap { Int($0) }),
                   !cuts.isEmpty, cuts.count == s.dropFirst(5).split(separator: ",").count else {
@@ -31,6 +35,7 @@ public enum SplitRule: Equatable, Sendable, CustomStringConvertible {
         case .even: return "even"
         case .stages: return "stages"
         case .layers: return "layers"
+        case .balanced: return "balanced"
         case .cuts(let c): return "cuts:" + c.map(String.init).joined(separator: ",")
         }
     }
@@ -77,8 +82,12 @@ public enum BlockSplit {
         return starts.filter { $0 > 0 && $0 < model.units.count }
     }
 
-    /// The start index of each block.
-    public static func starts(_ model: Model, blocks k: Int, rule: SplitRule) throws -> [Int] {
+    /// Training cost of each unit in MACs: forward + backward ≈ 3 × forward.
+    public static func unitCosts(_ model: Model) -> [Int] { model.unitMACs().map { 3 * $0 } }
+
+    /// The start index of each block. `headMACs(shape)`: forward MACs of the local head a rule attaches
+    /// to a block whose output has `shape` (batch 1); it weighs in the `balanced` rule only.
+    public static func starts(_ model: Model, blocks k: Int, rule: SplitRule, headMACs: ([Int]) -> Int = { _ in 0 }) throws -> [Int] {
         let l = model.units.count
         func tooMany(_ max: Int, _ why: String) -> EngineError {
             .invalidArgument(name: "blocks", value: "\(k)", allowed: "1...\(max) for \(model.spec.arch) with split '\(rule)' (\(why))")
@@ -106,6 +115,10 @@ public enum BlockSplit {
             let picks = (1..<k).map { cands[pyRound(Double($0) * Double(cands.count + 1) / Double(k)) - 1] }
             guard Set(picks).count == picks.count else { throw tooMany(cands.count + 1, "boundaries would repeat") }
             return [0] + picks
+        case .balanced:
+            guard k <= l else { throw tooMany(l, "\(l) units") }
+            let shapes = try model.unitShapes(batch: 1)
+            return balancedStarts(costs: unitCosts(model), blocks: k) { end in 3 * headMACs(shapes[end - 1]) }
         case .cuts(let cuts):
             guard cuts.count == k - 1 else {
                 throw EngineError.invalidArgument(name: "split", value: "\(rule)", allowed: "\(k - 1) cut points for K = \(k)")
@@ -117,8 +130,33 @@ public enum BlockSplit {
         }
     }
 
-    public static func split(_ model: Model, blocks k: Int, rule: SplitRule) throws -> [Block] {
-        let s = try starts(model, blocks: k, rule: rule)
+    /// Contiguous cuts of `costs` into k non-empty blocks minimising the costliest block, where a block
+    /// ending before the last unit also pays `cutCost(end)` (its local head). Exact (dynamic programming
+    /// over cut positions); ties go to the earliest cuts, so the answer is deterministic.
+    public static func balancedStarts(costs: [Int], blocks k: Int, cutCost: (Int) -> Int) -> [Int] {
+        let l = costs.count
+        var prefix = [0]; for c in costs { prefix.append(prefix.last! + c) }
+        func cost(_ a: Int, _ b: Int) -> Int { prefix[b] - prefix[a] + (b < l ? cutCost(b) : 0) }
+        // best[j][e]: the smallest possible costliest block when units 0..<e form j blocks; from[j][e]: the last start
+        var best = [[Int]](repeating: [Int](repeating: Int.max, count: l + 1), count: k + 1)
+        var from = [[Int]](repeating: [Int](repeating: 0, count: l + 1), count: k + 1)
+        best[0][0] = 0
+        for j in 1...k {
+            for e in j...l {
+                for s in (j - 1)..<e where best[j - 1][s] != Int.max {
+                    let v = max(best[j - 1][s], cost(s, e))
+                    if v < best[j][e] { best[j][e] = v; from[j][e] = s }
+                }
+            }
+        }
+        var starts: [Int] = []
+        var e = l
+        for j in stride(from: k, through: 1, by: -1) { let s = from[j][e]; starts.append(s); e = s }
+        return starts.reversed()
+    }
+
+    public static func split(_ model: Model, blocks k: Int, rule: SplitRule, headMACs: ([Int]) -> Int = { _ in 0 }) throws -> [Block] {
+        let s = try starts(model, blocks: k, rule: rule, headMACs: headMACs)
         let ends = Array(s.dropFirst()) + [model.units.count]
         return zip(s, ends).enumerated().map { Block(index: $0.offset, model: model, range: $0.element.0..<$0.element.1) }
     }

@@ -48,6 +48,27 @@ public struct MethodSetup {
 }
 
 public enum Methods {
+    /// Forward MACs of the local head `config`'s rule attaches to a block with output `shape` (batch 1), for
+    /// the `balanced` split: Pred-Sim's 3×3 similarity conv and its decoder; the other rules' heads (a pooled
+    /// linear classifier, a feedback map) are a small fraction of a block and are counted as such.
+    public static func headMACs(_ config: MethodConfig, classes: Int) -> ([Int]) -> Int {
+        { shape in
+            let samplePositions = shape.count == 3 ? shape[1] : 1            // sequences: per token
+            let features = shape.count == 4 ? shape[1] : shape.last!
+            switch config.method {
+            case .predsim:
+                if shape.count == 4 {
+                    let c = shape[1], h = shape[2], w = shape[3]
+                    let p = predSimPooling(channels: c, height: h, width: w, dimIn: config.dimInDecoder)
+                    return 9 * c * c * h * w + c * p.outH * p.outW * classes
+                }
+                return samplePositions * (features * features + features * classes)
+            case .bp, .fa, .bwbpfCode: return 0
+            default: return samplePositions * features * classes
+            }
+        }
+    }
+
     /// Builds the learning rule named in `setup.config`.
     public static func make(_ setup: MethodSetup) throws -> LearningRule {
         switch setup.config.method {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Methods
+import Scheduling
 
 struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,6 +18,11 @@ struct ModelCommand: ParsableCommand {
         @Option(help: "ResNet stem: cifar or imagenet.") var stem: String = "cifar"
         @Option(help: "Cut into K blocks and describe the blocks.") var blocks: Int?
         @Option(help: "Split rule with --blocks: \(SplitRule.names.joined(separator: ", ")).") var split: String = "even"
+        @Option(help: "With --blocks: the rule whose local heads weigh in the block costs (balanced split, cost share): \(MethodName.list).")
+        var method: String = "bll"
+        @Flag(help: "With --blocks: also measure each block's training step here (1 engine thread, batch --batch) and its share.")
+        var measure = false
+        @Option(help: "Batch size for --measure.") var batch: Int = 128
 
         func run() throws {
             var spec = ModelSpec(arch: arch)
@@ -28,16 +34,37 @@ struct ModelCommand: ParsableCommand {
             let model = try spec.build(seed: 0)
             let shapes = try model.unitShapes(batch: 1), macs = model.unitMACs()
             if let k = blocks {
-                let bs = try BlockSplit.split(model, blocks: k, rule: try SplitRule(parsing: split))
-                print("block  units".padded(40) + "output".padded(18) + "params".leftPadded(10) + "train GFLOP".leftPadded(13))
+                guard let m = MethodName(rawValue: method) else { throw ValidationError("invalid --method '\(method)': allowed \(MethodName.list)") }
+                let heads = Methods.headMACs(MethodConfig(method: m), classes: classes)
+                let bs = try BlockSplit.split(model, blocks: k, rule: try SplitRule(parsing: split), headMACs: heads)
+                let unitCosts = BlockSplit.unitCosts(model)
+                // per block: its units' forward + backward and, before the last block, its local head's
+                let costs = bs.map { b -> Int in
+                    b.range.reduce(0) { $0 + unitCosts[$1] } + (b.index < bs.count - 1 ? 3 * heads(shapes[b.range.upperBound - 1]) : 0)
+                }
+                let total = Double(max(1, costs.reduce(0, +)))
+                var measured: [Double] = []
+                if measure {
+                    guard (1...4096).contains(batch) else { throw ValidationError("--batch must be between 1 and 4096, got \(batch)") }
+                    let units = try Parallel.withWorkers(1) { try BlockProfile.measureUnits(model, batch: batch) }
+                    measured = bs.map { b in b.range.reduce(0.0) { $0 + units[$1] } }
+                }
+                print("block  units".padded(40) + "output".padded(18) + "params".leftPadded(10) + "train GFLOP".leftPadded(13)
+                      + "cost %".leftPadded(8) + "sends B/sample".leftPadded(16) + (measure ? "measured ms".leftPadded(13) + "share %".leftPadded(9) : ""))
                 for b in bs {
                     let p = b.parameters.reduce(0) { $0 + $1.count }
-                    let m = b.range.reduce(0) { $0 + macs[$1] }
+                    let out = shapes[b.range.upperBound - 1]
+                    let sends = b.index < bs.count - 1 ? 4 * out.dropFirst().reduce(1, *) : 0
                     print("\(b.index + 1)".padded(7) + b.units.map(\.name).joined(separator: " ").truncatedTo(32).padded(33)
-                          + describe(Array(shapes[b.range.upperBound - 1].dropFirst())).padded(18) + "\(p)".leftPadded(10)
-                          + String(format: "%.4f", 6 * Double(m) / 1e9).leftPadded(13))
+                          + describe(Array(out.dropFirst())).padded(18) + "\(p)".leftPadded(10)
+                          + String(format: "%.4f", 2 * Double(costs[b.index]) / 1e9).leftPadded(13)
+                          + String(format: "%.1f", 100 * Double(costs[b.index]) / total).leftPadded(8) + "\(sends)".leftPadded(16)
+                          + (measure ? String(format: "%.1f", 1000 * measured[b.index]).leftPadded(13)
+                             + String(format: "%.1f", 100 * measured[b.index] / measured.reduce(0, +)).leftPadded(9) : ""))
                 }
-                print(String(format: "K = %d (%@): %d parameters, %.4f training GFLOP per sample (6 × MACs)", bs.count, split, model.parameterCount, 6 * Double(macs.reduce(0, +)) / 1e9))
+                print(String(format: "K = %d (%@, %@'s heads): %d parameters, %.4f training GFLOP per sample (6 × MACs, heads included); "
+                             + "costliest block %.1f %% (pipelined speedup bound %.2fx)", bs.count, split, method, model.parameterCount,
+                             2 * total / 1e9, 100 * Double(costs.max()!) / total, total / Double(costs.max()!)))
                 return
             }
             print("unit".padded(14) + "output".padded(18) + "params".leftPadded(10) + "MMACs".leftPadded(12))

@@ -25,8 +25,9 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         exec.apply()
         Interrupt.install()
-        let config = try train.runConfig()
+        let (config, balance) = try BalancedSplit.resolve(try train.runConfig(), profiles: store.results + "/profiles")
         try pipeline.check(config.parallel)
+        if let balance { print(balance) }
         let executor = RunExecutor(runsDirectory: store.runs, dataStore: data.store, fetch: data.fetchOptions)
         print("run \(config.runID): \(config.label)")
         let outcome = try executor.execute(config, execution: pipeline.settings(threads: exec.threads), rerunFailed: true) { r in

@@ -119,8 +119,9 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         exec.apply()
-        let config = try train.runConfig()
+        let (config, balance) = try BalancedSplit.resolve(try train.runConfig(), profiles: (ProcessInfo.processInfo.environment["BLOCKLOCAL_RESULTS"] ?? "results") + "/profiles")
         try pipeline.check(config.parallel)
+        if let balance { print(balance) }
         let prepared = try PreparedRun(config, store: data.store, fetch: data.fetchOptions, execution: pipeline.settings(threads: exec.threads))
         let model = prepared.model, learner = prepared.rule, trainingData = prepared.data
         let blocks = learner.blocks
