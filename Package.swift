@@ -34,11 +34,11 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"), .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .target(name: "Methods", dependencies: ["Engine", "Datasets"]),
-        .target(name: "Scheduling", dependencies: ["Engine", "Methods"]),
+        .target(name: "Scheduling", dependencies: ["Engine", "Methods", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Experiments", dependencies: [
             "Engine", "Store", "Datasets", "Methods", "Scheduling", .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .target(name: "Report", dependencies: ["Experiments", "Methods", "Datasets", "Engine"]),
+        .target(name: "Report", dependencies: ["Experiments", "Methods", "Datasets", "Engine", "Bench"]),
         .target(name: "Bench", dependencies: ["Engine", "Methods", "Scheduling", "Datasets"]),
         .executableTarget(name: "blocklocal", dependencies: [
             "Engine", "Store", "Datasets", "Methods", "Scheduling", "Experiments", "Report", "Bench",

@@ -33,6 +33,7 @@ public struct BenchConfig: Sendable {
         }
         var gpt = ModelSpec(arch: "transformer")
         gpt.layers = 20; gpt.dModel = 64; gpt.heads = 1; gpt.ffn = 256; gpt.vocabulary = 12; gpt.length = 20
+        gpt.classes = gpt.vocabulary   // as S2S runs set it: every token is a class
         var mlp = ModelSpec(arch: "mlp"); mlp.hidden = [1024, 1024]
         return [
             BenchConfig(key: "r18_fm_w0.25", summary: "ResNet-18 w1/4, 1x28x28", batch: 128, torchAnchor: 503.2, spec: resnet("resnet18", 0.25, 1, 28)),
@@ -75,20 +76,7 @@ public enum Benchmark {
     public static func run(_ cfg: BenchConfig, steps: Int, warmup: Int = 2, peak: Double) throws -> BenchResult {
         let model = try cfg.spec.build(seed: 0)
         let n = cfg.batch
-        var rng = RandomStream(seed: 0, name: "bench/data")
-        let x: Tensor, labels: [Int32]
-        if cfg.spec.isSequence {
-            let t = cfg.spec.length, half = t / 2
-            x = Tensor([n, t])
-            var lab = [Int32](repeating: -1, count: n * t)
-            for i in 0..<(n * t) { x[i] = Float(rng.below(cfg.spec.vocabulary)) }
-            for b in 0..<n { for p in half..<t { lab[b * t + p] = Int32(rng.below(cfg.spec.vocabulary)) } }
-            labels = lab
-        } else {
-            x = Tensor([n] + model.sampleShape)
-            rng.fillNormal(x, std: 1)
-            labels = (0..<n).map { _ in Int32(rng.below(cfg.spec.classes)) }
-        }
+        let (x, labels) = syntheticBatch(cfg.spec, model: model, batch: n)
         let loss = SoftmaxCrossEntropy()
         let opt = SGD([ParameterGroup(model.parameters, weightDecay: 5e-4)], momentum: 0.9)
         var times: [Double] = []
@@ -114,6 +102,23 @@ public enum Benchmark {
                            samplesPerSecond: sps, gflops: sps * flops / 1e9, fractionOfPeak: sps * flops / 1e9 / peak,
                            trainGFLOPPerSample: flops / 1e9, parameters: model.parameterCount, torchAnchor: cfg.torchAnchor,
                            torchSource: cfg.torchSource)
+    }
+
+    /// One batch of random data in the model's input form (images: normal pixels, one label each;
+    /// sequences: random tokens, labels on the second half of each sequence as in S2S).
+    public static func syntheticBatch(_ spec: ModelSpec, model: Model, batch n: Int) -> (Tensor, [Int32]) {
+        var rng = RandomStream(seed: 0, name: "bench/data")
+        if spec.isSequence {
+            let t = spec.length, half = t / 2
+            let x = Tensor([n, t])
+            var labels = [Int32](repeating: -1, count: n * t)
+            for i in 0..<(n * t) { x[i] = Float(rng.below(spec.vocabulary)) }
+            for b in 0..<n { for p in half..<t { labels[b * t + p] = Int32(rng.below(spec.vocabulary)) } }
+            return (x, labels)
+        }
+        let x = Tensor([n] + model.sampleShape)
+        rng.fillNormal(x, std: 1)
+        return (x, (0..<n).map { _ in Int32(rng.below(spec.classes)) })
     }
 
     public static func median(_ xs: [Double]) -> Double {

@@ -26,13 +26,16 @@ public struct SweepPlan: Sendable {
     public let specs: [SweepSpec]
     public let profile: String
 
-    /// The union of the specs' grids under `profile`, without duplicate run ids, in spec order.
-    public init(specs: [SweepSpec], profile: String) throws {
+    /// The union of the specs' grids under `profile`, without duplicate run ids, in spec order. With
+    /// `profiles` (a cache directory), a `balanced` split is resolved into measured cuts (BalancedSplit).
+    public init(specs: [SweepSpec], profile: String, profiles: String? = nil) throws {
         self.specs = specs; self.profile = profile
         var seen = Set<String>(), out: [PlannedRun] = []
         for s in specs {
-            for r in try s.plan(profile: profile) where seen.insert(r.config.runID).inserted {
-                out.append(PlannedRun(index: out.count, replicate: r.replicate, config: r.config))
+            for r in try s.plan(profile: profile) {
+                let config = try profiles.map { try BalancedSplit.resolve(r.config, profiles: $0).config } ?? r.config
+                guard seen.insert(config.runID).inserted else { continue }
+                out.append(PlannedRun(index: out.count, replicate: r.replicate, config: config))
             }
         }
         runs = out

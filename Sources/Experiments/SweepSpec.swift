@@ -14,6 +14,7 @@ import Datasets
 import Engine
 import Foundation
 import Methods
+import Scheduling
 
 public struct PlannedRun: Sendable {
     public let index: Int
@@ -32,7 +33,7 @@ public struct SweepSpec: Sendable {
         "method", "model", "dataset", "blocks", "split", "seed", "width", "stem", "epochs", "batch",
         "optimizer", "lr", "momentum", "nesterov", "weight_decay", "no_decay_on_norm", "schedule", "milestones", "gamma",
         "warmup", "period", "cycle_peak", "train_subset", "test_subset", "augment", "s2s_length", "s2s_steps",
-        "layers", "d_model", "heads", "ffn", "hidden", "dropout", "batch_norm", "conv_bias", "vgg_hidden",
+        "layers", "d_model", "heads", "ffn", "hidden", "dropout", "batch_norm", "conv_bias", "vgg_hidden", "parallel",
     ]
     static let listValued: Set<String> = ["milestones", "hidden", "vgg_hidden"]
 
@@ -234,6 +235,8 @@ public struct SweepSpec: Sendable {
         case "dropout": c.model.dropout = try num(k, v)
         case "batch_norm": c.model.batchNorm = try bool(k, v)
         case "conv_bias": c.model.convBias = try bool(k, v)
+        case "parallel":
+            do { c.parallel = try ParallelMode(parsing: try str(k, v)) } catch let e as PipelineError { throw SpecError(file: file, line: v.line, message: "\(e)") }
         default: throw SpecError(file: file, line: v.line, message: "unknown key '\(k)'")
         }
     }

@@ -8,11 +8,22 @@ import Methods
 
 public struct GroupKey: Hashable, Comparable, Sendable {
     public var dataset: String, model: String, width: Double, method: String, blocks: Int, profile: String
+    /// "" for sequential runs, "pipeline" for pipelined ones (their own groups, tables and figures).
+    public var parallel: String = ""
     public static func < (a: GroupKey, b: GroupKey) -> Bool {
-        (a.profile, a.dataset, a.model, a.width, a.method, a.blocks) < (b.profile, b.dataset, b.model, b.width, b.method, b.blocks)
+        if (a.profile, a.dataset, a.model, a.width, a.parallel) != (b.profile, b.dataset, b.model, b.width, b.parallel) {
+            return (a.profile, a.dataset, a.model, a.width, a.parallel) < (b.profile, b.dataset, b.model, b.width, b.parallel)
+        }
+        return (a.method, a.blocks) < (b.method, b.blocks)
     }
     /// The setting without method and K: one panel of a figure or one column group of a table.
-    public var setting: String { "\(dataset) \(model)" + (width == 1 ? "" : " w\(Stats.short(width))") }
+    public var setting: String { "\(dataset) \(model)" + (width == 1 ? "" : " w\(Stats.short(width))") + (parallel.isEmpty ? "" : ", pipelined") }
+    /// The setting and profile as one identifier (which keys share a table or figure).
+    public var settingID: String { "\(profile)|\(dataset)|\(model)|\(width)|\(parallel)" }
+    /// The setting and profile in a file name: "fashion-mnist-resnet18-w0.25-quick[-pipelined]".
+    public var tag: String {
+        "\(dataset)-\(model)-w\(Stats.short(width))-\(profile.isEmpty ? "single" : profile)" + (parallel.isEmpty ? "" : "-pipelined")
+    }
 }
 
 public struct Stats: Sendable, Equatable {
@@ -62,7 +73,7 @@ public struct Aggregate: Sendable {
             let records = try RunFile.records(path)
             guard let last = records.last else { continue }
             let key = GroupKey(dataset: c.dataset, model: c.model.arch, width: c.dataset == "s2s" ? 1 : c.model.width,
-                               method: c.method.method.rawValue, blocks: c.blocks, profile: c.profile)
+                               method: c.method.method.rawValue, blocks: c.blocks, profile: c.profile, parallel: c.parallel?.rawValue ?? "")
             var unseeded = c; unseeded.seed = 0
             grouped[key, default: []].append(Run(protocol_: unseeded.canonicalJSON, final: 100 * last.testAccuracy, records: records,
                                                  sps: records.map(\.samplesPerSecond).reduce(0, +) / Double(records.count)))

@@ -40,8 +40,8 @@ public enum Figures {
 
     static let palette = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"]
 
-    static func settings(_ keys: [GroupKey]) -> [String] { Set(keys.map { "\($0.profile)|\($0.dataset)|\($0.model)|\($0.width)" }).sorted() }
-    static func tag(_ k: GroupKey) -> String { "\(k.dataset)-\(k.model)-w\(Stats.short(k.width))-\(k.profile.isEmpty ? "single" : k.profile)" }
+    static func settings(_ keys: [GroupKey]) -> [String] { Set(keys.map(\.settingID)).sorted() }
+    static func tag(_ k: GroupKey) -> String { k.tag }
 
     /// Renders every figure the aggregate supports into `dir`; returns the image paths.
     public static func renderAll(_ agg: Aggregate, dir: String) throws -> [String] {
@@ -49,7 +49,7 @@ public enum Figures {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var out: [String] = []
         for s in settings(Array(agg.accuracy.keys)) {
-            let keys = agg.accuracy.keys.filter { "\($0.profile)|\($0.dataset)|\($0.model)|\($0.width)" == s }
+            let keys = agg.accuracy.keys.filter { $0.settingID == s }
             let ks = Set(keys.map(\.blocks)).sorted()
             let methods = Set(keys.map(\.method)).sorted { Tables.methodRank($0) < Tables.methodRank($1) }
             guard let any = keys.first else { continue }

@@ -66,13 +66,15 @@ public enum PaperDiff {
         if parts[0] == "flat", let limit = Double(parts[1]) {
             // the exact setting, or else any setting where the method ran at several K (labelled)
             let all = agg.accuracy.keys.filter { $0.method == r.method }
-            var groups = Dictionary(grouping: all.filter { $0.dataset == r.dataset && $0.model == r.model }) { "\($0.profile)|\($0.width)" }
+            var groups = Dictionary(grouping: all.filter { $0.dataset == r.dataset && $0.model == r.model }, by: \.settingID)
             var substitute = false
             if !groups.values.contains(where: { Set($0.map(\.blocks)).count > 1 }) {
-                groups = Dictionary(grouping: all) { "\($0.profile)|\($0.dataset)|\($0.model)|\($0.width)" }
+                groups = Dictionary(grouping: all, by: \.settingID)
                 substitute = true
             }
-            guard let best = groups.values.filter({ Set($0.map(\.blocks)).count > 1 && $0.contains { $0.blocks == 1 } })
+            // the group with the most K values; ties by setting id (a stable order, not the Dictionary's)
+            guard let best = groups.sorted(by: { $0.key < $1.key }).map(\.value)
+                .filter({ Set($0.map(\.blocks)).count > 1 && $0.contains { $0.blocks == 1 } })
                 .max(by: { $0.count < $1.count }), let k1 = best.first(where: { $0.blocks == 1 }) else {
                 return DiffRow(ref: r, key: nil, ours: nil, delta: nil, verdict: available(r.dataset) ? .notRun : .notRunnable,
                                note: "needs \(r.method) runs at K = 1 and more K")

@@ -88,10 +88,12 @@ public enum Tables {
 
     static func match(_ agg: Aggregate, dataset: String, model: String, method: String, blocks: Int?) -> GroupKey? {
         guard let width = settingWidth(agg, dataset: dataset, model: model) else { return nil }
+        // most seeds, then the smallest K, then sequential before pipelined, then the keys' order: a stable choice
+        // (a Dictionary's order changes with every process; max(by:) keeps the first of equal candidates)
         return agg.accuracy.keys.filter {
             $0.dataset == dataset && $0.model == model && $0.width == width && $0.method == method
                 && (blocks == nil || $0.blocks == blocks || method == "bp")
-        }.max { (agg.accuracy[$0]!.n, -$0.blocks) < (agg.accuracy[$1]!.n, -$1.blocks) }
+        }.sorted().max { (agg.accuracy[$0]!.n, -$0.blocks, $0.parallel.isEmpty ? 1 : 0) < (agg.accuracy[$1]!.n, -$1.blocks, $1.parallel.isEmpty ? 1 : 0) }
     }
 
     /// A published table as the paper lays it out: rows methods, columns settings.
@@ -123,14 +125,14 @@ public enum Tables {
     /// substitute for a table whose dataset cannot be had, gets its one-column table of methods).
     public static func accuracyVersusBlocks(_ agg: Aggregate) -> [ResultTable] {
         var out: [ResultTable] = []
-        let settings = Set(agg.accuracy.keys.map { "\($0.profile)|\($0.dataset)|\($0.model)|\($0.width)" }).sorted()
+        let settings = Set(agg.accuracy.keys.map { $0.settingID }).sorted()
         for s in settings {
-            let keys = agg.accuracy.keys.filter { "\($0.profile)|\($0.dataset)|\($0.model)|\($0.width)" == s }
+            let keys = agg.accuracy.keys.filter { $0.settingID == s }
             let ks = Set(keys.map(\.blocks)).sorted()
             guard let any = keys.first else { continue }
             let methods = Set(keys.map(\.method)).sorted { methodRank($0) < methodRank($1) }
             let rows = methods.map { m in (m, ks.map { k in Cell(ours: keys.first { $0.method == m && $0.blocks == k }.flatMap { agg.accuracy[$0] }, paper: nil) }) }
-            let tag = "\(any.dataset)-\(any.model)-w\(Stats.short(any.width))-\(any.profile.isEmpty ? "single" : any.profile)"
+            let tag = any.tag
             let title = ks.count > 1 ? "Accuracy against the number of blocks K: \(any.setting), profile \(any.profile)"
                                      : "Accuracy by method: \(any.setting), K = \(ks[0]), profile \(any.profile)"
             out.append(ResultTable(name: (ks.count > 1 ? "accuracy-vs-k-" : "accuracy-") + tag, title: title,
@@ -142,15 +144,15 @@ public enum Tables {
     /// Samples per second of training, per method and K, per setting and profile.
     public static func throughput(_ agg: Aggregate) -> [ResultTable] {
         var out: [ResultTable] = []
-        let settings = Set(agg.throughput.keys.map { "\($0.profile)|\($0.dataset)|\($0.model)|\($0.width)" }).sorted()
+        let settings = Set(agg.throughput.keys.map { $0.settingID }).sorted()
         for s in settings {
-            let keys = agg.throughput.keys.filter { "\($0.profile)|\($0.dataset)|\($0.model)|\($0.width)" == s }
+            let keys = agg.throughput.keys.filter { $0.settingID == s }
             guard let any = keys.first else { continue }
             let ks = Set(keys.map(\.blocks)).sorted()
             let methods = Set(keys.map(\.method)).sorted { methodRank($0) < methodRank($1) }
             let rows = methods.map { m in (m, ks.map { k in
                 Cell(ours: keys.first { $0.method == m && $0.blocks == k }.flatMap { agg.throughput[$0] }.map { Stats([$0]) }, paper: nil) }) }
-            let tag = "\(any.dataset)-\(any.model)-w\(Stats.short(any.width))-\(any.profile.isEmpty ? "single" : any.profile)"
+            let tag = any.tag
             out.append(ResultTable(name: "throughput-" + tag, title: "Training throughput: \(any.setting), profile \(any.profile)",
                                    unit: "samples/s, mean over runs", columns: ks.map { "K=\($0)" }, rows: rows))
         }

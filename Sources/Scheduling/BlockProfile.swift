@@ -5,6 +5,7 @@
 
 import Engine
 import Foundation
+import Methods
 
 public enum BlockProfile {
     /// Seconds per training step of each unit at `batch` (median of `repeats` after one warm-up).
@@ -30,5 +31,39 @@ public enum BlockProfile {
             out.append(times.sorted()[times.count / 2])
         }
         return out
+    }
+}
+
+extension BlockProfile {
+    /// Seconds per step of each block of a detached rule on the calling thread's engine workers: its
+    /// feedback target, forward and local update (loss, backward, optimizer steps), as a block worker runs
+    /// them; the median over `steps` steps after one warm-up. With the bytes each block sends per step.
+    public static func measureBlocks(_ rule: DetachedBlockRule, x: Tensor, labels: [Int32], steps: Int) throws -> (seconds: [Double], bytes: [Int]) {
+        let count = rule.blocks.count
+        var times = [[Double]](repeating: [], count: count)
+        var bytes = [Int](repeating: 0, count: count)
+        for s in 0..<(steps + 1) {
+            var targets = [Tensor?](repeating: nil, count: count)
+            var feedbackSeconds = [Double](repeating: 0, count: count)
+            for k in stride(from: count - 1, through: 0, by: -1) {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                targets[k] = rule.blockFeedback(k, labels: labels, next: k + 1 < count ? targets[k + 1] : nil)
+                feedbackSeconds[k] = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            }
+            var h = x
+            for k in 0..<count {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                let a = rule.blockForward(k, h)
+                let u = try rule.blockUpdate(k, input: h, output: a, labels: labels, feedback: targets[k], lr: 1e-3)
+                let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 + feedbackSeconds[k]
+                if s > 0 { times[k].append(dt) }
+                if s == 0 {
+                    bytes[k] = (k + 1 < count ? a.count : 0) * MemoryLayout<Float>.size
+                        + (k > 0 && rule.feedbackSource(k - 1) == .nextBlock ? (targets[k]?.count ?? 0) * MemoryLayout<Float>.size : 0)
+                }
+                h = u.passOn ?? a
+            }
+        }
+        return (times.map { $0.sorted()[$0.count / 2] }, bytes)
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Bench
 import Engine
 import Foundation
+import Methods
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,6 +22,22 @@ struct BenchCommand: ParsableCommand {
     var methods = false
     @Option(help: "Blocks K for --methods.")
     var blocks: Int = 4
+    @Flag(help: "Instead: samples/s against K for each local rule pipelined (K workers × 1 thread, balanced split) beside it sequential on 1 thread and bp on K threads, with the cost model's prediction.")
+    var parallel = false
+    @Option(help: "--parallel: the largest K (K above the core count is measured but marked oversubscribed).")
+    var maxBlocks: Int = 4
+    @Option(help: "--parallel: passes over every point (mean ± std).")
+    var passes: Int = 3
+    @Option(help: "--parallel: local rules, comma-separated (default predsim,bwbpf,bll).")
+    var rules: String?
+    @Option(help: "--parallel: link bandwidth in bytes/s within a node for the cost model (default \(Link.node.bandwidth)).")
+    var bandwidth: Double?
+    @Option(help: "--parallel: link latency in seconds per message within a node (default \(Link.node.latency)).")
+    var latency: Double?
+    @Option(help: "--parallel: the cluster link as BANDWIDTH,LATENCY (default \(Link.cluster.bandwidth),\(Link.cluster.latency): 10 Gb/s Ethernet).")
+    var clusterLink: String?
+    @Option(help: "--parallel: where measured per-unit profiles are cached (the balanced split's).")
+    var profiles: String = (ProcessInfo.processInfo.environment["BLOCKLOCAL_RESULTS"] ?? "results") + "/profiles"
     @Flag(help: "Run 3×3 stride-1 convolutions on the direct paths instead of Winograd F(2×2, 3×3) (engine 0.4.0's arithmetic), to compare.")
     var noWinograd = false
     @Option(help: "PyTorch results measured here by ../shared/perf/train_bench.py (JSON lines); replaces the recorded anchors in the comparison.")
@@ -40,6 +57,7 @@ struct BenchCommand: ParsableCommand {
         exec.apply()
         Conv2d.winograd = !noWinograd
         if methods { return try runMethods() }
+        if parallel { return try runParallel() }
         let wanted = models.map { Set($0.split(separator: ",").map(String.init)) }
         var configs = BenchConfig.reference.filter { wanted?.contains($0.key) ?? true }
         if let torch {
@@ -88,6 +106,44 @@ extension BenchCommand {
             let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             do { try enc.encode(rs).write(to: URL(fileURLWithPath: out)) }
             catch { throw ValidationError("cannot write --out \(out): \(error.localizedDescription)") }
+        }
+    }
+}
+
+extension BenchCommand {
+    func runParallel() throws {
+        guard (1...16).contains(maxBlocks) else { throw ValidationError("--max-blocks must be between 1 and 16, got \(maxBlocks)") }
+        guard (1...20).contains(passes) else { throw ValidationError("--passes must be between 1 and 20, got \(passes)") }
+        let wanted = models.map { $0.split(separator: ",").map(String.init) } ?? ParallelBenchmark.defaultModels
+        let configs = wanted.compactMap { k in BenchConfig.reference.first { $0.key == k } }
+        var ruleList = ParallelBenchmark.defaultRules
+        if let rules {
+            ruleList = try rules.split(separator: ",").map { name in
+                guard let m = MethodName(rawValue: String(name)), !m.isLocked else {
+                    throw ValidationError("invalid --rules '\(name)': allowed \(MethodName.allCases.filter { !$0.isLocked }.map(\.rawValue).joined(separator: ", ")) (local rules; bp is measured on K threads anyway)")
+                }
+                return m
+            }
+        }
+        var node = Link.node, cluster = Link.cluster
+        if let bandwidth { guard bandwidth > 0, bandwidth.isFinite else { throw ValidationError("--bandwidth must be a positive number of bytes/s, got \(bandwidth)") }; node.bandwidth = bandwidth }
+        if let latency { guard latency >= 0, latency.isFinite else { throw ValidationError("--latency must be a non-negative number of seconds, got \(latency)") }; node.latency = latency }
+        if let clusterLink {
+            let parts = clusterLink.split(separator: ",").compactMap { Double($0) }
+            guard parts.count == 2, parts[0] > 0, parts[1] >= 0, parts.allSatisfy(\.isFinite) else {
+                throw ValidationError("invalid --cluster-link '\(clusterLink)': allowed BANDWIDTH,LATENCY (bytes/s, seconds), e.g. 1.25e9,5e-5")
+            }
+            cluster = Link(bandwidth: parts[0], latency: parts[1])
+        }
+        print("engine \(Engine.version) (built for \(Engine.buildTarget)), \(ProcessInfo.processInfo.activeProcessorCount) cores; K = 1...\(maxBlocks), \(passes) passes, \(steps) timed steps per point")
+        let report = try ParallelBenchmark.run(models: configs, rules: ruleList, maxBlocks: maxBlocks, passes: passes, steps: steps,
+                                               node: node, cluster: cluster, profiles: profiles) { print($0) }
+        print(ParallelBenchmark.table(report))
+        if let out {
+            let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            do { try enc.encode(report).write(to: URL(fileURLWithPath: out)) }
+            catch { throw ValidationError("cannot write --out \(out): \(error.localizedDescription)") }
+            print("wrote \(out)")
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Bench
 import Datasets
 import Experiments
 import Foundation
@@ -11,6 +12,9 @@ struct ReportOptions: ParsableArguments {
     @Option(help: "Tolerance in accuracy points (added to twice the seed spread).") var tolerance: Double = 1.0
     @Option(help: "Where tables go.") var tables: String = "results/tables"
     @Option(help: "Where figures go.") var figures: String = "results/figures"
+    @Option(help: "`blocklocal bench --parallel` results: the speedup table and figure (skipped when missing).")
+    var parallelBench: String = "results/bench/parallel.json"
+    var parallel: ParallelBenchReport? { Speedup.load(parallelBench) }
 }
 
 func loadAggregate(_ store: StoreOptions, _ r: ReportOptions) throws -> Aggregate {
@@ -33,12 +37,12 @@ func datasetAvailable(_ data: DataOptions) -> (String) -> Bool {
     }
 }
 
-func allTables(_ agg: Aggregate, _ reference: [ReferenceRow]) -> [ResultTable] {
+func allTables(_ agg: Aggregate, _ reference: [ReferenceRow], parallel: ParallelBenchReport?) -> [ResultTable] {
     [Tables.paperTable(name: "table1", title: "BLL poster Table 1: test accuracy", artefact: "table1", reference: reference, aggregate: agg, error: false),
      Tables.paperTable(name: "bwbpf", title: "BWBPF table: test error", artefact: "bwbpf", reference: reference, aggregate: agg, error: true),
      Tables.paperTable(name: "localloss-fmnist", title: "Nøkland & Eidnes, Fashion-MNIST: test error", artefact: "localloss-fmnist", reference: reference, aggregate: agg, error: true)]
         .filter { !$0.rows.isEmpty }
-        + Tables.accuracyVersusBlocks(agg) + Tables.throughput(agg)
+        + Tables.accuracyVersusBlocks(agg) + Tables.throughput(agg) + (parallel.map { Speedup.tables($0, agg) } ?? [])
 }
 
 struct ReportCommand: ParsableCommand {
@@ -53,16 +57,20 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         let agg = try loadAggregate(store, options)
         let reference = try ReferenceTable.load(options.reference)
-        let tables = allTables(agg, reference)
+        let parallel = options.parallel
+        let tables = allTables(agg, reference, parallel: parallel)
         for t in tables { try t.write(to: options.tables) }
         let figures = noFigures ? [] : try Figures.renderAll(agg, dir: options.figures)
+            + (parallel.map { try Speedup.figures($0, dir: options.figures) } ?? [])
         let available = datasetAvailable(data)
         let diff = PaperDiff.diff(reference, agg, tolerance: options.tolerance, available: available)
         try PaperDiff.markdown(diff).write(toFile: options.tables + "/diff.md", atomically: true, encoding: .utf8)
         let unavailable = Registry.all.map(\.name).filter { !available($0) }
         let commit = (try? String(contentsOfFile: ".git/HEAD", encoding: .utf8)).map { _ in gitCommit() } ?? "unknown"
-        try ReproductionReport(aggregate: agg, tables: tables, figures: figures, diff: diff, unavailable: unavailable,
-                               commit: commit, reportPath: out).write()
+        var report = ReproductionReport(aggregate: agg, tables: tables, figures: figures, diff: diff, unavailable: unavailable,
+                                        commit: commit, reportPath: out)
+        report.parallel = parallel
+        try report.write()
         if !agg.leftOut.isEmpty {
             print("warning: \(agg.leftOut.values.reduce(0, +)) run(s) differ from the rest of their group in more than the seed and are left out; see \(out)")
         }
@@ -84,6 +92,7 @@ struct FiguresCommand: ParsableCommand {
     @OptionGroup var store: StoreOptions
     func run() throws {
         let files = try Figures.renderAll(try loadAggregate(store, options), dir: options.figures)
+            + (options.parallel.map { try Speedup.figures($0, dir: options.figures) } ?? [])
         for f in files where f.hasSuffix(".png") { print(f) }
         print("\(files.count / 2) figures (PNG and SVG, with .dat and .gp beside them) in \(options.figures)")
     }

@@ -122,7 +122,7 @@ struct SweepCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try specs.map { try SweepSpec(path: $0) }
-        let plan = try SweepPlan(specs: loaded, profile: profile)
+        let plan = try SweepPlan(specs: loaded, profile: profile, profiles: store.results + "/profiles")
         let executor = RunExecutor(runsDirectory: store.runs, dataStore: data.store, fetch: data.fetchOptions)
         let counts = plan.counts(executor)
         let summary = ["done", "failed", "diverged", "partial", "damaged", "missing"].compactMap { k in counts[k].map { "\($0) \(k)" } }
@@ -162,7 +162,7 @@ struct SweepCommand: ParsableCommand {
         }
         for p in procs { p.waitUntilExit() }
         let executor = RunExecutor(runsDirectory: store.runs, dataStore: data.store)
-        let after = try SweepPlan(specs: specs.map { try SweepSpec(path: $0) }, profile: profile).counts(executor)
+        let after = try SweepPlan(specs: specs.map { try SweepSpec(path: $0) }, profile: profile, profiles: store.results + "/profiles").counts(executor)
         print("sweep: " + ["done", "failed", "diverged", "partial", "missing"].compactMap { k in after[k].map { "\($0) \(k)" } }.joined(separator: ", "))
         if procs.contains(where: { $0.terminationStatus != 0 }) { throw ExitCode(procs.first { $0.terminationStatus != 0 }!.terminationStatus) }
     }
