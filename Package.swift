@@ -51,8 +51,8 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Store", "Engine"]),
         .testTarget(name: "MethodsTests", dependencies: ["Methods", "Datasets", "Engine"]),
         .testTarget(name: "SchedulingTests", dependencies: ["Scheduling", "Methods", "Datasets", "Engine"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Methods", "Engine", "Store"]),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "Experiments", "Methods", "Engine"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Methods", "Engine", "Store", "Scheduling"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Experiments", "Methods", "Engine", "Bench"]),
         .testTarget(name: "CLITests", dependencies: ["blocklocal"]),
     ],
     swiftLanguageModes: [.v5]

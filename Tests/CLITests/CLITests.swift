@@ -52,6 +52,13 @@ final class CLITests: XCTestCase {
             (["data", "fetch", "cifar10", "--offline", "--data-dir", tmp.path], "--mirror DIR"),
             (["data", "info", "imagenet", "--data-dir", tmp.path], "unknown dataset 'imagenet'"),
             (["bench", "--models", "r99"], "unknown model 'r99'"),
+            (["train", "--method", "bp", "--dataset", "s2s", "--blocks", "2", "--parallel", "pipeline"], "bp is a locked rule"),
+            (["train", "--method", "fa", "--dataset", "s2s", "--blocks", "2", "--parallel", "pipeline"], "fa is a locked rule"),
+            (["train", "--method", "bll", "--dataset", "s2s", "--blocks", "2", "--parallel", "pipeline", "--workers", "3"], "allowed 1...2"),
+            (["train", "--method", "bll", "--dataset", "s2s", "--blocks", "2", "--parallel", "pipeline", "--queue-depth", "0"], "--queue-depth '0': allowed 1...64"),
+            (["train", "--method", "bll", "--dataset", "s2s", "--blocks", "2", "--parallel", "pipeline", "--threads-per-block", "999"], "--threads-per-block '999': allowed 1..."),
+            (["train", "--method", "bll", "--dataset", "s2s", "--blocks", "2", "--parallel", "threads"], "allowed sequential, pipeline"),
+            (["train", "--method", "bll", "--dataset", "s2s", "--blocks", "2", "--workers", "2"], "--workers applies to --parallel pipeline only"),
         ]
         for (args, expected) in cases {
             let r = try run(args, cwd: tmp)
@@ -61,6 +68,22 @@ final class CLITests: XCTestCase {
             XCTAssert(r.err.contains(expected), "\(args): \(r.err)")
             XCTAssertFalse(r.err.contains("Fatal error") || r.err.contains("Stack dump"), r.err)
         }
+    }
+
+    /// `train --threads 1` and `train --parallel pipeline --threads-per-block 1` print the same per-epoch
+    /// loss, accuracy and head columns (everything but the timings), and the pipelined run prints its
+    /// per-block utilisation.
+    func testPipelinedTrainPrintsTheSequentialColumns() throws {
+        let base = ["train", "--method", "bll", "--dataset", "s2s", "--blocks", "3", "--layers", "4", "--d-model", "16",
+                    "--heads", "2", "--epochs", "2", "--s2s-steps", "6", "--batch", "16", "--test-subset", "64", "--lr", "3e-3"]
+        let seq = try run(base + ["--threads", "1"]), pipe = try run(base + ["--parallel", "pipeline", "--threads-per-block", "1"])
+        XCTAssertEqual(seq.status, 0, seq.err); XCTAssertEqual(pipe.status, 0, pipe.err)
+        func columns(_ out: String) -> [String] {
+            out.split(separator: "\n").filter { $0.first?.isNumber == true }.map { $0.split(separator: " ").dropLast(2).joined(separator: " ") }
+        }
+        XCTAssertEqual(columns(seq.out).count, 2, seq.out)
+        XCTAssertEqual(columns(pipe.out), columns(seq.out))
+        XCTAssert(pipe.out.contains("pipelined: 3 workers") && pipe.out.contains("b1 busy") && pipe.out.contains("b3 busy"), pipe.out)
     }
 
     func testTrainS2SPrintsTokenAndSequenceAccuracy() throws {

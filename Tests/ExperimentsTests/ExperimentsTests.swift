@@ -3,6 +3,7 @@ import Foundation
 @testable import Engine
 @testable import Methods
 @testable import Experiments
+import Scheduling
 import Datasets
 import Store
 
@@ -115,6 +116,61 @@ final class ExperimentsTests: XCTestCase {
         XCTAssertEqual(a.count, 3); XCTAssertEqual(a.map(\.testAccuracy), b.map(\.testAccuracy))
         XCTAssertEqual(a.map(\.losses), b.map(\.losses), "losses of every epoch, bit for bit")
         XCTAssertFalse(FileManager.default.fileExists(atPath: cut.partialPath(c.runID)))
+    }
+
+    /// A pipelined run stopped after epoch 1 and resumed ends bit-identical to the sequential run on one
+    /// thread, and its run file carries the per-block instrumentation and the execution settings.
+    func testPipelinedRunResumesBitIdenticalToSequential() throws {
+        var c = try SweepSpec(file: "t", text: tinySpec).plan(profile: nil).first { $0.config.method.method == .bll && $0.config.blocks == 2 }!.config
+        c.epochs = 3
+        let sequential = executor("sequential")
+        _ = try sequential.execute(c, execution: ExecutionSettings(threads: 1))
+        c.parallel = .pipeline
+        let cut = executor("cut"), settings = ExecutionSettings(threads: 2, threadsPerBlock: 1)
+        var calls = 0
+        Interrupt.requested = false
+        let first = try cut.execute(c, execution: settings) { _ in calls += 1; if calls == 1 { Interrupt.requested = true } }
+        Interrupt.requested = false
+        XCTAssertEqual(first, .interrupted)
+        XCTAssertEqual(cut.status(c.runID), "partial")
+        _ = try cut.execute(c, execution: settings)
+        var s = c; s.parallel = nil
+        let a = try RunFile.records(sequential.finalPath(s.runID)), b = try RunFile.records(cut.finalPath(c.runID))
+        XCTAssertEqual(a.count, 3); XCTAssertEqual(a.map(\.testAccuracy), b.map(\.testAccuracy))
+        XCTAssertEqual(a.map(\.losses), b.map(\.losses), "losses of every epoch, bit for bit")
+        XCTAssertEqual(b.map { $0.pipeline.keys.filter { $0.hasSuffix(".utilisation") }.count }, [2, 2, 2])
+        XCTAssertTrue(a.allSatisfy(\.pipeline.isEmpty))
+        let f = try HDF5File.open(cut.finalPath(c.runID))
+        XCTAssertEqual(try f.root.stringAttribute("provenance.threads_per_block"), "1")
+        XCTAssertEqual(try f.root.stringAttribute("config.parallel"), "pipeline")
+        XCTAssertNotEqual(s.runID, c.runID, "pipelined runs are their own runs")
+    }
+
+    /// `parallel` is optional: a config without it keeps its id, and "sequential" is stored as no value.
+    func testSequentialParallelModeKeepsTheRunID() throws {
+        var c = try SweepSpec(file: "t", text: tinySpec).plan(profile: nil).first { $0.config.method.method == .bll }!.config
+        let id = c.runID
+        c.parallel = .sequential
+        XCTAssertNil(c.parallel); XCTAssertEqual(c.runID, id)
+        XCTAssertFalse(c.canonicalJSON.contains("parallel"))
+        c.parallel = .pipeline
+        XCTAssertThrowsError(try { var b = c; b.method = MethodConfig(method: .bp); try b.validate() }()) { XCTAssert("\($0)".contains("locked rule"), "\($0)") }
+    }
+
+    /// `balanced` resolves into explicit cuts from a profile measured once and cached: the same answer
+    /// twice, a cut K−1 points long, and the cached profile on disk.
+    func testBalancedSplitResolvesToCachedExplicitCuts() throws {
+        var c = try SweepSpec(file: "t", text: tinySpec).plan(profile: nil).first { $0.config.method.method == .bll }!.config
+        c.split = "balanced"; c.blocks = 3; c.model.layers = 4
+        let profiles = dir.appendingPathComponent("profiles").path
+        let (a, note) = try BalancedSplit.resolve(c, profiles: profiles)
+        XCTAssert(a.split.hasPrefix("cuts:"), a.split)
+        XCTAssertEqual(a.split.dropFirst(5).split(separator: ",").count, 2)
+        XCTAssertNotNil(note)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: profiles).filter { $0.hasSuffix(".json") }.count, 1)
+        XCTAssertEqual(try BalancedSplit.resolve(c, profiles: profiles).config, a)
+        c.blocks = 99
+        XCTAssertThrowsError(try BalancedSplit.resolve(c, profiles: profiles)) { XCTAssert("\($0)".contains("blocks"), "\($0)") }
     }
 
     func testDamagedRunFileIsReportedAndRerun() throws {

@@ -40,4 +40,17 @@ final class BlockSplitTests: XCTestCase {
         XCTAssertThrowsError(try SplitRule(parsing: "halves")) { XCTAssert("\($0)".contains("even, stages, layers"), "\($0)") }
         XCTAssertThrowsError(try BlockSplit.split(vgg, blocks: 3, rule: .cuts([6, 2])))
     }
+
+    /// The balanced cut: exact min-max over contiguous blocks, heads included, ties to the earliest cut.
+    func testBalancedStartsMinimiseTheCostliestBlock() {
+        XCTAssertEqual(BlockSplit.balancedStarts(costs: [1, 1, 1, 1], blocks: 2) { _ in 0 }, [0, 2])
+        XCTAssertEqual(BlockSplit.balancedStarts(costs: [5, 1, 1, 1, 1, 1], blocks: 2) { _ in 0 }, [0, 1])
+        XCTAssertEqual(BlockSplit.balancedStarts(costs: [1, 1, 1, 1, 4], blocks: 2) { _ in 0 }, [0, 4])
+        // a head after unit 1 (cut at 2) is dear: the cut moves
+        XCTAssertEqual(BlockSplit.balancedStarts(costs: [2, 2, 2, 2], blocks: 2) { _ in 0 }, [0, 2])
+        XCTAssertEqual(BlockSplit.balancedStarts(costs: [2, 2, 2, 2], blocks: 2) { $0 == 2 ? 3 : 0 }, [0, 1])   // 7 at cut 2; 6 at cuts 1 and 3: the earliest
+        XCTAssertEqual(BlockSplit.balancedStarts(costs: [3, 1, 1, 3, 1, 1], blocks: 3) { _ in 0 }, [0, 2, 4])
+        XCTAssertEqual(BlockSplit.balancedStarts(costs: [1, 2, 3], blocks: 3) { _ in 0 }, [0, 1, 2])
+        XCTAssertEqual(BlockSplit.balancedStarts(costs: [7, 7], blocks: 1) { _ in 0 }, [0])
+    }
 }

@@ -213,11 +213,11 @@ final class PipelineTests: XCTestCase {
         defer { Engine.configure(threads: 1) }
         Parallel.withWorkers(1) {
             XCTAssertEqual(Parallel.workers, 1)
-            var seen = 0
-            let done = DispatchSemaphore(value: 0)
-            let other = Thread { seen = Parallel.workers; done.signal() }
+            final class Seen: @unchecked Sendable { var workers = 0 }
+            let seen = Seen(), done = DispatchSemaphore(value: 0)
+            let other = Thread { seen.workers = Parallel.workers; done.signal() }
             other.start(); done.wait()
-            XCTAssertEqual(seen, 2)
+            XCTAssertEqual(seen.workers, 2)
         }
         XCTAssertEqual(Parallel.workers, 2)
     }
