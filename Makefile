@@ -6,6 +6,8 @@
 #   PROFILE   reproduction profile of paper/experiments/*.toml: smoke (minutes) | quick (default, about an hour) | paper
 #   BENCH_STEPS  timed training steps per benchmark model
 #   BENCH_MODELS which reference models `make bench-torch` compares
+#   PARALLEL_PASSES, PARALLEL_STEPS, PARALLEL_MAX_K, PARALLEL_MODELS  `bench --parallel` (speedup against K):
+#             passes per point, timed steps per pass, the largest K, the models (smoke: 1 pass, 3 steps, K ≤ 2, ResNet only)
 #   MIRROR    a directory with original dataset archives (CIFAR-10, Tiny-ImageNet), tried before any download
 #   VENV      a Python virtualenv outside the repo for PyTorch (bench-torch only; ~5 GB)
 #   PERF_DIR  the PyTorch benchmark scripts (../shared/perf)
@@ -19,6 +21,12 @@ THREADS      ?= 2
 PROFILE      ?= quick
 BENCH_STEPS  ?= 5
 BENCH_MODELS ?= r18_fm_w0.25 r18_fm_w1 r50_c10_w0.25 gpt_d64 mlp
+PARALLEL_PASSES ?= $(if $(filter smoke,$(PROFILE)),1,3)
+PARALLEL_STEPS  ?= $(if $(filter smoke,$(PROFILE)),3,8)
+PARALLEL_MAX_K  ?= $(if $(filter smoke,$(PROFILE)),2,4)
+PARALLEL_MODELS ?= $(if $(filter smoke,$(PROFILE)),r18_fm_w0.25,r18_fm_w0.25$(comma)gpt_d64)
+comma        := ,
+PARALLEL_OUT := results/bench/parallel-$(PROFILE).json
 VENV         ?= $(HOME)/.cache/blocklocal/torch-venv
 PERF_DIR     ?= ../shared/perf
 MIRROR       ?=
@@ -28,11 +36,13 @@ TARGET_CPU   ?= $(shell f=$$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null); has()
                   if has avx512f avx512bw avx512dq avx512vl fma; then echo skylake-avx512; elif has avx2 fma; then echo haswell; fi)
 TARGET_FLAG  := $(if $(filter skylake-avx512,$(TARGET_CPU)),AVX512,$(if $(filter haswell,$(TARGET_CPU)),HASWELL,CUSTOM))
 CPUFLAGS     := $(if $(TARGET_CPU),-Xswiftc -target-cpu -Xswiftc $(TARGET_CPU) -Xswiftc -DBLOCKLOCAL_TARGET_$(TARGET_FLAG),)
-RELEASE      := -c release $(CPUFLAGS)
-TESTFLAGS    := -c release -Xswiftc -enable-testing $(CPUFLAGS)
+# One build configuration for the binary and the tests, so `make test` after `make reproduce` (or the
+# other way round) reuses every object; -enable-testing costs nothing measurable (docs/performance.md).
+RELEASE      := -c release -Xswiftc -enable-testing $(CPUFLAGS)
+TESTFLAGS    := $(RELEASE)
 BIN          := .build/release/blocklocal
 
-.PHONY: all deps build test test-slurm bench bench-torch reproduce report figures clean help
+.PHONY: all deps build test test-slurm bench bench-torch bench-parallel reproduce report figures clean help
 
 all: build
 
@@ -44,6 +54,7 @@ help:
 	@echo "make figures     only the gnuplot figures"
 	@echo "make bench       engine throughput on the reference models -> results/bench/"
 	@echo "make bench-torch the same side by side with PyTorch on CPU, interleaved per model"
+	@echo "make bench-parallel  speedup against K: local rules pipelined vs sequential, bp on K threads, the cost model"
 	@echo "make deps        install the Debian packages that are missing"
 
 deps:
@@ -73,6 +84,12 @@ bench: build
 	mkdir -p results/bench
 	$(BIN) bench --threads $(THREADS) --steps $(BENCH_STEPS) --out results/bench/engine.json
 
+# Speedup against K (block-parallel training): every local rule pipelined, one worker per block.
+bench-parallel: build
+	mkdir -p results/bench
+	$(BIN) bench --parallel --models $(PARALLEL_MODELS) --max-blocks $(PARALLEL_MAX_K) --passes $(PARALLEL_PASSES) \
+	  --steps $(PARALLEL_STEPS) --out $(PARALLEL_OUT)
+
 # PyTorch and the engine alternate model by model, so both see the same machine state.
 bench-torch: build
 	@test -f $(PERF_DIR)/train_bench.py || { echo "error: $(PERF_DIR)/train_bench.py not found; set PERF_DIR=<folder with the PyTorch scripts>" >&2; exit 1; }
@@ -96,15 +113,17 @@ reproduce: build
 	$(BIN) sweep $(SPECS) --profile $(PROFILE) --threads $(THREADS) $(MIRROR_ARG)
 	$(BIN) bench --threads $(THREADS) --steps $(BENCH_STEPS) --out results/bench/engine.json
 	$(BIN) bench --methods --threads $(THREADS) --steps $(BENCH_STEPS) --out results/bench/methods.json
-	$(BIN) report --profile $(PROFILE)
+	$(BIN) bench --parallel --models $(PARALLEL_MODELS) --max-blocks $(PARALLEL_MAX_K) --passes $(PARALLEL_PASSES) \
+	  --steps $(PARALLEL_STEPS) --out $(PARALLEL_OUT)
+	$(BIN) report --profile $(PROFILE) --parallel-bench $(PARALLEL_OUT)
 	@echo "report: paper/REPRODUCTION.md; tables: results/tables/; figures: results/figures/"
 
 # Tables, figures, the diff and paper/REPRODUCTION.md from the stored runs (no training).
 report: build
-	$(BIN) report --profile $(PROFILE)
+	$(BIN) report --profile $(PROFILE) --parallel-bench $(PARALLEL_OUT)
 
 figures: build
-	$(BIN) figures --profile $(PROFILE)
+	$(BIN) figures --profile $(PROFILE) --parallel-bench $(PARALLEL_OUT)
 
 clean:
 	rm -rf .build
