@@ -29,6 +29,8 @@ public struct ParallelPoint: Codable, Sendable {
 public struct ParallelBlockProfile: Codable, Sendable {
     public let model: String, rule: String, blocks: Int
     public let blockSeconds: [Double], blockBytes: [Int]
+    /// Each block's forward alone, and whether its feedback target comes from the next block (BLL chain).
+    public let forwardSeconds: [Double]?, chained: [Bool]?
 }
 
 public struct ParallelBenchReport: Codable, Sendable {
@@ -99,8 +101,11 @@ public enum ParallelBenchmark {
                         var predicted: Double? = nil
                         if pass == 0, let detached = rule as? DetachedBlockRule {
                             let prof = try Parallel.withWorkers(1) { try BlockProfile.measureBlocks(detached, x: x, labels: y, steps: 3) }
-                            report.profiles.append(ParallelBlockProfile(model: cfg.key, rule: method.rawValue, blocks: k, blockSeconds: prof.seconds, blockBytes: prof.bytes))
-                            predicted = CostModel(batch: cfg.batch, blockSeconds: prof.seconds, blockBytes: prof.bytes).pipelined(node)
+                            let chained = (0..<k).map { detached.feedbackSource($0) == .nextBlock }
+                            report.profiles.append(ParallelBlockProfile(model: cfg.key, rule: method.rawValue, blocks: k, blockSeconds: prof.seconds,
+                                                                        blockBytes: prof.bytes, forwardSeconds: prof.forwardSeconds, chained: chained))
+                            predicted = CostModel(batch: cfg.batch, blockSeconds: prof.seconds, blockBytes: prof.bytes,
+                                                  forwardSeconds: prof.forwardSeconds, chained: chained).pipelined(node)
                         }
                         let seq = Parallel.withWorkers(1) { rate(rule, SequentialScheduler(), x: x, y: y, classes: cfg.spec.classes, steps: steps) }
                         add(ParallelPoint(model: cfg.key, rule: method.rawValue, mode: "sequential", blocks: k, threads: 1, oversubscribed: false,

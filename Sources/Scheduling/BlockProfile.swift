@@ -37,10 +37,12 @@ public enum BlockProfile {
 extension BlockProfile {
     /// Seconds per step of each block of a detached rule on the calling thread's engine workers: its
     /// feedback target, forward and local update (loss, backward, optimizer steps), as a block worker runs
-    /// them; the median over `steps` steps after one warm-up. With the bytes each block sends per step.
-    public static func measureBlocks(_ rule: DetachedBlockRule, x: Tensor, labels: [Int32], steps: Int) throws -> (seconds: [Double], bytes: [Int]) {
+    /// them; the median over `steps` steps after one warm-up. With each block's forward alone (the part a
+    /// chained feedback target waits for) and the bytes each block sends per step.
+    public static func measureBlocks(_ rule: DetachedBlockRule, x: Tensor, labels: [Int32], steps: Int) throws
+        -> (seconds: [Double], forwardSeconds: [Double], bytes: [Int]) {
         let count = rule.blocks.count
-        var times = [[Double]](repeating: [], count: count)
+        var times = [[Double]](repeating: [], count: count), forwards = [[Double]](repeating: [], count: count)
         var bytes = [Int](repeating: 0, count: count)
         for s in 0..<(steps + 1) {
             var targets = [Tensor?](repeating: nil, count: count)
@@ -54,6 +56,7 @@ extension BlockProfile {
             for k in 0..<count {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 let a = rule.blockForward(k, h)
+                if s > 0 { forwards[k].append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9) }
                 let u = try rule.blockUpdate(k, input: h, output: a, labels: labels, feedback: targets[k], lr: 1e-3)
                 let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 + feedbackSeconds[k]
                 if s > 0 { times[k].append(dt) }
@@ -64,6 +67,7 @@ extension BlockProfile {
                 h = u.passOn ?? a
             }
         }
-        return (times.map { $0.sorted()[$0.count / 2] }, bytes)
+        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+        return (times.map(median), forwards.map(median), bytes)
     }
 }
