@@ -123,6 +123,14 @@ public enum RunFile {
 
     public static func records(_ path: String) throws -> [EpochRecord] { try readMetrics(try HDF5File.open(path).root) }
 
+    /// The provenance attributes named (those a file lacks are left out).
+    public static func provenance(_ path: String, keys: [String]) throws -> [String: String] {
+        let r = try HDF5File.open(path).root
+        var out: [String: String] = [:]
+        for k in keys where r.hasAttribute("provenance." + k) { out[k] = try r.stringAttribute("provenance." + k) }
+        return out
+    }
+
     /// Config fields as "key" → text, for attributes a person can read in h5dump.
     static func flatten(_ c: RunConfig) -> [(String, String)] {
         guard let obj = try? JSONSerialization.jsonObject(with: Data(c.canonicalJSON.utf8)) as? [String: Any] else { return [] }

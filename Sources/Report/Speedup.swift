@@ -154,7 +154,7 @@ extension Speedup {
         var lines: [String] = []
         for model in models(r) {
             let pts = r.points.filter { $0.model == model }
-            guard let k = pts.filter({ !$0.oversubscribed && $0.blocks > 1 }).map(\.blocks).max() else { continue }
+            guard let k = pts.filter({ $0.mode == "pipelined" && !$0.oversubscribed && $0.blocks > 1 }).map(\.blocks).max() else { continue }
             let ser = series(r, model: model)
             let shown = ser.filter { $0.name.hasSuffix(" pipelined") }.compactMap { s in
                 s.measured[k].map { "\(s.name.replacingOccurrences(of: " pipelined", with: "")) \(String(format: "%.2f", Stats($0).mean))×" }

@@ -171,6 +171,23 @@ final class MethodTests: XCTestCase {
         XCTAssert(a.feedback.allSatisfy { $0.contains { $0 != 0 } }, "every feedback map learns from its KL term")
     }
 
+    /// bll-code's feedback maps: each has its own SGD, stepped once per iteration with its block (at K = 4
+    /// three maps, one step each), and `skipOptimizerStep` leaves them untouched as it does the blocks.
+    func testBLLCodeStepsEachFeedbackMapOncePerIteration() throws {
+        let (x, y) = synthetic(n: 16, features: 16, classes: 4, seed: 7)
+        let skip = try Methods.make(try mlpSetup(.bllCode, hidden: [32, 32, 32], blocks: 4)) as! BLLCode
+        let before = skip.feedback.map { $0.weight.value.array }
+        skip.skipOptimizerStep = true
+        _ = try skip.step(x, y, lr: 0.01)
+        XCTAssertTrue(skip.feedback.map { $0.weight.value.array } == before, "skipOptimizerStep leaves the feedback maps alone")
+        XCTAssertEqual(skip.feedbackOptimizers.map(\.steps), [0, 0, 0])
+        let rule = try Methods.make(try mlpSetup(.bllCode, hidden: [32, 32, 32], blocks: 4)) as! BLLCode
+        _ = try rule.step(x, y, lr: 0.01)
+        XCTAssertEqual(rule.feedbackOptimizers.map(\.steps), [1, 1, 1], "one step per map per iteration")
+        XCTAssertTrue(zip(rule.feedback.map { $0.weight.value.array }, before).allSatisfy { $0 != $1 }, "every map learns")
+        XCTAssertEqual(rule.optimizers.count, 4 + 3)
+    }
+
     /// bll-code's denoising term: with every other term off, it alone moves the non-final blocks, by exactly
     /// −lr × the gradient of den·mean((block(x + σε) − sg(block(x)))²) (finite differences, SGD), and it
     /// never reaches the last block.
