@@ -2,7 +2,12 @@
 // verdict; for every claim, whether our grid shows it. Accuracies are compared in percent (error rates
 // as 100 − error); `higher`/`lower` refer to accuracy. A cell is `reproduced` when |ours − paper| is
 // within the tolerance plus twice the seed spread of ours (and of the paper's, when it gives one).
+// Claims are judged at the K their paper states (the artefact's reference rows), never at K = 1 where
+// every local rule is backprop, and only on runs that learned: a claim whose runs sit below chance plus
+// `learnedMargin` points is `not judged`. Every choice among candidate settings is made in a stable order
+// (most seeds, then the setting's id), so the same store gives the same verdicts in every process.
 
+import Datasets
 import Foundation
 
 public enum Verdict: String, Sendable, CaseIterable {
@@ -11,6 +16,8 @@ public enum Verdict: String, Sendable, CaseIterable {
     case notRunnable = "not runnable here"
     case holds
     case doesNotHold = "does not hold"
+    /// the runs a claim would be judged on did not learn (below chance + `PaperDiff.learnedMargin`)
+    case notJudged = "not judged"
 }
 
 public struct DiffRow: Sendable {
@@ -24,12 +31,33 @@ public struct DiffRow: Sendable {
 
 public enum PaperDiff {
     static let implemented: Set<String> = ["bp", "fa", "predsim", "bwbpf", "bwbpf-code", "bll", "bll-code"]
+    /// Points over chance a run group's mean accuracy must reach before a claim is judged on it.
+    public static let learnedMargin = 10.0
+
+    /// Chance accuracy in percent: one over the classes (S2S: one over the ten digits).
+    static func chance(_ dataset: String) -> Double {
+        let classes = (try? Registry.definition(dataset))?.classNames.count ?? 10
+        return 100 / Double(max(1, classes))
+    }
+
+    /// The K a claim is judged at: its own, else the K of its artefact's reference rows for the setting.
+    static func statedK(_ r: ReferenceRow, _ reference: [ReferenceRow]) -> Int? {
+        r.blocks ?? reference.first { !$0.isClaim && $0.artefact == r.artefact && $0.dataset == r.dataset && $0.model == r.model && $0.blocks != nil }?.blocks
+    }
+
+    /// nil when every mean learned; otherwise the note that says which did not.
+    static func notLearned(_ means: [(String, Double)], dataset: String) -> String? {
+        let floor = chance(dataset) + learnedMargin
+        let low = means.filter { $0.1 < floor }
+        guard !low.isEmpty else { return nil }
+        return "not judged: \(low.map { "\($0.0) \(String(format: "%.2f", $0.1))" }.joined(separator: ", ")) below chance (\(String(format: "%.0f", chance(dataset))) %) + \(Stats.short(learnedMargin)) points; the runs did not learn"
+    }
 
     /// `available(dataset)`: whether the dataset can be had here (cached or fetchable).
     public static func diff(_ reference: [ReferenceRow], _ agg: Aggregate, tolerance: Double,
                             available: (String) -> Bool) -> [DiffRow] {
         reference.map { r in
-            if r.isClaim { return claim(r, agg, tolerance: tolerance, available: available) }
+            if r.isClaim { return claim(r, agg, tolerance: tolerance, available: available, blocks: statedK(r, reference)) }
             guard implemented.contains(r.method) else {
                 return DiffRow(ref: r, key: nil, ours: nil, delta: nil, verdict: .notRun, note: "\(r.method) is not implemented in blocklocal")
             }
@@ -47,21 +75,31 @@ public enum PaperDiff {
         }
     }
 
-    static func claim(_ r: ReferenceRow, _ agg: Aggregate, tolerance: Double, available: (String) -> Bool) -> DiffRow {
+    static func claim(_ r: ReferenceRow, _ agg: Aggregate, tolerance: Double, available: (String) -> Bool, blocks stated: Int? = nil) -> DiffRow {
         let parts = r.claim.split(separator: ":", maxSplits: 1).map(String.init)
         guard parts.count == 2 else { return DiffRow(ref: r, key: nil, ours: nil, delta: nil, verdict: .notRun, note: "unreadable claim '\(r.claim)'") }
         if parts[0] == "order" {
             let methods = parts[1].components(separatedBy: ">=")
-            let keys = methods.map { Tables.match(agg, dataset: r.dataset, model: r.model, method: $0, blocks: nil) }
+            // at the stated K; with none stated, the largest K above 1 every local method of the claim has
+            var k = stated
+            if k == nil {
+                let local = methods.filter { $0 != "bp" }
+                let common = local.map { m in Set(agg.accuracy.keys.filter { $0.dataset == r.dataset && $0.model == r.model && $0.method == m && $0.blocks > 1 }.map(\.blocks)) }
+                k = common.dropFirst().reduce(common.first ?? []) { $0.intersection($1) }.max()
+            }
+            let keys = methods.map { Tables.match(agg, dataset: r.dataset, model: r.model, method: $0, blocks: k) }
             guard keys.allSatisfy({ $0 != nil }) else {
                 return DiffRow(ref: r, key: nil, ours: nil, delta: nil, verdict: available(r.dataset) ? .notRun : .notRunnable,
-                               note: "needs runs of \(methods.joined(separator: ", ")) on \(r.dataset) \(r.model)")
+                               note: "needs runs of \(methods.joined(separator: ", ")) on \(r.dataset) \(r.model)\(k.map { " at K = \($0)" } ?? " at K > 1")")
             }
             let means = keys.map { agg.accuracy[$0!]!.mean }
+            if let why = notLearned(Array(zip(methods, means)), dataset: r.dataset) {
+                return DiffRow(ref: r, key: keys.first!, ours: nil, delta: nil, verdict: .notJudged, note: why)
+            }
             let holds = zip(means, means.dropFirst()).allSatisfy { $0 + tolerance >= $1 }
             let shown = zip(methods, means).map { "\($0) \(String(format: "%.2f", $1))" }.joined(separator: ", ")
             return DiffRow(ref: r, key: keys.first!, ours: nil, delta: nil, verdict: holds ? .holds : .doesNotHold,
-                           note: "ours: \(shown) (within \(Stats.short(tolerance)) points counts as in order)")
+                           note: "ours at K = \(k.map(String.init) ?? "?"): \(shown) (within \(Stats.short(tolerance)) points counts as in order)")
         }
         if parts[0] == "flat", let limit = Double(parts[1]) {
             // the exact setting, or else any setting where the method ran at several K (labelled)
@@ -80,7 +118,12 @@ public enum PaperDiff {
                                note: "needs \(r.method) runs at K = 1 and more K")
             }
             let base = agg.accuracy[k1]!.mean
-            let drops = best.sorted { $0.blocks < $1.blocks }.map { ($0.blocks, agg.accuracy[$0]!.mean - base) }
+            let sorted = best.sorted { $0.blocks < $1.blocks }
+            if let why = notLearned(sorted.map { ("K=\($0.blocks)", agg.accuracy[$0]!.mean) }, dataset: k1.dataset) {
+                return DiffRow(ref: r, key: k1, ours: nil, delta: nil, verdict: .notJudged,
+                               note: (substitute ? "on \(k1.setting), profile \(k1.profile) (substitute setting); " : "") + why)
+            }
+            let drops = sorted.map { ($0.blocks, agg.accuracy[$0]!.mean - base) }
             let holds = drops.allSatisfy { $0.1 >= -limit }
             let shown = drops.map { "K=\($0.0): \(String(format: "%+.2f", $0.1))" }.joined(separator: ", ")
             return DiffRow(ref: r, key: k1, ours: nil, delta: drops.map(\.1).min(), verdict: holds ? .holds : .doesNotHold,

@@ -121,6 +121,54 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(PaperDiff.counts(rows), "1 reproduced, 1 higher, 1 lower, 2 not run, 1 not runnable here, 2 holds, 1 does not hold")
     }
 
+    /// Claims are judged at the stated K (never at K = 1, where every local rule is backprop), and a claim
+    /// whose runs did not learn is `not judged`.
+    func testClaimsAtTheStatedKAndOnlyOnRunsThatLearned() throws {
+        // at K = 1 the order would hold trivially (every rule is bp there); at the stated K = 4 it does not
+        for (m, acc) in [(MethodName.bll, 0.90), (.fa, 0.90), (.bp, 0.90)] { try putRun(dir + "/k1", m, "fashion-mnist", "resnet18", blocks: 1, seed: 0, acc: [acc]) }
+        for (m, acc) in [(MethodName.bll, 0.70), (.fa, 0.80)] { try putRun(dir + "/k1", m, "fashion-mnist", "resnet18", blocks: 4, seed: 0, acc: [acc]) }
+        let claim = ReferenceRow(id: "c", source: "p", artefact: "table1", version: "", dataset: "fashion-mnist", model: "resnet18", method: "",
+                                 blocks: nil, metric: "claim", value: nil, std: nil, claim: "order:bll>=fa", notes: "n")
+        let row = ReferenceRow(id: "r", source: "p", artefact: "table1", version: "", dataset: "fashion-mnist", model: "resnet18", method: "bll",
+                               blocks: 4, metric: "test_accuracy_pct", value: 90, std: nil, claim: "", notes: "n")
+        let agg = try Aggregate(store: RunStore(directory: dir + "/k1"))
+        let d = PaperDiff.diff([row, claim], agg, tolerance: 1) { _ in true }[1]
+        XCTAssertEqual(d.verdict, .doesNotHold, d.note)
+        XCTAssert(d.note.contains("K = 4"), d.note)
+        // runs near chance: not judged, with the reason
+        for (m, acc) in [(MethodName.bll, 0.11), (.fa, 0.12)] { try putRun(dir + "/chance", m, "fashion-mnist", "resnet18", blocks: 4, seed: 0, acc: [acc]) }
+        let low = PaperDiff.diff([row, claim], try Aggregate(store: RunStore(directory: dir + "/chance")), tolerance: 1) { _ in true }[1]
+        XCTAssertEqual(low.verdict, .notJudged)
+        XCTAssert(low.note.contains("below chance (10 %) + 10 points"), low.note)
+    }
+
+    /// The same store gives byte-identical `blocklocal diff` output in separate processes (each with its own
+    /// hash seed), where two settings tie for the claim's substitute.
+    func testDiffIsTheSameInEveryProcess() throws {
+        for (profile, k2) in [("a", 0.79), ("b", 0.70)] {
+            for seed in [UInt64(0), 1] {
+                try putRun(dir + "/tie/runs", .bll, "fashion-mnist", "resnet18", blocks: 1, seed: seed, acc: [0.80], profile: profile)
+                try putRun(dir + "/tie/runs", .bll, "fashion-mnist", "resnet18", blocks: 2, seed: seed, acc: [k2], profile: profile)
+            }
+        }
+        let csv = ReferenceTable.columns.joined(separator: ",") + "\n"
+            + "c01,p,fig3a,,cifar10,resnet50,bll,,claim,,,flat:2,BLL stays within 2 points of K = 1\n"
+        try csv.write(toFile: dir + "/tie/reference.csv", atomically: true, encoding: .utf8)
+        var outputs = Set<String>()
+        for _ in 0..<10 {
+            let p = Process()
+            p.executableURL = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("blocklocal")
+            if !FileManager.default.isExecutableFile(atPath: p.executableURL!.path) { p.executableURL = URL(fileURLWithPath: ".build/release/blocklocal") }
+            p.arguments = ["diff", "--results", dir + "/tie", "--reference", dir + "/tie/reference.csv", "--data-dir", dir + "/tie/data"]
+            let out = Pipe(); p.standardOutput = out; p.standardError = FileHandle.nullDevice
+            try p.run()
+            outputs.insert(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+            p.waitUntilExit()
+        }
+        XCTAssertEqual(outputs.count, 1, "diff output differs between processes: \(outputs)")
+        XCTAssert(outputs.first!.contains("**holds**") && outputs.first!.contains("profile a"), outputs.first!)
+    }
+
     func testGnuplotRendersEveryFigureKind() throws {
         guard (try? Figures.gnuplot()) != nil else { throw XCTSkip("gnuplot not installed (`make deps` installs gnuplot-nox)") }
         let agg = try Aggregate(store: RunStore(directory: dir + "/runs"))
