@@ -10,14 +10,43 @@ import Methods
 import Scheduling
 
 /// Ctrl-C: the first SIGINT asks the current runs to stop at the next batch (their last checkpoint
-/// stands); a second one exits at once.
+/// stands); a second one exits at once. A process that supervises workers (`sweep --jobs N`, whose
+/// workers run in their own process groups, out of the terminal's reach) forwards SIGINT and SIGTERM to
+/// them; a worker stops as if interrupted when its parent is gone.
 public enum Interrupt {
     nonisolated(unsafe) public static var requested = false
+    /// Worker pids the handlers forward to: a fixed buffer, so the handlers only read memory and call kill(2).
+    nonisolated(unsafe) static let children = UnsafeMutablePointer<pid_t>.allocate(capacity: 256)
+    nonisolated(unsafe) static var childCount = 0
+
     public static func install() {
         signal(SIGINT) { _ in
-            if Interrupt.requested { _exit(130) }
+            for i in 0..<Interrupt.childCount { kill(Interrupt.children[i], SIGINT) }
+            if Interrupt.requested && Interrupt.childCount == 0 { _exit(130) }
             Interrupt.requested = true
         }
+    }
+
+    /// From now on SIGINT and SIGTERM reach these workers too (SIGTERM: they are killed, then this process
+    /// exits with 143; each worker's last checkpoint stands).
+    public static func forward(to pids: [pid_t]) {
+        for (i, pid) in pids.prefix(256).enumerated() { children[i] = pid }
+        childCount = min(256, pids.count)
+        signal(SIGTERM) { _ in
+            for i in 0..<Interrupt.childCount { kill(Interrupt.children[i], SIGTERM) }
+            _exit(143)
+        }
+    }
+
+    /// In a worker: asks the runs to stop (as Ctrl-C does) once the parent process has gone, checked every
+    /// second on a background thread.
+    public static func stopWhenOrphaned() {
+        let parent = getppid()
+        let watcher = Thread {
+            while getppid() == parent { sleep(1) }
+            Interrupt.requested = true
+        }
+        watcher.start()
     }
 }
 

@@ -140,6 +140,7 @@ struct SweepCommand: ParsableCommand {
         if slurm { return try writeSlurm(plan) }
         try executor.prepareStore()
         Interrupt.install()
+        if worker { Interrupt.stopWhenOrphaned() }
         if jobs > 1 && !worker { return try runWorkers() }
         exec.apply()
         let runner = SweepRunner(plan: plan, executor: executor, threads: exec.threads)
@@ -166,7 +167,9 @@ struct SweepCommand: ParsableCommand {
             let p = Process(); p.executableURL = URL(fileURLWithPath: "/proc/self/exe"); p.arguments = ["sweep"] + args
             try p.run(); return p
         }
+        Interrupt.forward(to: procs.map(\.processIdentifier))   // Ctrl-C and SIGTERM reach the workers
         for p in procs { p.waitUntilExit() }
+        if Interrupt.requested { print("stopped; each worker's current run keeps its last checkpoint. Run the same command to go on."); throw ExitCode(130) }
         let executor = RunExecutor(runsDirectory: store.runs, dataStore: data.store)
         let after = try SweepPlan(specs: specs.map { try SweepSpec(path: $0) }, profile: profile, profiles: store.results + "/profiles").counts(executor)
         print("sweep: " + ["done", "failed", "diverged", "partial", "missing"].compactMap { k in after[k].map { "\($0) \(k)" } }.joined(separator: ", "))

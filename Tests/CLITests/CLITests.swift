@@ -163,6 +163,46 @@ final class SweepCLITests: XCTestCase {
         }
     }
 
+    /// `sweep --jobs 2`: the workers run in their own process groups, so a terminal's Ctrl-C reaches only
+    /// the parent; it forwards it and every worker stops (exit 130). When the parent is killed outright,
+    /// the workers notice and stop too. Nothing keeps training in the background.
+    func testCtrlCAndParentDeathStopEveryWorker() throws {
+        let cli = CLI()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("blocklocal-sup-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try spec.replacingOccurrences(of: "s2s_steps = 40", with: "s2s_steps = 40000").write(to: dir.appendingPathComponent("k.toml"), atomically: true, encoding: .utf8)
+        func workers() -> [pid_t] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { name -> pid_t? in
+                guard let pid = pid_t(name), let cmd = FileManager.default.contents(atPath: "/proc/\(name)/cmdline") else { return nil }
+                let text = String(decoding: cmd, as: UTF8.self)
+                return text.contains("--worker") && text.contains(dir.path) ? pid : nil
+            }
+        }
+        func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+            let end = Date().addingTimeInterval(seconds)
+            while Date() < end { if condition() { return true }; usleep(100_000) }
+            return condition()
+        }
+        for signal in [SIGINT, SIGKILL] {
+            let p = Process()
+            p.executableURL = cli.binary
+            p.arguments = ["sweep", "k.toml", "--profile", "smoke", "--jobs", "2", "--results", dir.appendingPathComponent("par-\(signal)").path]
+            p.currentDirectoryURL = dir
+            p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
+            try p.run()
+            XCTAssert(waitUntil(30) { workers().count == 2 }, "two workers start")
+            usleep(500_000)
+            kill(p.processIdentifier, signal)
+            let stopped = waitUntil(15) { !p.isRunning }
+            XCTAssert(stopped, "the parent stops within 15 s of \(signal == SIGINT ? "Ctrl-C" : "SIGKILL")")
+            if stopped && signal == SIGINT { XCTAssertEqual(p.terminationStatus, 130) }
+            XCTAssert(waitUntil(10) { workers().isEmpty }, "after \(signal == SIGINT ? "Ctrl-C" : "SIGKILL") of the parent no worker is left: \(workers())")
+            if !stopped { kill(p.processIdentifier, SIGKILL) }
+            for w in workers() { kill(w, SIGKILL) }
+        }
+    }
+
     func testParallelWorkersRunEveryRunOnce() throws {
         let cli = CLI()
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("blocklocal-jobs-\(UUID().uuidString)")
