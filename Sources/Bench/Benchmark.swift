@@ -53,6 +53,13 @@ public struct BenchResult: Codable, Sendable {
     public let torchAnchor: Double
     public let torchSource: String
     public var ratioToTorch: Double { samplesPerSecond / torchAnchor }
+    /// A ratio means something only against PyTorch measured in the same run, on this machine.
+    public var torchMeasuredHere: Bool { torchSource == "measured" }
+    /// "1.37x PyTorch 983.0 (measured)" or "PyTorch reference 503.2 (perf/anchors.md, another machine; no ratio)".
+    public var torchText: String {
+        torchMeasuredHere ? String(format: "%.2fx PyTorch %.1f, measured in this run", ratioToTorch, torchAnchor)
+                          : String(format: "PyTorch reference %.1f: %@; no ratio across machines", torchAnchor, torchSource)
+    }
 }
 
 public enum Benchmark {
@@ -131,9 +138,9 @@ public enum Benchmark {
         var out = "| model | batch | samples/s | ms/step | GFLOP/s | % of GEMM peak (\(String(format: "%.0f", peak))) | PyTorch samples/s | ratio | PyTorch source |\n"
         out += "|---|---:|---:|---:|---:|---:|---:|---:|---|\n"
         for r in rs {
-            out += "| \(r.summary) " + String(format: "| %d | %.1f | %.1f | %.1f | %.0f%% | %.1f | %.2fx | ",
-                          r.batch, r.samplesPerSecond, r.medianStepSeconds * 1000, r.gflops,
-                          100 * r.fractionOfPeak, r.torchAnchor, r.ratioToTorch) + r.torchSource + " |\n"
+            out += "| \(r.summary) " + String(format: "| %d | %.1f | %.1f | %.1f | %.0f%% | %.1f | ",
+                          r.batch, r.samplesPerSecond, r.medianStepSeconds * 1000, r.gflops, 100 * r.fractionOfPeak, r.torchAnchor)
+                + (r.torchMeasuredHere ? String(format: "%.2fx", r.ratioToTorch) : "—") + " | " + r.torchSource + " |\n"
         }
         return out
     }

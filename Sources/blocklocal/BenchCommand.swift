@@ -77,7 +77,7 @@ struct BenchCommand: ParsableCommand {
                           1000 * row.forward / Double(steps), 1000 * row.backward / Double(steps), 100 * (row.forward + row.backward) / total))
                 }
             }
-            print("  " + c.key.padded(14) + String(format: "%9.1f samples/s  (%.2fx PyTorch %.1f, ", r.samplesPerSecond, r.ratioToTorch, r.torchAnchor) + c.torchSource + ")")
+            print("  " + c.key.padded(14) + String(format: "%9.1f samples/s  (", r.samplesPerSecond) + r.torchText + ")")
             results.append(r)
         }
         print("")

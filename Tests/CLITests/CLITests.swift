@@ -86,6 +86,20 @@ final class CLITests: XCTestCase {
         XCTAssert(pipe.out.contains("pipelined: 3 workers") && pipe.out.contains("b1 busy") && pipe.out.contains("b3 busy"), pipe.out)
     }
 
+    /// The bench prints a ratio to PyTorch only against PyTorch measured in the same run; a recorded anchor
+    /// from another machine is shown as a reference, without a ratio.
+    func testBenchRatioOnlyAgainstPyTorchMeasuredHere() throws {
+        let anchor = try run(["bench", "--models", "mlp", "--steps", "1"])
+        XCTAssertEqual(anchor.status, 0, anchor.err)
+        XCTAssert(anchor.out.contains("no ratio across machines") && !anchor.out.contains("x PyTorch"), anchor.out)
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("torch-\(UUID().uuidString).jsonl")
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        try #"{"config": "mlp", "threads": 2, "samples_per_s": 15000.0}"#.write(to: tmp, atomically: true, encoding: .utf8)
+        let measured = try run(["bench", "--models", "mlp", "--steps", "1", "--threads", "2", "--torch", tmp.path])
+        XCTAssertEqual(measured.status, 0, measured.err)
+        XCTAssert(measured.out.contains("x PyTorch 15000.0, measured in this run"), measured.out)
+    }
+
     func testTrainS2SPrintsTokenAndSequenceAccuracy() throws {
         let r = try run(["train", "--method", "bwbpf", "--dataset", "s2s", "--blocks", "2", "--layers", "2", "--d-model", "16",
                          "--heads", "2", "--epochs", "2", "--s2s-steps", "5", "--batch", "16", "--test-subset", "64", "--lr", "3e-3"])
