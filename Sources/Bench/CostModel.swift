@@ -1,11 +1,12 @@
 // CostModel: what K devices would give, from a per-block profile measured here (each block's feedback,
 // forward and local update on one worker, t_k seconds per batch; the bytes it sends per batch, s_k) and a
 // link (bandwidth B bytes/s, latency λ s per message):
-//   pipelined local rule   ≈ batch / max_k (t_k + s_k / B + λ)         (steady state: the slowest stage)
-//     and, where block k's feedback target comes from block k+1 (BLL's chain), at least
-//     batch / (f_k + t_{k+1} + 2(s/B + λ)): b_k(t) needs map k+1 after its (t−1)-th update, so block k
-//     starts batch t only once block k+1 has finished t−1, which began when block k's forward (f_k) of
-//     t−1 arrived — the sequential semantics the pipeline keeps, bit for bit
+//   pipelined local rule   ≈ batch / period, the period of a steady-state simulation of the scheduler's
+//     order: block k starts batch t when its update of t−1 is done and a_{k−1}(t) has arrived; its send
+//     (s_k / B + λ) follows its forward (f_k); its update (t_k − f_k) follows its send and, where its
+//     feedback target comes from block k+1 (BLL's chain), that target: block k+1 sends it right at the
+//     start of its batch when its own comes from the labels, after its forward otherwise. Without a chain
+//     this is batch / max_k (t_k + s_k / B + λ), the slowest stage
 //   sequential (one device) ≈ batch / Σ_k t_k
 //   data-parallel BP, K devices ≈ batch / (T_bp / K + 2(K−1)/K · P / B + 2(K−1) λ)
 // where T_bp is BP's step on one device and P its parameter bytes (ring all-reduce of the gradients:
@@ -42,11 +43,29 @@ public struct CostModel: Sendable {
 
     /// Samples/s of the blocks pipelined on one device each.
     public func pipelined(_ link: Link) -> Double {
-        let transfer = blockBytes.map { b in b > 0 ? Double(b) / link.bandwidth + link.latency : 0 }
-        var period = zip(blockSeconds, transfer).map { $0 + $1 }.max() ?? .infinity
-        for k in chained.indices where chained[k] && k + 1 < blockSeconds.count && k < forwardSeconds.count {
-            period = max(period, forwardSeconds[k] + transfer[k] + blockSeconds[k + 1] + transfer[k + 1])
+        let n = blockSeconds.count
+        guard n > 0 else { return 0 }
+        let send = blockBytes.map { b in b > 0 ? Double(b) / link.bandwidth + link.latency : 0 }
+        let f = forwardSeconds.count == n ? forwardSeconds : blockSeconds.map { $0 / 3 }
+        let chain = chained.count == n ? chained : [Bool](repeating: false, count: n)
+        var updated = [Double](repeating: 0, count: n)   // when each block finished its previous batch
+        var lastEnds: [Double] = []
+        for _ in 0..<48 {
+            var sent = [Double](repeating: 0, count: n)     // a_k(t) handed to block k+1
+            var forwarded = [Double](repeating: 0, count: n)
+            for k in 0..<n {
+                let start = max(updated[k], k > 0 ? sent[k - 1] : 0)
+                forwarded[k] = start + f[k]
+                sent[k] = forwarded[k] + send[k]
+            }
+            var target = [Double](repeating: 0, count: n)   // when b_k(t) is known to block k (and sent on)
+            for k in stride(from: n - 1, through: 0, by: -1) {
+                target[k] = chain[k] && k + 1 < n ? max(sent[k], target[k + 1] + link.latency) : updated[k]
+            }
+            for k in 0..<n { updated[k] = max(sent[k], target[k]) + (blockSeconds[k] - f[k]) }
+            lastEnds.append(updated[n - 1])
         }
+        let period = (lastEnds[47] - lastEnds[23]) / 24
         return Double(batch) / period
     }
 

@@ -29,6 +29,14 @@ public enum Speedup {
         return out
     }
 
+    /// The cost model's samples/s for a pipelined point, recomputed from its stored per-block profile (so a
+    /// report made with a newer model reads old measurements anew); the bench's own figure otherwise.
+    static func modelled(_ r: ParallelBenchReport, _ p: ParallelPoint) -> Double? {
+        guard let prof = r.profiles.first(where: { $0.model == p.model && $0.rule == p.rule && $0.blocks == p.blocks }) else { return p.predicted }
+        return CostModel(batch: batch(p.model) > 0 ? batch(p.model) : 128, blockSeconds: prof.blockSeconds, blockBytes: prof.blockBytes,
+                         forwardSeconds: prof.forwardSeconds ?? [], chained: prof.chained ?? []).pipelined(r.node)
+    }
+
     /// Per rule (and bp), per K: the measured speedups of each pass, and the modelled one.
     struct Series { var name: String; var measured: [Int: [Double]]; var modelled: [Int: Double]; var oversubscribed: Set<Int> }
 
@@ -42,7 +50,7 @@ public enum Speedup {
             for p in pts where p.rule == rule && p.mode == "pipelined" {
                 guard let seq = pts.first(where: { $0.rule == rule && $0.mode == "sequential" && $0.blocks == p.blocks }) else { continue }
                 s.measured[p.blocks] = p.samplesPerSecond.map { $0 / seq.mean }
-                if let m = p.predicted { s.modelled[p.blocks] = m / seq.mean }
+                if let m = modelled(r, p) { s.modelled[p.blocks] = m / seq.mean }
                 if p.oversubscribed { s.oversubscribed.insert(p.blocks) }
             }
             out.append(s)
@@ -160,7 +168,7 @@ extension Speedup {
                 s.measured[k].map { "\(s.name.replacingOccurrences(of: " pipelined", with: "")) \(String(format: "%.2f", Stats($0).mean))×" }
             }
             let bp = ser.first { $0.name == "bp on K threads" }?.measured[k].map { String(format: "%.2f", Stats($0).mean) } ?? "—"
-            let errors = pts.filter { $0.mode == "pipelined" && !$0.oversubscribed && $0.predicted != nil }.map { abs($0.predicted! - $0.mean) / $0.mean }
+            let errors = pts.filter { $0.mode == "pipelined" && !$0.oversubscribed }.compactMap { p in modelled(r, p).map { abs($0 - p.mean) / p.mean } }
             var line = "- Speed, \(model), K = \(k) on \(r.cores) cores: pipelined \(shown.joined(separator: ", ")) over the same rule on one thread; bp on \(k) threads \(bp)×."
             if let worst = errors.max() {
                 line += String(format: " The cost model is within %.0f %% of every measured point with K ≤ cores (mean %.0f %%).", 100 * worst, 100 * errors.reduce(0, +) / Double(errors.count))

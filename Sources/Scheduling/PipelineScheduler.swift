@@ -2,10 +2,11 @@
 // contiguous run of blocks and its own engine thread count; nothing mutable is shared between workers.
 // Per batch i, worker w:
 //   1. takes (i, labels, lr) — worker 1 reads the loader and hands every other worker the labels;
-//   2. computes its blocks' feedback targets top-down (BLL chain: the target of the block after its last
-//      comes from worker w+1 through its own channel) and sends its first block's target to worker w−1;
-//   3. takes a_{lo−1}(i) from worker w−1, runs its blocks' forward passes, sends a copy of its last
-//      block's output to worker w+1 as soon as it exists, and runs each block's local update.
+//   2. takes a_{lo−1}(i) from worker w−1, runs its blocks' forward passes, sends a copy of its last
+//      block's output to worker w+1 as soon as it exists, and runs each block's local update;
+//   3. computes its blocks' feedback targets top-down and sends its first block's target to worker w−1:
+//      before step 2 when they come from the labels, after its first forward pass when they wait for the
+//      target of the block after its last (BLL chain: from worker w+1, through its own channel).
 // Every block sees the inputs, labels, targets and learning rates the sequential schedule gives it, in
 // the same batch order, so with the same per-block thread counts the bits are the same.
 // A non-finite loss or a thrown error at (batch i, block k) stops the pipeline as the sequential loop
@@ -204,38 +205,49 @@ final class BlockWorker {
         targets = Array(repeating: nil, count: blocks.count)
     }
 
-    /// Runs this worker's blocks on one batch; false when the worker must stop.
+    /// Runs this worker's blocks on one batch; false when the worker must stop. A worker whose targets
+    /// come from the labels computes them first (the previous worker may be waiting for them); one whose
+    /// targets come from the next worker runs its first forward pass before it waits for them, so the
+    /// chain's wait overlaps the forward (docs/parallel.md).
     func run(_ info: BatchInfo) -> Bool {
         let i = info.index, lo = blocks.lowerBound
         guard state.mayStart(batch: i, block: lo) else { return false }
-        // feedback targets, top-down; the one after our last block comes from the next worker
-        var next: Tensor? = nil
-        if let targetIn {
-            guard let t = targetIn.receive(waited: &stats.waitInput) else { return false }
-            next = t
-        }
         var t0 = nanoseconds()
-        for k in blocks.reversed() {
-            targets[k - lo] = rule.blockFeedback(k, labels: info.labels, next: k + 1 < blocks.upperBound ? targets[k + 1 - lo] : next)
+        var next: Tensor? = nil, received: Tensor? = nil
+        defer {
+            if let received { input?.release(received) }
+            if let next { targetIn?.release(next) }
         }
-        if let targetOut, let t = targets[0] {
-            stats.busy += nanoseconds() - t0
-            guard targetOut.send(t, waited: &stats.waitOutput) else { return false }
-            stats.bytes += t.count * MemoryLayout<Float>.size
-            t0 = nanoseconds()
+        var targetsReady = false
+        /// Every block's target top-down (the one after our last block from the next worker); our first
+        /// block's goes to the previous worker.
+        func computeTargets() -> Bool {
+            if let targetIn {
+                stats.busy += nanoseconds() - t0
+                guard let t = targetIn.receive(waited: &stats.waitInput) else { return false }
+                t0 = nanoseconds()
+                next = t
+            }
+            for k in blocks.reversed() {
+                targets[k - lo] = rule.blockFeedback(k, labels: info.labels, next: k + 1 < blocks.upperBound ? targets[k + 1 - lo] : next)
+            }
+            if let targetOut, let t = targets[0] {
+                stats.busy += nanoseconds() - t0
+                guard targetOut.send(t, waited: &stats.waitOutput) else { return false }
+                stats.bytes += t.count * MemoryLayout<Float>.size
+                t0 = nanoseconds()
+            }
+            targetsReady = true
+            return true
         }
+        if targetIn == nil { guard computeTargets() else { return false } }
         // the input: the loader's batch, or the previous worker's output
         var h: Tensor
-        var received: Tensor? = nil
         if let x = info.input { h = x } else {
             stats.busy += nanoseconds() - t0
             guard let input, let a = input.receive(waited: &stats.waitInput) else { return false }
             t0 = nanoseconds()
             h = a; received = a
-        }
-        defer {
-            if let received { input?.release(received) }
-            if let next { targetIn?.release(next) }
         }
         for k in blocks {
             if k > lo && !state.mayStart(batch: i, block: k) { return false }
@@ -246,6 +258,7 @@ final class BlockWorker {
                 stats.bytes += a.count * MemoryLayout<Float>.size
                 t0 = nanoseconds()
             }
+            if !targetsReady { guard computeTargets() else { return false } }
             let update: BlockUpdate
             do { update = try rule.blockUpdate(k, input: h, output: a, labels: info.labels, feedback: targets[k - lo], lr: info.lr) }
             catch {

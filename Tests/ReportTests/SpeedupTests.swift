@@ -16,9 +16,15 @@ final class SpeedupTests: XCTestCase {
         XCTAssertEqual(m.sequential, 100 / 0.5, accuracy: 1e-9)
         let slow = Link(bandwidth: 1e7, latency: 0)   // 0.2 + 0.1 = 0.3 → the first stage ties the second
         XCTAssertEqual(CostModel(batch: 100, blockSeconds: [0.25, 0.3], blockBytes: [1_000_000, 0]).pipelined(slow), 100 / 0.35, accuracy: 1e-9)
-        // a chained target: block 0 waits for block 1 to finish the previous batch, which began after block 0's forward
-        let chain = CostModel(batch: 100, blockSeconds: [0.3, 0.3, 0.3], blockBytes: [0, 0, 0], forwardSeconds: [0.1, 0.1, 0.1], chained: [true, false, false])
-        XCTAssertEqual(chain.pipelined(Link(bandwidth: 1e9, latency: 0)), 100 / 0.4, accuracy: 1e-9)
+        // chained targets: with one link (K = 3) block 1's target, known at the start of its batch, reaches
+        // block 0 just as its forward ends: no wait; with two links (K = 4) block 0 waits for block 2's
+        // previous batch to end: period ≥ f + t = 0.4
+        let free = Link(bandwidth: 1e9, latency: 0)
+        let three = CostModel(batch: 100, blockSeconds: [0.3, 0.3, 0.3], blockBytes: [0, 0, 0], forwardSeconds: [0.1, 0.1, 0.1], chained: [true, false, false])
+        XCTAssertEqual(three.pipelined(free), 100 / 0.3, accuracy: 1e-6)
+        let four = CostModel(batch: 100, blockSeconds: [0.3, 0.3, 0.3, 0.3], blockBytes: [0, 0, 0, 0], forwardSeconds: [0.1, 0.1, 0.1, 0.1],
+                             chained: [true, true, false, false])
+        XCTAssertEqual(four.pipelined(free), 100 / 0.4, accuracy: 1e-6)
         XCTAssertEqual(CostModel(batch: 100, blockSeconds: [0.3, 0.3, 0.3], blockBytes: [0, 0, 0]).pipelined(link), 100 / 0.3, accuracy: 1e-9)
         // ring all-reduce over 4 devices: step/4 + 2·3/4·P/B + 2·3·λ
         let dp = CostModel.dataParallelBP(batch: 64, stepSeconds: 0.4, parameterBytes: 4_000_000, devices: 4, link: link)
