@@ -180,12 +180,18 @@ final class SweepCLITests: XCTestCase {
     /// `sweep --jobs 2`: the workers run in their own process groups, so a terminal's Ctrl-C reaches only
     /// the parent; it forwards it and every worker stops (exit 130). When the parent is killed outright,
     /// the workers notice and stop too. Nothing keeps training in the background.
+    /// A fresh folder holding the spec as k.toml with `steps` S2S steps per epoch (removed by the caller).
+    func workspace(steps: Int) throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("blocklocal-sweep-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try spec.replacingOccurrences(of: "s2s_steps = 40", with: "s2s_steps = \(steps)").write(to: dir.appendingPathComponent("k.toml"), atomically: true, encoding: .utf8)
+        return dir
+    }
+
     func testCtrlCAndParentDeathStopEveryWorker() throws {
         let cli = CLI()
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("blocklocal-sup-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try workspace(steps: 40000)
         defer { try? FileManager.default.removeItem(at: dir) }
-        try spec.replacingOccurrences(of: "s2s_steps = 40", with: "s2s_steps = 40000").write(to: dir.appendingPathComponent("k.toml"), atomically: true, encoding: .utf8)
         func workers() -> [pid_t] {
             ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { name -> pid_t? in
                 guard let pid = pid_t(name), let cmd = FileManager.default.contents(atPath: "/proc/\(name)/cmdline") else { return nil }
@@ -219,10 +225,8 @@ final class SweepCLITests: XCTestCase {
 
     func testParallelWorkersRunEveryRunOnce() throws {
         let cli = CLI()
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("blocklocal-jobs-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try workspace(steps: 5)
         defer { try? FileManager.default.removeItem(at: dir) }
-        try spec.replacingOccurrences(of: "s2s_steps = 40", with: "s2s_steps = 5").write(to: dir.appendingPathComponent("k.toml"), atomically: true, encoding: .utf8)
         let r = try cli.run(["sweep", "k.toml", "--profile", "smoke", "--jobs", "2", "--results", "par"], cwd: dir)
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertEqual(r.out.split(separator: "\n").filter { $0.contains("] done ") }.count, 6, "each run trained exactly once: \(r.out)")
