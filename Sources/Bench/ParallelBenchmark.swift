@@ -64,7 +64,7 @@ public enum ParallelBenchmark {
         func epoch(_ n: Int) -> Double {
             let data = RepeatedBatch(x: x, y: y, classes: classes, batches: n)
             let t0 = DispatchTime.now().uptimeNanoseconds
-            _ = scheduler.trainEpoch(rule, data: data, epoch: 0, rate: { _ in 1e-3 }, shouldStop: { false })
+            _ = scheduler.trainEpoch(rule, data: data, epoch: 0, rate: { _ in 1e-3 }, shouldStop: { false }, progress: { _ in })
             return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         }
         _ = epoch(1)   // warm-up: first touches, buffer growth

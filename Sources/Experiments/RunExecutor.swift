@@ -120,6 +120,7 @@ public struct RunExecutor {
     }
 
     public func execute(_ config: RunConfig, execution: ExecutionSettings, rerunFailed: Bool = false,
+                        onBatch: (Int, Int, Int) -> Void = { _, _, _ in },
                         progress: (EpochRecord) -> Void = { _ in }) throws -> RunOutcome {
         let threads = execution.threads
         func provenance(_ checksums: [String: String]) -> Provenance {
@@ -164,7 +165,8 @@ public struct RunExecutor {
                 run = try PreparedRun(config, store: dataStore, fetch: fetch, execution: execution)
             }
         }
-        let result = try run.trainer.run(run.rule, data: run.data, startEpoch: records.count, shouldStop: { Interrupt.requested }) { r in
+        let result = try run.trainer.run(run.rule, data: run.data, startEpoch: records.count, shouldStop: { Interrupt.requested },
+                                         onBatch: onBatch) { r in
             records.append(r)
             try Checkpoint.save(partialPath(id), run: run, records: records)
             progress(r)

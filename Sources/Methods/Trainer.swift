@@ -70,9 +70,10 @@ public struct EpochTraining {
 /// loader's order and gives a rule's blocks the same inputs, so the bits do not depend on the scheduler.
 public protocol StepScheduler {
     /// Trains one epoch; `rate(i)` is the learning rate of the epoch's i-th batch (from 0); `shouldStop`
-    /// is polled before each batch.
+    /// is polled before each batch; `progress(n)` is told, on the calling thread, that n batches have
+    /// entered training.
     func trainEpoch(_ rule: LearningRule, data: TrainingData, epoch: Int, rate: (Int) -> Float,
-                    shouldStop: () -> Bool) -> EpochTraining
+                    shouldStop: () -> Bool, progress: (Int) -> Void) -> EpochTraining
     /// The engine worker count evaluation runs with (nil: the process default).
     var evaluationWorkers: Int? { get }
 }
@@ -86,7 +87,7 @@ public struct SequentialScheduler: StepScheduler {
     public var evaluationWorkers: Int? { nil }
 
     public func trainEpoch(_ rule: LearningRule, data: TrainingData, epoch: Int, rate: (Int) -> Float,
-                           shouldStop: () -> Bool) -> EpochTraining {
+                           shouldStop: () -> Bool, progress: (Int) -> Void) -> EpochTraining {
         var out = EpochTraining()
         var sums = TermSums()
         try? data.forEachTrainBatch(epoch: epoch) { x, y in
@@ -98,6 +99,7 @@ public struct SequentialScheduler: StepScheduler {
             if let bad = terms.first(where: { !$0.1.isFinite }) { out.stop = .diverged(step: out.batches + 1, term: bad.0); throw StopIteration() }
             sums.add(terms)
             out.batches += 1; out.samples += x.shape[0]
+            progress(out.batches)
         }
         out.sums = sums.ordered
         return out
@@ -134,15 +136,17 @@ public struct Trainer {
         self.epochs = epochs; self.baseLR = baseLR; self.schedule = schedule; self.scheduler = scheduler
     }
 
+    /// `onBatch(epoch, batches done, batches per epoch)` follows progress within an epoch (epochs from 1).
     public func run(_ rule: LearningRule, data: TrainingData, startEpoch: Int = 0,
-                    shouldStop: () -> Bool = { false }, onEpoch: (EpochRecord) throws -> Void = { _ in }) rethrows -> TrainResult {
+                    shouldStop: () -> Bool = { false }, onBatch: (Int, Int, Int) -> Void = { _, _, _ in },
+                    onEpoch: (EpochRecord) throws -> Void = { _ in }) rethrows -> TrainResult {
         var records: [EpochRecord] = []
         for epoch in startEpoch..<epochs {
             let t0 = DispatchTime.now().uptimeNanoseconds
             let batchesPerEpoch = Double(max(1, data.batchesPerEpoch))
             let trained = scheduler.trainEpoch(rule, data: data, epoch: epoch, rate: { i in
                 schedule.rate(base: baseLR, at: Double(epoch) + Double(i) / batchesPerEpoch)
-            }, shouldStop: shouldStop)
+            }, shouldStop: shouldStop, progress: { onBatch(epoch + 1, $0, data.batchesPerEpoch) })
             let trainSeconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             switch trained.stop {
             case .diverged(let step, let term)?: return TrainResult(status: .diverged(epoch: epoch + 1, step: step, term: term), epochs: records)

@@ -68,7 +68,7 @@ public final class PipelineScheduler: StepScheduler {
     }
 
     public func trainEpoch(_ learningRule: LearningRule, data: TrainingData, epoch: Int, rate: (Int) -> Float,
-                           shouldStop: () -> Bool) -> EpochTraining {
+                           shouldStop: () -> Bool, progress: (Int) -> Void) -> EpochTraining {
         let rule = learningRule as! DetachedBlockRule   // checked in init
         let state = PipelineState(workers: workers)
         let activations = (0..<max(0, workers - 1)).map { _ in TensorChannel(depth: queueDepth) }
@@ -110,6 +110,7 @@ public final class PipelineScheduler: StepScheduler {
                 guard first.run(info) else { throw StopIteration() }
                 lastLR = info.lr
                 batches += 1; samples += x.shape[0]
+                progress(batches)   // batches through the first worker: the rest are at most the pipeline's depth behind
             }
         }
         for w in 1..<max(1, workers) { labels[w].close() }

@@ -30,7 +30,9 @@ struct RunCommand: ParsableCommand {
         if let balance { print(balance) }
         let executor = RunExecutor(runsDirectory: store.runs, dataStore: data.store, fetch: data.fetchOptions)
         print("run \(config.runID): \(config.label)")
-        let outcome = try executor.execute(config, execution: pipeline.settings(threads: exec.threads), rerunFailed: true) { r in
+        let progress = ProgressLine(epochs: config.epochs, batch: config.batch)
+        let outcome = try executor.execute(config, execution: pipeline.settings(threads: exec.threads), rerunFailed: true, onBatch: progress.update) { r in
+            progress.clear()
             print("  epoch \(r.epoch): loss \(String(format: "%.4f", r.losses.values.reduce(0, +))) test acc \(String(format: "%.4f", r.testAccuracy))")
             if let line = pipelineLine(r.pipeline) { print(line) }
         }

@@ -131,7 +131,9 @@ struct TrainCommand: ParsableCommand {
         }
         var header = false
         Interrupt.install()
-        let result = prepared.trainer.run(learner, data: trainingData, shouldStop: { Interrupt.requested }) { r in
+        let progress = ProgressLine(epochs: config.epochs, batch: config.batch)
+        let result = prepared.trainer.run(learner, data: trainingData, shouldStop: { Interrupt.requested }, onBatch: progress.update) { r in
+            progress.clear()
             if !header {
                 print("epoch".padded(6) + "loss".leftPadded(9) + "test acc".leftPadded(10) + (r.testSequenceAccuracy != nil ? "seq acc".leftPadded(9) : "")
                       + "   heads / diagnostics".padded(24) + "s".leftPadded(8) + "samples/s".leftPadded(11))
@@ -165,4 +167,30 @@ func pipelineLine(_ p: [String: Double]) -> String? {
         return "\(k) busy \(pct(p[k + ".busy_s"])) (waits: input \(pct(p[k + ".wait_input_s"])), room \(pct(p[k + ".wait_output_s"])))"
     }
     return "      pipeline: " + busy.joined(separator: ", ")
+}
+
+/// On a terminal, one line rewritten in place within an epoch: batches done, samples/s, and the time left
+/// to the epoch's end and the run's (epochs after this one estimated at this epoch's rate, evaluation
+/// not counted). Off a terminal (CI logs) it prints nothing: the per-epoch lines are the log.
+final class ProgressLine {
+    let epochs: Int, batch: Int
+    let live = isatty(1) == 1
+    private var epochStart = Date(), epoch = 0, lastDraw = Date.distantPast
+    init(epochs: Int, batch: Int) { self.epochs = epochs; self.batch = batch }
+
+    func update(_ epoch: Int, _ done: Int, _ total: Int) {
+        guard live else { return }
+        if epoch != self.epoch { self.epoch = epoch; epochStart = Date() }
+        let now = Date()
+        guard now.timeIntervalSince(lastDraw) >= 0.5 || done == total else { return }
+        lastDraw = now
+        let elapsed = now.timeIntervalSince(epochStart), perBatch = elapsed / Double(max(1, done))
+        let epochLeft = perBatch * Double(max(0, total - done)), runLeft = epochLeft + perBatch * Double(total * (epochs - epoch))
+        func clock(_ s: Double) -> String { let t = Int(s.rounded()); return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60) }
+        print("\r\u{1B}[2K  epoch \(epoch)/\(epochs): \(done)/\(total) batches, " + String(format: "%.0f samples/s", Double(done * batch) / max(1e-9, elapsed))
+              + ", epoch ends in \(clock(epochLeft)), run in \(clock(runLeft))", terminator: "")
+        fflush(stdout)
+    }
+
+    func clear() { if live { print("\r\u{1B}[2K", terminator: ""); fflush(stdout) } }
 }
