@@ -151,6 +151,10 @@ public struct RunExecutor {
                 return .failed("\(e)")
             }
         }
+        catch let e as EngineError where { if case .invalidArgument = e { return true }; return false }() {
+            throw e   // a config the model cannot take (K, split, sizes): the user's to fix; nothing is stored
+        }
+        catch let e as PipelineError { throw e }
         catch {
             try RunFile.write(finalPath(id), config: config, status: .failed, error: "\(error)", records: [],
                               provenance: provenance([:]), started: started, ended: Date())

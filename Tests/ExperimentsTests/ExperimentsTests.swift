@@ -146,6 +146,16 @@ final class ExperimentsTests: XCTestCase {
         XCTAssertNotEqual(s.runID, c.runID, "pipelined runs are their own runs")
     }
 
+    /// A config the model cannot take (an impossible K) is the user's error: it is thrown, and the store
+    /// gets no `failed` file that a later sweep would skip.
+    func testImpossibleConfigIsAnErrorAndStoresNothing() throws {
+        var c = try SweepSpec(file: "t", text: tinySpec).plan(profile: nil).first { $0.config.method.method == .bll }!.config
+        c.blocks = 99
+        let e = executor()
+        XCTAssertThrowsError(try e.execute(c, threads: 1)) { XCTAssert("\($0)".contains("blocks"), "\($0)") }
+        XCTAssertEqual(e.status(c.runID), "missing")
+    }
+
     /// `parallel` is optional: a config without it keeps its id, and "sequential" is stored as no value.
     func testSequentialParallelModeKeepsTheRunID() throws {
         var c = try SweepSpec(file: "t", text: tinySpec).plan(profile: nil).first { $0.config.method.method == .bll }!.config
