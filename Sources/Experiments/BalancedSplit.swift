@@ -4,31 +4,17 @@
 // the run's bits never depend on a measurement; the cached profile makes the same command on the same
 // machine resolve to the same cut, so a killed run resumes.
 
-import Datasets
 import Engine
 import Foundation
 import Methods
 import Scheduling
 
 public enum BalancedSplit {
-    /// The model spec a run builds: the dataset's input shape and classes (S2S: the transformer's vocabulary).
-    public static func modelSpec(_ c: RunConfig) throws -> ModelSpec {
-        var spec = c.model
-        if c.dataset == "s2s" {
-            let task = try S2STask(length: c.s2sLength, digits: 10)
-            spec.arch = "transformer"; spec.vocabulary = task.vocabulary; spec.length = task.sequenceLength; spec.classes = task.vocabulary
-        } else {
-            let def = try Registry.definition(c.dataset)
-            spec.inChannels = def.shape.channels; spec.imageSize = def.shape.height; spec.classes = def.classNames.count
-        }
-        return spec
-    }
-
     /// Returns `c` with a `balanced` split replaced by the measured cuts (unchanged otherwise), and a line
     /// that says what was chosen.
     public static func resolve(_ c: RunConfig, profiles directory: String) throws -> (config: RunConfig, note: String?) {
         guard c.split == SplitRule.balanced.description else { return (c, nil) }
-        let spec = try modelSpec(c)
+        let spec = try c.builtModelSpec()
         let model = try spec.build(seed: 0)
         let (starts, share) = try BlockBalance.starts(model, blocks: c.blocks, headMACs: Methods.headMACs(c.method, classes: spec.classes),
                                                       batch: c.batch, profiles: directory)

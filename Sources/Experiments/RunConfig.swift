@@ -53,6 +53,20 @@ public struct RunConfig: Codable, Hashable, Sendable {
     /// A short human label: "bll resnet18 fashion-mnist K=4 seed 0".
     public var label: String { "\(method.method.rawValue) \(model.arch) \(dataset) K=\(blocks) seed \(seed)" }
 
+    /// The model spec this run builds: the dataset's input shape and classes from the registry (S2S: the
+    /// transformer's vocabulary and sequence length). The one place that says what a dataset implies.
+    public func builtModelSpec() throws -> ModelSpec {
+        var spec = model
+        if dataset == "s2s" {
+            let task = try S2STask(length: s2sLength, digits: 10)
+            spec.arch = "transformer"; spec.vocabulary = task.vocabulary; spec.length = task.sequenceLength; spec.classes = task.vocabulary
+        } else {
+            let def = try Registry.definition(dataset)
+            spec.inChannels = def.shape.channels; spec.imageSize = def.shape.height; spec.classes = def.classNames.count
+        }
+        return spec
+    }
+
     public func validate() throws {
         guard epochs >= 1 else { throw EngineError.invalidArgument(name: "epochs", value: "\(epochs)", allowed: "an integer ≥ 1") }
         guard batch >= 2 else { throw EngineError.invalidArgument(name: "batch", value: "\(batch)", allowed: "an integer ≥ 2") }
@@ -78,18 +92,19 @@ public struct PreparedRun {
                 execution: ExecutionSettings = ExecutionSettings(threads: Parallel.workers)) throws {
         try c.validate()
         config = c
-        var spec = c.model
+        let spec = try c.builtModelSpec()
         var checksums: [String: String] = [:]
         if c.dataset == "s2s" {
-            let task = try S2STask(length: c.s2sLength, digits: 10)
-            spec.arch = "transformer"; spec.vocabulary = task.vocabulary; spec.length = task.sequenceLength; spec.classes = task.vocabulary
-            data = SequenceData(task: task, batchSize: c.batch, stepsPerEpoch: c.s2sSteps, testCount: c.testSubset ?? 2000, seed: c.seed)
+            data = SequenceData(task: try S2STask(length: c.s2sLength, digits: 10), batchSize: c.batch, stepsPerEpoch: c.s2sSteps,
+                                testCount: c.testSubset ?? 2000, seed: c.seed)
             checksums["s2s"] = "generated"
         } else {
             let def = try Registry.definition(c.dataset)
             if try store.status(def) != .valid { try store.fetch(def, options: fetch) }
             let ds = try store.load(c.dataset)
-            spec.inChannels = ds.channels; spec.imageSize = ds.height; spec.classes = ds.classNames.count
+            guard (ds.channels, ds.height, ds.classNames.count) == (spec.inChannels, spec.imageSize, spec.classes) else {
+                throw DatasetError.badFormat(file: c.dataset + ".h5", reason: "the cache holds \(ds.channels)×\(ds.height) images of \(ds.classNames.count) classes, the registry declares \(spec.inChannels)×\(spec.imageSize) of \(spec.classes)")
+            }
             data = ImageData(dataset: ds, mean: def.mean, std: def.std, augmentation: c.augmentation ?? def.augmentation, batchSize: c.batch,
                              trainSubset: c.trainSubset, testSubset: c.testSubset, seed: c.seed)
             for f in def.files { checksums[f.filename] = f.check.expected }

@@ -157,13 +157,9 @@ public struct SweepSpec: Sendable {
     /// Builds a thin copy of the run's model (width 1/64: the same units, few weights) and cuts it,
     /// so that a K the model cannot take is an error before anything runs.
     static func checkSplit(_ c: RunConfig) throws {
-        var probe = c.model
+        var probe = try c.builtModelSpec()
         probe.width = min(probe.width, 1.0 / 64)
-        if c.dataset == "s2s" {
-            probe.arch = "transformer"; probe.dModel = probe.heads; probe.ffn = 1; probe.vocabulary = 11; probe.length = 2 * c.s2sLength
-        } else if let def = try? Registry.definition(c.dataset) {
-            probe.inChannels = def.shape.channels; probe.imageSize = def.shape.height; probe.classes = max(2, def.classNames.count)
-        }
+        if probe.isSequence { probe.dModel = probe.heads; probe.ffn = 1 }
         _ = try BlockSplit.split(try probe.build(seed: 0), blocks: c.blocks, rule: try SplitRule(parsing: c.split))
     }
 

@@ -111,19 +111,13 @@ public struct TermSums {
     var sums: [String: Double] = [:]
     var order: [String] = []
     public init() {}
-    public mutating func add(_ terms: [(String, Float)]) {
-        for (name, v) in terms {
-            if sums[name] == nil { order.append(name) }
-            sums[name, default: 0] += Double(v)
-        }
+    mutating func accumulate(_ name: String, _ v: Double) {
+        if sums[name] == nil { order.append(name) }
+        sums[name, default: 0] += v
     }
+    public mutating func add(_ terms: [(String, Float)]) { for (name, v) in terms { accumulate(name, Double(v)) } }
     /// Adds another set of sums (another block's terms), keeping this one's names first.
-    public mutating func merge(_ other: TermSums) {
-        for (name, v) in other.ordered {
-            if sums[name] == nil { order.append(name) }
-            sums[name, default: 0] += v
-        }
-    }
+    public mutating func merge(_ other: TermSums) { for (name, v) in other.ordered { accumulate(name, v) } }
     public var ordered: [(String, Double)] { order.map { ($0, sums[$0]!) } }
 }
 

@@ -1,13 +1,16 @@
 // BlockProfile: what each unit of a model costs to train here, measured: forward in training mode plus
 // backward (input gradient included except for the first unit), on random data at a given batch, on the
-// calling thread's engine workers; the median of a few repeats after one warm-up. The cost model and
-// `model describe --measure` read it; the `balanced` split does not (it must not depend on the machine).
+// calling thread's engine workers; the median of a few repeats after one warm-up. The balanced split
+// (BlockBalance, cached), the cost model and `model describe --measure` read it.
 
 import Engine
 import Foundation
 import Methods
 
 public enum BlockProfile {
+    /// The middle of a few timings (the upper one of an even count).
+    static func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+
     /// Seconds per training step of each unit at `batch` (median of `repeats` after one warm-up).
     public static func measureUnits(_ model: Model, batch: Int, repeats: Int = 3) throws -> [Double] {
         let shapes = try model.unitShapes(batch: batch)
@@ -28,7 +31,7 @@ public enum BlockProfile {
                 if r == repeats { input = Tensor(y.shape, y.array) }   // the next unit's input
             }
             for p in u.layer.parameters { p.grad.zero() }
-            out.append(times.sorted()[times.count / 2])
+            out.append(median(times))
         }
         return out
     }
@@ -67,7 +70,6 @@ extension BlockProfile {
                 h = u.passOn ?? a
             }
         }
-        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
         return (times.map(median), forwards.map(median), bytes)
     }
 }

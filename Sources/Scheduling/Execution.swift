@@ -36,22 +36,27 @@ public struct ExecutionSettings: Sendable {
         self.threads = threads; self.threadsPerBlock = threadsPerBlock; self.workers = workers; self.queueDepth = queueDepth
     }
 
+    /// Workers and engine threads per worker for a run of `blocks` blocks (the defaults made concrete).
+    func resolved(blocks: Int) -> (workers: Int, threadsPerBlock: Int) {
+        let w = workers ?? blocks
+        return (w, threadsPerBlock ?? max(1, threads / max(1, w)))
+    }
+
     /// The scheduler for `rule` under `mode`.
     public func scheduler(for rule: LearningRule, mode: ParallelMode?) throws -> StepScheduler {
         switch mode ?? .sequential {
         case .sequential: return SequentialScheduler()
         case .pipeline:
-            let w = workers ?? rule.blocks.count
-            return try PipelineScheduler(rule: rule, workers: w, threadsPerWorker: threadsPerBlock ?? max(1, threads / max(1, w)),
-                                         queueDepth: queueDepth)
+            let r = resolved(blocks: rule.blocks.count)
+            return try PipelineScheduler(rule: rule, workers: r.workers, threadsPerWorker: r.threadsPerBlock, queueDepth: queueDepth)
         }
     }
 
     /// What a run file records of these settings.
     public func provenance(mode: ParallelMode?, blocks: Int) -> [String: String] {
         guard mode == .pipeline else { return ["threads": String(threads)] }
-        let w = workers ?? blocks
-        return ["threads": String(threads), "pipeline_workers": String(w),
-                "threads_per_block": String(threadsPerBlock ?? max(1, threads / max(1, w))), "queue_depth": String(queueDepth)]
+        let r = resolved(blocks: blocks)
+        return ["threads": String(threads), "pipeline_workers": String(r.workers),
+                "threads_per_block": String(r.threadsPerBlock), "queue_depth": String(queueDepth)]
     }
 }

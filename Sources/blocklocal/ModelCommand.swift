@@ -22,7 +22,7 @@ struct ModelCommand: ParsableCommand {
         var method: String = "bll"
         @Flag(help: "With --blocks: also measure each block's training step here (1 engine thread, batch --batch) and its share.")
         var measure = false
-        @Option(help: "Batch size for --measure.") var batch: Int = 128
+        @Option(help: "Batch size for --measure and for measuring a balanced split.") var batch: Int = 128
 
         func run() throws {
             var spec = ModelSpec(arch: arch)
@@ -36,7 +36,15 @@ struct ModelCommand: ParsableCommand {
             if let k = blocks {
                 guard let m = MethodName(rawValue: method) else { throw ValidationError("invalid --method '\(method)': allowed \(MethodName.list)") }
                 let heads = Methods.headMACs(MethodConfig(method: m), classes: classes)
-                let bs = try BlockSplit.split(model, blocks: k, rule: try SplitRule(parsing: split), headMACs: heads)
+                guard (1...4096).contains(batch) else { throw ValidationError("--batch must be between 1 and 4096, got \(batch)") }
+                var rule = try SplitRule(parsing: split)
+                if rule == .balanced {   // the cut a run would take: from the profile measured (and cached) here
+                    let profiles = (ProcessInfo.processInfo.environment["BLOCKLOCAL_RESULTS"] ?? "results") + "/profiles"
+                    let starts = try BlockBalance.starts(model, blocks: k, headMACs: heads, batch: batch, profiles: profiles).starts
+                    rule = k == 1 ? .even : .cuts(Array(starts.dropFirst()))
+                    print("balanced split (measured here, batch \(batch), 1 thread): \(rule)")
+                }
+                let bs = try BlockSplit.split(model, blocks: k, rule: rule, headMACs: heads)
                 let unitCosts = BlockSplit.unitCosts(model)
                 // per block: its units' forward + backward and, before the last block, its local head's
                 let costs = bs.map { b -> Int in
@@ -45,7 +53,6 @@ struct ModelCommand: ParsableCommand {
                 let total = Double(max(1, costs.reduce(0, +)))
                 var measured: [Double] = []
                 if measure {
-                    guard (1...4096).contains(batch) else { throw ValidationError("--batch must be between 1 and 4096, got \(batch)") }
                     let units = try Parallel.withWorkers(1) { try BlockProfile.measureUnits(model, batch: batch) }
                     measured = bs.map { b in b.range.reduce(0.0) { $0 + units[$1] } }
                 }
