@@ -55,14 +55,17 @@ public struct RunConfig: Codable, Hashable, Sendable {
 
     /// The model spec this run builds: the dataset's input shape and classes from the registry (S2S: the
     /// transformer's vocabulary and sequence length). The one place that says what a dataset implies.
-    public func builtModelSpec() throws -> ModelSpec {
+    /// `classes`: the loaded dataset's count, for datasets whose class names come with the data
+    /// (Tiny-ImageNet's wnids); without it such a dataset keeps the spec's own count.
+    public func builtModelSpec(classes loaded: Int? = nil) throws -> ModelSpec {
         var spec = model
         if dataset == "s2s" {
             let task = try S2STask(length: s2sLength, digits: 10)
             spec.arch = "transformer"; spec.vocabulary = task.vocabulary; spec.length = task.sequenceLength; spec.classes = task.vocabulary
         } else {
             let def = try Registry.definition(dataset)
-            spec.inChannels = def.shape.channels; spec.imageSize = def.shape.height; spec.classes = def.classNames.count
+            spec.inChannels = def.shape.channels; spec.imageSize = def.shape.height
+            spec.classes = loaded ?? (def.classNames.isEmpty ? spec.classes : def.classNames.count)
         }
         return spec
     }
@@ -92,7 +95,7 @@ public struct PreparedRun {
                 execution: ExecutionSettings = ExecutionSettings(threads: Parallel.workers)) throws {
         try c.validate()
         config = c
-        let spec = try c.builtModelSpec()
+        var spec = try c.builtModelSpec()
         var checksums: [String: String] = [:]
         if c.dataset == "s2s" {
             data = SequenceData(task: try S2STask(length: c.s2sLength, digits: 10), batchSize: c.batch, stepsPerEpoch: c.s2sSteps,
@@ -102,9 +105,10 @@ public struct PreparedRun {
             let def = try Registry.definition(c.dataset)
             if try store.status(def) != .valid { try store.fetch(def, options: fetch) }
             let ds = try store.load(c.dataset)
-            guard (ds.channels, ds.height, ds.classNames.count) == (spec.inChannels, spec.imageSize, spec.classes) else {
-                throw DatasetError.badFormat(file: c.dataset + ".h5", reason: "the cache holds \(ds.channels)×\(ds.height) images of \(ds.classNames.count) classes, the registry declares \(spec.inChannels)×\(spec.imageSize) of \(spec.classes)")
+            guard (ds.channels, ds.height) == (spec.inChannels, spec.imageSize) else {
+                throw DatasetError.badFormat(file: c.dataset + ".h5", reason: "the cache holds \(ds.channels)×\(ds.height) images, the registry declares \(spec.inChannels)×\(spec.imageSize)")
             }
+            spec = try c.builtModelSpec(classes: ds.classNames.count)
             data = ImageData(dataset: ds, mean: def.mean, std: def.std, augmentation: c.augmentation ?? def.augmentation, batchSize: c.batch,
                              trainSubset: c.trainSubset, testSubset: c.testSubset, seed: c.seed)
             for f in def.files { checksums[f.filename] = f.check.expected }

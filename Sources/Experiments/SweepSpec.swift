@@ -158,7 +158,7 @@ public struct SweepSpec: Sendable {
     /// so that a K the model cannot take is an error before anything runs.
     static func checkSplit(_ c: RunConfig) throws {
         var probe = try c.builtModelSpec()
-        probe.width = min(probe.width, 1.0 / 64)
+        probe.width = min(probe.width, 1.0 / 64); probe.classes = max(2, probe.classes)
         if probe.isSequence { probe.dModel = probe.heads; probe.ffn = 1 }
         _ = try BlockSplit.split(try probe.build(seed: 0), blocks: c.blocks, rule: try SplitRule(parsing: c.split))
     }

@@ -231,6 +231,18 @@ final class ExperimentsTests: XCTestCase {
         XCTAssertEqual(p.terminationStatus, 0)
     }
 
+    /// Every spec the project ships plans under each of its profiles (datasets that cannot be had here
+    /// included: Tiny-ImageNet's class names come with its archive, so its K check must not need them).
+    func testShippedSpecsPlanUnderEveryProfile() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../paper/experiments").standardized
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".toml") }.sorted()
+        XCTAssertGreaterThanOrEqual(files.count, 6)
+        for f in files {
+            let spec = try SweepSpec(path: dir.appendingPathComponent(f).path)
+            for profile in spec.profiles { XCTAssertNoThrow(try spec.plan(profile: profile), "\(f) under \(profile)") }
+        }
+    }
+
     func testSpecErrorsNameFileLineAndAllowedValues() {
         func err(_ text: String, profile: String? = nil) -> String {
             do { let s = try SweepSpec(file: "bad.toml", text: text); if let profile { _ = try s.plan(profile: profile) }; return "" }
