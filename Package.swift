@@ -25,6 +25,8 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
                        providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev"])]),
 
         // MARK: - Modules
         .target(name: "Engine", dependencies: ["CBLAS"]),
@@ -34,14 +36,15 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"), .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .target(name: "Methods", dependencies: ["Engine", "Datasets"]),
-        .target(name: "Scheduling", dependencies: ["Engine", "Methods", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "MessagePassing", dependencies: ["CMPI"]),
+        .target(name: "Scheduling", dependencies: ["Engine", "Methods", "MessagePassing", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Experiments", dependencies: [
             "Engine", "Store", "Datasets", "Methods", "Scheduling", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "Report", dependencies: ["Experiments", "Methods", "Datasets", "Engine", "Bench"]),
         .target(name: "Bench", dependencies: ["Engine", "Methods", "Scheduling", "Datasets"]),
         .executableTarget(name: "blocklocal", dependencies: [
-            "Engine", "Store", "Datasets", "Methods", "Scheduling", "Experiments", "Report", "Bench",
+            "Engine", "Store", "Datasets", "Methods", "Scheduling", "MessagePassing", "Experiments", "Report", "Bench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -50,7 +53,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Store", "Engine"]),
         .testTarget(name: "MethodsTests", dependencies: ["Methods", "Datasets", "Engine"]),
-        .testTarget(name: "SchedulingTests", dependencies: ["Scheduling", "Methods", "Datasets", "Engine"]),
+        .testTarget(name: "SchedulingTests", dependencies: ["Scheduling", "MessagePassing", "Methods", "Datasets", "Engine"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Methods", "Engine", "Store", "Scheduling"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Experiments", "Methods", "Engine", "Bench"]),
         .testTarget(name: "CLITests", dependencies: ["blocklocal"]),

@@ -12,15 +12,7 @@ import Store
 enum Checkpoint {
     /// The tensors of a prepared run, in a fixed order: model parameters and buffers, then each
     /// optimizer's parameters (heads and feedback maps included) and state.
-    static func tensors(_ run: PreparedRun) -> [Tensor] {
-        var seen = Set<ObjectIdentifier>()
-        var out: [Tensor] = []
-        func add(_ t: Tensor) { if seen.insert(ObjectIdentifier(t)).inserted { out.append(t) } }
-        run.model.parameters.forEach { add($0.value) }
-        run.model.buffers.forEach(add)
-        for o in run.rule.optimizers { o.parameters.forEach { add($0.value) }; o.state.forEach(add) }
-        return out
-    }
+    static func tensors(_ run: PreparedRun) -> [Tensor] { run.rule.stateTensors }
 
     static func dropouts(_ model: Model) -> [Dropout] {
         var out: [Dropout] = []

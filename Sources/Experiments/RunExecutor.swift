@@ -169,6 +169,7 @@ public struct RunExecutor {
                 run = try PreparedRun(config, store: dataStore, fetch: fetch, execution: execution)
             }
         }
+        try execution.session?.requireAllReady()   // --parallel mpi: every rank has built the same run
         let result = try run.trainer.run(run.rule, data: run.data, startEpoch: records.count, shouldStop: { Interrupt.requested },
                                          onBatch: onBatch) { r in
             records.append(r)

@@ -23,6 +23,18 @@ public protocol LearningRule: AnyObject {
 }
 
 public extension LearningRule {
+    /// Every tensor training changes, in a fixed order without repeats: model parameters and buffers, then
+    /// each optimizer's parameters (heads and feedback maps included) and state (checkpoints).
+    var stateTensors: [Tensor] {
+        var seen = Set<ObjectIdentifier>()
+        var out: [Tensor] = []
+        func add(_ t: Tensor) { if seen.insert(ObjectIdentifier(t)).inserted { out.append(t) } }
+        model.parameters.forEach { add($0.value) }
+        model.buffers.forEach(add)
+        for o in optimizers { o.parameters.forEach { add($0.value) }; o.state.forEach(add) }
+        return out
+    }
+
     func predict(_ x: Tensor) -> Tensor { model.forward(x, mode: .eval) }
     func headLogits(_ x: Tensor) -> [(String, Tensor)] { [] }
     func diagnostics(_ x: Tensor, _ labels: [Int32]) -> [(String, Double)] { [] }
@@ -106,6 +118,10 @@ public protocol DetachedBlockRule: LearningRule {
     /// Block k's local loss on `output` (= blockForward(k, input)), its backward inside the block and its
     /// optimizer steps (block, heads, feedback map). Terms are named "b<k+1>.<term>" and "out.ce".
     func blockUpdate(_ k: Int, input: Tensor, output: Tensor, labels: [Int32], feedback: Tensor?, lr: Float) throws -> BlockUpdate
+    /// The optimizers block k's update steps (its block and heads, its feedback map). Over all k, every
+    /// optimizer of the rule exactly once: a worker that owns block k owns these (MPI ranks send their
+    /// state to rank 0; a test checks the partition).
+    func optimizers(ofBlock k: Int) -> [Optimizer]
 }
 
 /// What one block's update returns: its loss terms, and the tensor block k+1 reads when that is not the
@@ -167,6 +183,9 @@ class BlockLocalRule {
     func afterBackward(_ k: Int, input: Tensor, output a: Tensor) -> (Tensor?, [(String, Float)]) { (nil, []) }
     /// Steps block k's own extra optimizers (feedback maps) after its block optimizer.
     func stepLocal(_ k: Int, lr: Float) {}
+    /// The extra optimizers `stepLocal(k)` steps.
+    func localOptimizers(_ k: Int) -> [Optimizer] { [] }
+    func optimizers(ofBlock k: Int) -> [Optimizer] { [blockOptimizers[k]] + localOptimizers(k) }
 
     func feedbackSource(_ k: Int) -> FeedbackSource { .none }
     func blockFeedback(_ k: Int, labels: [Int32], next: Tensor?) -> Tensor? { nil }

@@ -93,6 +93,7 @@ final class BLL: BlockLocalRule, DetachedBlockRule {
         return pooledViews[k]
     }
 
+    override func localOptimizers(_ k: Int) -> [Optimizer] { k < feedbackOptimizers.count ? [feedbackOptimizers[k]] : [] }
     override func stepLocal(_ k: Int, lr: Float) {
         if k < feedbackOptimizers.count { feedbackOptimizers[k].step(lr: lr) }
     }

@@ -78,6 +78,7 @@ final class BLLCode: BlockLocalRule, DetachedBlockRule {
         return (target, [("den", weight * loss)])
     }
 
+    override func localOptimizers(_ k: Int) -> [Optimizer] { k < feedbackOptimizers.count ? [feedbackOptimizers[k]] : [] }
     override func stepLocal(_ k: Int, lr: Float) {
         if k < feedbackOptimizers.count { feedbackOptimizers[k].step(lr: Float(config.feedbackLR)) }
     }

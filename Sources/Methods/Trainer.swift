@@ -111,7 +111,7 @@ public struct TermSums {
     var sums: [String: Double] = [:]
     var order: [String] = []
     public init() {}
-    mutating func accumulate(_ name: String, _ v: Double) {
+    public mutating func accumulate(_ name: String, _ v: Double) {
         if sums[name] == nil { order.append(name) }
         sums[name, default: 0] += v
     }

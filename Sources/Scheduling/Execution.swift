@@ -8,7 +8,7 @@ import Methods
 /// How the blocks of a run are scheduled. Sequential is the default and is stored as no value, so run
 /// ids from before this field stay the same.
 public enum ParallelMode: String, Codable, CaseIterable, Sendable {
-    case sequential, pipeline
+    case sequential, pipeline, mpi
     public static var list: String { allCases.map(\.rawValue).joined(separator: ", ") }
 
     public init(parsing s: String) throws {
@@ -18,7 +18,7 @@ public enum ParallelMode: String, Codable, CaseIterable, Sendable {
 
     /// Rules whose blocks wait for the whole backward pass cannot be pipelined.
     public static func check(_ mode: ParallelMode?, method: MethodName) throws {
-        if mode == .pipeline && method.isLocked { throw PipelineError.lockedRule(method.rawValue) }
+        if (mode == .pipeline || mode == .mpi) && method.isLocked { throw PipelineError.lockedRule(method.rawValue) }
     }
 }
 
@@ -31,9 +31,12 @@ public struct ExecutionSettings: Sendable {
     public var workers: Int?
     /// Batches a pipeline worker may run ahead of the next one.
     public var queueDepth: Int = 1
+    /// The MPI job of a `--parallel mpi` run (one rank per block).
+    public var session: MPISession? = nil
 
-    public init(threads: Int, threadsPerBlock: Int? = nil, workers: Int? = nil, queueDepth: Int = 1) {
+    public init(threads: Int, threadsPerBlock: Int? = nil, workers: Int? = nil, queueDepth: Int = 1, session: MPISession? = nil) {
         self.threads = threads; self.threadsPerBlock = threadsPerBlock; self.workers = workers; self.queueDepth = queueDepth
+        self.session = session
     }
 
     /// Workers and engine threads per worker for a run of `blocks` blocks (the defaults made concrete).
@@ -49,14 +52,24 @@ public struct ExecutionSettings: Sendable {
         case .pipeline:
             let r = resolved(blocks: rule.blocks.count)
             return try PipelineScheduler(rule: rule, workers: r.workers, threadsPerWorker: r.threadsPerBlock, queueDepth: queueDepth)
+        case .mpi:
+            guard let session else { throw PipelineError.noLauncher(blocks: rule.blocks.count) }
+            let r = resolved(blocks: rule.blocks.count)
+            return try MPIScheduler(rule: rule, session: session, threadsPerWorker: r.threadsPerBlock, queueDepth: queueDepth)
         }
     }
 
     /// What a run file records of these settings.
     public func provenance(mode: ParallelMode?, blocks: Int) -> [String: String] {
-        guard mode == .pipeline else { return ["threads": String(threads)] }
         let r = resolved(blocks: blocks)
-        return ["threads": String(threads), "pipeline_workers": String(r.workers),
-                "threads_per_block": String(r.threadsPerBlock), "queue_depth": String(queueDepth)]
+        switch mode ?? .sequential {
+        case .sequential: return ["threads": String(threads)]
+        case .pipeline:
+            return ["threads": String(threads), "pipeline_workers": String(r.workers),
+                    "threads_per_block": String(r.threadsPerBlock), "queue_depth": String(queueDepth)]
+        case .mpi:
+            return ["mpi_ranks": String(blocks), "mpi_launcher": session?.launcher.name ?? "?",
+                    "threads_per_block": String(r.threadsPerBlock), "queue_depth": String(queueDepth)]
+        }
     }
 }

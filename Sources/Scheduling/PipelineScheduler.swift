@@ -22,6 +22,8 @@ import Methods
 public enum PipelineError: Error, CustomStringConvertible, Equatable {
     case lockedRule(String)
     case invalid(name: String, value: String, allowed: String)
+    case noLauncher(blocks: Int)
+    case rankCount(ranks: Int, blocks: Int)
 
     public var description: String {
         switch self {
@@ -29,6 +31,12 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
             return "--parallel pipeline: \(m) is a locked rule (its blocks wait for the whole backward pass, so they cannot run at once); "
                 + "pipeline predsim, bwbpf, bll or bll-code, or run \(m) sequentially on all the cores (--threads)"
         case let .invalid(name, value, allowed): return "invalid \(name) '\(value)': allowed \(allowed)"
+        case let .noLauncher(k):
+            return "--parallel mpi needs an MPI launcher that starts one rank per block (K = \(k)): "
+                + "run `mpirun -np \(k) blocklocal ... --parallel mpi`, or under Slurm `srun --ntasks=\(k) --mpi=pmix blocklocal ... --parallel mpi`"
+        case let .rankCount(ranks, k):
+            return "--parallel mpi: started with \(ranks) rank\(ranks == 1 ? "" : "s") but the run has K = \(k) blocks (one rank per block); "
+                + "run `mpirun -np \(k) blocklocal ... --parallel mpi` (srun: --ntasks=\(k))"
         }
     }
 }
@@ -180,6 +188,12 @@ final class PipelineState {
         if (batch, block) < stopAt { stopAt = (batch, block); stop = reason }
     }
 
+    /// Where the reported stop happened, (batch, block) in sequential order.
+    var stopPosition: (batch: Int, block: Int) {
+        lock.lock(); defer { lock.unlock() }
+        return stopAt
+    }
+
     func interrupt() {
         lock.lock(); defer { lock.unlock() }
         limit = (-1, -1)
@@ -187,20 +201,34 @@ final class PipelineState {
     }
 }
 
+/// Where a block worker's tensors come from and go: a channel between threads (TensorChannel) or
+/// messages between MPI ranks (MPITensorLink).
+protocol BlockLink: AnyObject {
+    /// Queues a copy of `t` for the peer; adds time spent waiting for room to `waited`. False once closed.
+    func send(_ t: Tensor, waited: inout UInt64) -> Bool
+    /// The next tensor (time spent waiting added to `waited`); nil once the peer closed the link.
+    func receive(waited: inout UInt64) -> Tensor?
+    /// Hands a received tensor back once nothing reads it.
+    func release(_ t: Tensor)
+    func close()
+}
+
+extension TensorChannel: BlockLink {}
+
 /// One worker's blocks and channels.
 final class BlockWorker {
     let index: Int
     let blocks: Range<Int>
     let rule: DetachedBlockRule
     let state: PipelineState
-    let input: TensorChannel?, output: TensorChannel?
-    let targetIn: TensorChannel?, targetOut: TensorChannel?
+    let input: BlockLink?, output: BlockLink?
+    let targetIn: BlockLink?, targetOut: BlockLink?
     private var stats = WorkerStats()
     private var sums = TermSums()
     private var targets: [Tensor?]
 
     init(index: Int, blocks: Range<Int>, rule: DetachedBlockRule, state: PipelineState,
-         input: TensorChannel?, output: TensorChannel?, targetIn: TensorChannel?, targetOut: TensorChannel?) {
+         input: BlockLink?, output: BlockLink?, targetIn: BlockLink?, targetOut: BlockLink?) {
         self.index = index; self.blocks = blocks; self.rule = rule; self.state = state
         self.input = input; self.output = output; self.targetIn = targetIn; self.targetOut = targetOut
         targets = Array(repeating: nil, count: blocks.count)
@@ -286,4 +314,4 @@ final class BlockWorker {
 }
 
 /// Breaks out of the loader's batch loop (its body rethrows).
-private struct StopIteration: Error {}
+struct StopIteration: Error {}

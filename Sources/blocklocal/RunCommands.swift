@@ -25,13 +25,26 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         exec.apply()
         Interrupt.install()
-        let (config, balance) = try BalancedSplit.resolve(try train.runConfig(), profiles: store.results + "/profiles")
-        try pipeline.check(config.parallel)
-        if let balance { print(balance) }
+        let parsed = try train.runConfig()
+        try pipeline.check(parsed.parallel)
+        func resolve() throws -> RunConfig {
+            let (config, balance) = try BalancedSplit.resolve(parsed, profiles: store.results + "/profiles")
+            if let balance { print(balance) }
+            return config
+        }
+        guard parsed.parallel == .mpi else { try execute(resolve(), session: nil); return }
+        try MPIJob.run(blocks: parsed.blocks) { session in
+            let config = try session.agree(resolve)   // rank 0's cut on every rank
+            if session.isRoot { try execute(config, session: session) }
+            else { try MPIRank.serve(config, dataStore: data.store, fetch: data.fetchOptions, execution: pipeline.settings(threads: exec.threads, session: session)) }
+        }
+    }
+
+    func execute(_ config: RunConfig, session: MPISession?) throws {
         let executor = RunExecutor(runsDirectory: store.runs, dataStore: data.store, fetch: data.fetchOptions)
         print("run \(config.runID): \(config.label)")
         let progress = ProgressLine(epochs: config.epochs, batch: config.batch)
-        let outcome = try executor.execute(config, execution: pipeline.settings(threads: exec.threads), rerunFailed: true, onBatch: progress.update) { r in
+        let outcome = try executor.execute(config, execution: pipeline.settings(threads: exec.threads, session: session), rerunFailed: true, onBatch: progress.update) { r in
             progress.clear()
             print("  epoch \(r.epoch): loss \(String(format: "%.4f", r.losses.values.reduce(0, +))) test acc \(String(format: "%.4f", r.testAccuracy))")
             if let line = pipelineLine(r.pipeline) { print(line) }

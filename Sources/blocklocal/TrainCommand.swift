@@ -3,6 +3,7 @@ import Datasets
 import Engine
 import Experiments
 import Foundation
+import MessagePassing
 import Methods
 import Scheduling
 
@@ -33,7 +34,7 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "Transformer layers (S2S).") var layers: Int = 20
     @Option(help: "Transformer d_model (S2S).") var dModel: Int = 64
     @Option(help: "Transformer heads (S2S).") var heads: Int = 1
-    @Option(help: "How the blocks run: \(ParallelMode.list) (pipeline: one worker per block at once; local rules only).")
+    @Option(help: "How the blocks run: \(ParallelMode.list) (pipeline: one worker thread per block at once; mpi: one MPI rank per block, under mpirun -np K or srun --ntasks=K; local rules only).")
     var parallel: String = "sequential"
 
     func keyValues(_ list: [String], _ flag: String) throws -> [String: String] {
@@ -96,15 +97,16 @@ struct ParallelOptions: ParsableArguments {
     @Option(help: "Batches a pipeline worker may run ahead of the next one.")
     var queueDepth: Int = 1
 
-    func settings(threads: Int) -> ExecutionSettings {
-        ExecutionSettings(threads: threads, threadsPerBlock: threadsPerBlock, workers: workers, queueDepth: queueDepth)
+    func settings(threads: Int, session: MPISession? = nil) -> ExecutionSettings {
+        ExecutionSettings(threads: threads, threadsPerBlock: threadsPerBlock, workers: workers, queueDepth: queueDepth, session: session)
     }
 
-    /// These knobs only mean something for a pipelined run.
+    /// These knobs only mean something for a pipelined or MPI run (--workers: pipelined only).
     func check(_ mode: ParallelMode?) throws {
-        guard mode != .pipeline else { return }
+        if mode == .mpi, workers != nil { throw ValidationError("--workers applies to --parallel pipeline only (under MPI each rank is one block's worker)") }
+        guard mode != .pipeline && mode != .mpi else { return }
         for (flag, given) in [("--threads-per-block", threadsPerBlock != nil), ("--workers", workers != nil), ("--queue-depth", queueDepth != 1)] where given {
-            throw ValidationError("\(flag) applies to --parallel pipeline only")
+            throw ValidationError("\(flag) applies to --parallel pipeline or mpi only")
         }
     }
 }
@@ -119,15 +121,33 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         exec.apply()
-        let (config, balance) = try BalancedSplit.resolve(try train.runConfig(), profiles: (ProcessInfo.processInfo.environment["BLOCKLOCAL_RESULTS"] ?? "results") + "/profiles")
-        try pipeline.check(config.parallel)
-        if let balance { print(balance) }
-        let prepared = try PreparedRun(config, store: data.store, fetch: data.fetchOptions, execution: pipeline.settings(threads: exec.threads))
+        let parsed = try train.runConfig()
+        try pipeline.check(parsed.parallel)
+        let profiles = (ProcessInfo.processInfo.environment["BLOCKLOCAL_RESULTS"] ?? "results") + "/profiles"
+        func resolve() throws -> RunConfig {
+            let (config, balance) = try BalancedSplit.resolve(parsed, profiles: profiles)
+            if let balance { print(balance) }
+            return config
+        }
+        guard parsed.parallel == .mpi else { try train(resolve(), session: nil); return }
+        try MPIJob.run(blocks: parsed.blocks) { session in
+            let config = try session.agree(resolve)   // rank 0's cut on every rank
+            if session.isRoot { try train(config, session: session) }
+            else { try MPIRank.serve(config, dataStore: data.store, fetch: data.fetchOptions, execution: pipeline.settings(threads: exec.threads, session: session)) }
+        }
+    }
+
+    func train(_ config: RunConfig, session: MPISession?) throws {
+        let prepared = try PreparedRun(config, store: data.store, fetch: data.fetchOptions, execution: pipeline.settings(threads: exec.threads, session: session))
+        try session?.requireAllReady()
         let model = prepared.model, learner = prepared.rule, trainingData = prepared.data
         let blocks = learner.blocks
         print("\(config.method.method.rawValue) on \(config.model.arch) (\(model.parameterCount) parameters), \(config.dataset), K = \(blocks.count) [\(blocks.map(\.name).joined(separator: " | "))]")
         if let p = prepared.trainer.scheduler as? PipelineScheduler {
             print("pipelined: \(p.workers) workers × \(p.threadsPerWorker) engine thread\(p.threadsPerWorker == 1 ? "" : "s"), queue depth \(p.queueDepth)")
+        }
+        if let m = prepared.trainer.scheduler as? MPIScheduler {
+            print("MPI: \(m.ranges.count) ranks (\(m.session.launcher.name)) × \(m.threadsPerWorker) engine thread\(m.threadsPerWorker == 1 ? "" : "s"), queue depth \(m.queueDepth)")
         }
         var header = false
         Interrupt.install()
@@ -174,7 +194,8 @@ func pipelineLine(_ p: [String: Double]) -> String? {
 /// not counted). Off a terminal (CI logs) it prints nothing: the per-epoch lines are the log.
 final class ProgressLine {
     let epochs: Int, batch: Int
-    let live = isatty(1) == 1
+    /// Under an MPI launcher stdout is a pseudo-terminal that may end in a log file: per-epoch lines only.
+    let live = isatty(1) == 1 && Launcher.detect() == nil
     private var epochStart = Date(), epoch = 0, lastDraw = Date.distantPast
     init(epochs: Int, batch: Int) { self.epochs = epochs; self.batch = batch }
 
