@@ -31,7 +31,7 @@ VENV         ?= $(HOME)/.cache/blocklocal/torch-venv
 PERF_DIR     ?= ../shared/perf
 MIRROR       ?=
 MIRROR_ARG   := $(if $(MIRROR),--mirror $(MIRROR),)
-APT_PACKAGES := libopenblas-dev libhdf5-dev hdf5-tools gnuplot-nox pkg-config zlib1g-dev libjpeg62-turbo-dev dataset-fashion-mnist python3-h5py
+APT_PACKAGES := libopenblas-dev libhdf5-dev hdf5-tools gnuplot-nox pkg-config zlib1g-dev libjpeg62-turbo-dev dataset-fashion-mnist python3-h5py openmpi-bin libopenmpi-dev
 TARGET_CPU   ?= $(shell f=$$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null); has() { for x; do echo " $$f " | grep -qw $$x || return 1; done; }; \
                   if has avx512f avx512bw avx512dq avx512vl fma; then echo skylake-avx512; elif has avx2 fma; then echo haswell; fi)
 TARGET_FLAG  := $(if $(filter skylake-avx512,$(TARGET_CPU)),AVX512,$(if $(filter haswell,$(TARGET_CPU)),HASWELL,CUSTOM))

@@ -4,6 +4,7 @@
 // the S2S overlap set. Data order, augmentation and learning rates are pure functions of (seed, epoch),
 // so restoring this state and going on gives the same bits as never stopping.
 
+import Crypto
 import Engine
 import Foundation
 import Methods
@@ -13,6 +14,13 @@ enum Checkpoint {
     /// The tensors of a prepared run, in a fixed order: model parameters and buffers, then each
     /// optimizer's parameters (heads and feedback maps included) and state.
     static func tensors(_ run: PreparedRun) -> [Tensor] { run.rule.stateTensors }
+
+    /// sha256 (hex) of the bytes of every state tensor, in order.
+    static func digest(_ run: PreparedRun) -> String {
+        var h = SHA256()
+        for t in tensors(run) { h.update(bufferPointer: UnsafeRawBufferPointer(start: t.data, count: t.count * MemoryLayout<Float>.size)) }
+        return h.finalize().map { String(format: "%02x", $0) }.joined()
+    }
 
     static func dropouts(_ model: Model) -> [Dropout] {
         var out: [Dropout] = []

@@ -180,21 +180,22 @@ public struct RunExecutor {
         // the cut as resolved (a `balanced` split is computed from the model): the unit index each block starts at
         provenance.values["block_starts"] = run.rule.blocks.map { String($0.range.lowerBound) }.joined(separator: ",")
         provenance.values["block_units"] = run.rule.blocks.map(\.name).joined(separator: " | ")
+        let digest = Checkpoint.digest(run)
         switch result.status {
         case .interrupted: return .interrupted
         case .done:
             try RunFile.write(finalPath(id), config: config, status: .done, error: "", records: records,
-                              provenance: provenance, started: started, ended: Date())
+                              provenance: provenance, started: started, ended: Date(), stateDigest: digest)
             try? FileManager.default.removeItem(atPath: partialPath(id))
             return .done(accuracy: records.last?.testAccuracy ?? 0)
         case .failed:
             try RunFile.write(finalPath(id), config: config, status: .failed, error: "\(result.status)", records: records,
-                              provenance: provenance, started: started, ended: Date())
+                              provenance: provenance, started: started, ended: Date(), stateDigest: digest)
             try? FileManager.default.removeItem(atPath: partialPath(id))
             return .failed("\(result.status)")
         case .diverged:
             try RunFile.write(finalPath(id), config: config, status: .diverged, error: "\(result.status)", records: records,
-                              provenance: provenance, started: started, ended: Date())
+                              provenance: provenance, started: started, ended: Date(), stateDigest: digest)
             try? FileManager.default.removeItem(atPath: partialPath(id))
             return .diverged("\(result.status)")
         }

@@ -27,7 +27,8 @@ public struct RunSummary: Sendable {
 
 public enum RunFile {
     public static func write(_ path: String, config: RunConfig, status: RunStatusName, error: String,
-                             records: [EpochRecord], provenance: Provenance, started: Date, ended: Date) throws {
+                             records: [EpochRecord], provenance: Provenance, started: Date, ended: Date,
+                             stateDigest: String? = nil) throws {
         let tmp = FileManager.temporaryPath(for: path)
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         do {
@@ -55,6 +56,9 @@ public enum RunFile {
                 try fin.setAttribute("samples_per_second", records.map(\.samplesPerSecond).reduce(0, +) / Double(records.count))
                 try fin.setAttribute("seconds", records.map(\.seconds).reduce(0, +))
             }
+            // sha256 of every trained tensor's bytes at the end (weights, BatchNorm statistics, optimizer
+            // state, in checkpoint order): two runs trained the same bits exactly when these agree
+            if let stateDigest { try fin.setAttribute("state_sha256", stateDigest) }
             if !provenance.gitDiff.isEmpty { try r.write("provenance/git_diff", Array(provenance.gitDiff.utf8)) }
             try f.flush()
         }
@@ -119,6 +123,12 @@ public enum RunFile {
                           label: (try? r.stringAttribute("label")) ?? "", config: config,
                           finalAccuracy: try? fin?.doubleAttribute("test_accuracy"),
                           epochs: (try? fin?.intAttribute("epochs")) ?? 0, error: (try? r.stringAttribute("error")) ?? "")
+    }
+
+    /// The sha256 of the run's final state (nil for files written before it was recorded).
+    public static func stateDigest(_ path: String) -> String? {
+        guard let f = try? HDF5File.open(path), let fin = try? f.root.group("final") else { return nil }
+        return try? fin.stringAttribute("state_sha256")
     }
 
     public static func records(_ path: String) throws -> [EpochRecord] { try readMetrics(try HDF5File.open(path).root) }

@@ -18,7 +18,7 @@ public enum ParallelMode: String, Codable, CaseIterable, Sendable {
 
     /// Rules whose blocks wait for the whole backward pass cannot be pipelined.
     public static func check(_ mode: ParallelMode?, method: MethodName) throws {
-        if (mode == .pipeline || mode == .mpi) && method.isLocked { throw PipelineError.lockedRule(method.rawValue) }
+        if let mode, mode != .sequential, method.isLocked { throw PipelineError.lockedRule(method.rawValue, mode: mode.rawValue) }
     }
 }
 

@@ -129,7 +129,7 @@ public final class MPIScheduler: StepScheduler {
 
     public init(rule: LearningRule, session: MPISession, threadsPerWorker: Int, queueDepth: Int = 1,
                 cores: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
-        guard let detached = rule as? DetachedBlockRule else { throw PipelineError.lockedRule(rule.name.rawValue) }
+        guard let detached = rule as? DetachedBlockRule else { throw PipelineError.lockedRule(rule.name.rawValue, mode: "mpi") }
         let blocks = rule.blocks.count
         guard session.world.size == blocks else { throw PipelineError.rankCount(ranks: session.world.size, blocks: blocks) }
         guard (1...max(1, cores)).contains(threadsPerWorker) else {

@@ -20,16 +20,16 @@ import Foundation
 import Methods
 
 public enum PipelineError: Error, CustomStringConvertible, Equatable {
-    case lockedRule(String)
+    case lockedRule(String, mode: String = "pipeline")
     case invalid(name: String, value: String, allowed: String)
     case noLauncher(blocks: Int)
     case rankCount(ranks: Int, blocks: Int)
 
     public var description: String {
         switch self {
-        case .lockedRule(let m):
-            return "--parallel pipeline: \(m) is a locked rule (its blocks wait for the whole backward pass, so they cannot run at once); "
-                + "pipeline predsim, bwbpf, bll or bll-code, or run \(m) sequentially on all the cores (--threads)"
+        case let .lockedRule(m, mode):
+            return "--parallel \(mode): \(m) is a locked rule (its blocks wait for the whole backward pass, so they cannot run at once); "
+                + "run predsim, bwbpf, bll or bll-code, or run \(m) sequentially on all the cores (--threads)"
         case let .invalid(name, value, allowed): return "invalid \(name) '\(value)': allowed \(allowed)"
         case let .noLauncher(k):
             return "--parallel mpi needs an MPI launcher that starts one rank per block (K = \(k)): "

@@ -23,7 +23,13 @@ enum MPIJob {
             if session.isRoot { throw error }
             if error is MPISession.PeerFailure { throw ExitCode(1) }
             if let code = error as? ExitCode { throw code }
-            throw ValidationError("rank \(session.rank): \(error)")
+            throw RankFailure(message: "rank \(session.rank): \(error)")
         }
+    }
+
+    /// A failure of this rank alone (printed even on ranks > 0).
+    struct RankFailure: Error, CustomStringConvertible {
+        let message: String
+        var description: String { message }
     }
 }

@@ -91,11 +91,15 @@ struct RunsCommand: ParsableCommand {
             let s = try RunFile.summary(path)
             print("run \(s.id): \(s.label)\nstatus: \(s.status)\(s.error.isEmpty ? "" : " (\(s.error))")\nfile: \(path)")
             if let c = s.config { print("config: \(c.canonicalJSON)") }
-            let p = try RunFile.provenance(path, keys: ["threads", "pipeline_workers", "threads_per_block", "queue_depth", "block_starts", "block_units"])
-            if let workers = p["pipeline_workers"] {
+            let p = try RunFile.provenance(path, keys: ["threads", "pipeline_workers", "threads_per_block", "queue_depth", "block_starts", "block_units",
+                                                       "mpi_ranks", "mpi_launcher"])
+            if let ranks = p["mpi_ranks"] {
+                print("execution: MPI, \(ranks) ranks (\(p["mpi_launcher"] ?? "?")) × \(p["threads_per_block"] ?? "?") engine thread(s), queue depth \(p["queue_depth"] ?? "?")")
+            } else if let workers = p["pipeline_workers"] {
                 print("execution: pipelined, \(workers) workers × \(p["threads_per_block"] ?? "?") engine thread(s), queue depth \(p["queue_depth"] ?? "?")")
             } else if let threads = p["threads"] { print("execution: sequential, \(threads) engine thread(s)") }
             if let starts = p["block_starts"] { print("blocks start at units \(starts): \(p["block_units"] ?? "")") }
+            if let digest = RunFile.stateDigest(path) { print("final state sha256: \(digest)") }
             print("epoch".padded(6) + "test acc".leftPadded(10) + "loss".leftPadded(10) + "s".leftPadded(8))
             for r in try RunFile.records(path) {
                 print("\(r.epoch)".padded(6) + String(format: "%.4f", r.testAccuracy).leftPadded(10)

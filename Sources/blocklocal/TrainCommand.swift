@@ -105,7 +105,8 @@ struct ParallelOptions: ParsableArguments {
     func check(_ mode: ParallelMode?) throws {
         if mode == .mpi, workers != nil { throw ValidationError("--workers applies to --parallel pipeline only (under MPI each rank is one block's worker)") }
         guard mode != .pipeline && mode != .mpi else { return }
-        for (flag, given) in [("--threads-per-block", threadsPerBlock != nil), ("--workers", workers != nil), ("--queue-depth", queueDepth != 1)] where given {
+        if workers != nil { throw ValidationError("--workers applies to --parallel pipeline only") }
+        for (flag, given) in [("--threads-per-block", threadsPerBlock != nil), ("--queue-depth", queueDepth != 1)] where given {
             throw ValidationError("\(flag) applies to --parallel pipeline or mpi only")
         }
     }

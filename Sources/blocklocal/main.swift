@@ -2,6 +2,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import MessagePassing
 
 // OpenBLAS chooses its kernels when it loads: re-run once with a better core type if it
 // fell back to AVX2 on an AVX-512 CPU (see Engine/Core/CPU.swift). BLOCKLOCAL_NO_REEXEC=1 opts out.
@@ -15,4 +16,17 @@ if environment["BLOCKLOCAL_NO_REEXEC"] == nil,
     // execv returns only on failure: go on with the kernels OpenBLAS picked
 }
 
-Blocklocal.main()
+// Errors: one line on stderr, no usage footer after it; exit 1 for every user error (ArgumentParser's 64
+// included), 2 for data and I/O errors, 130 when interrupted. Under an MPI launcher, ranks other than 0
+// stay quiet about errors every rank meets alike (bad flags): rank 0 says it once.
+do {
+    var command = try Blocklocal.parseAsRoot()
+    try command.run()
+} catch {
+    let code = Blocklocal.exitCode(for: error)
+    if code == .success { Blocklocal.exit(withError: error) }   // --help, --version
+    let message = Blocklocal.message(for: error)
+    let quiet = (Launcher.detect()?.rank ?? 0) > 0 && !(error is MPIJob.RankFailure)
+    if !message.isEmpty && !quiet { FileHandle.standardError.write(Data("Error: \(message)\n".utf8)) }
+    exit(code.rawValue == ExitCode.validationFailure.rawValue ? 1 : code.rawValue)
+}

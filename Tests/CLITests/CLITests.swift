@@ -57,13 +57,14 @@ final class CLITests: XCTestCase {
             (["train", "--method", "bll", "--dataset", "s2s", "--blocks", "2", "--parallel", "pipeline", "--workers", "3"], "allowed 1...2"),
             (["train", "--method", "bll", "--dataset", "s2s", "--blocks", "2", "--parallel", "pipeline", "--queue-depth", "0"], "--queue-depth '0': allowed 1...64"),
             (["train", "--method", "bll", "--dataset", "s2s", "--blocks", "2", "--parallel", "pipeline", "--threads-per-block", "999"], "--threads-per-block '999': allowed 1..."),
-            (["train", "--method", "bll", "--dataset", "s2s", "--blocks", "2", "--parallel", "threads"], "allowed sequential, pipeline"),
+            (["train", "--method", "bll", "--dataset", "s2s", "--blocks", "2", "--parallel", "threads"], "allowed sequential, pipeline, mpi"),
+            (["train", "--method", "bll", "--dataset", "s2s", "--blocks", "2", "--epochs", "1", "--bogus"], "Unknown option '--bogus'"),
             (["train", "--method", "bll", "--dataset", "s2s", "--blocks", "2", "--workers", "2"], "--workers applies to --parallel pipeline only"),
         ]
         for (args, expected) in cases {
             let r = try run(args, cwd: tmp)
-            XCTAssertNotEqual(r.status, 0, "\(args)")
-            let lines = r.err.split(separator: "\n").filter { !$0.isEmpty && !$0.hasPrefix("Usage") && !$0.hasPrefix("  See") }
+            XCTAssertEqual(r.status, 1, "\(args): every user error exits 1")
+            let lines = r.err.split(separator: "\n").filter { !$0.isEmpty }   // no usage footer after the error
             XCTAssertEqual(lines.count, 1, "\(args): \(r.err)")
             XCTAssert(r.err.contains(expected), "\(args): \(r.err)")
             XCTAssertFalse(r.err.contains("Fatal error") || r.err.contains("Stack dump"), r.err)

@@ -2,6 +2,7 @@ import XCTest
 @testable import Engine
 @testable import Methods
 @testable import Scheduling
+import MessagePassing
 
 /// An in-memory image task: class-dependent means plus noise, C×S×S images, shuffled per epoch from a seed.
 final class SyntheticImages: TrainingData {
@@ -61,6 +62,7 @@ final class FailingRule: DetachedBlockRule {
     var optimizers: [Optimizer] { inner.optimizers }
     func predict(_ x: Tensor) -> Tensor { inner.predict(x) }
     func feedbackSource(_ k: Int) -> FeedbackSource { inner.feedbackSource(k) }
+    func optimizers(ofBlock k: Int) -> [Optimizer] { inner.optimizers(ofBlock: k) }
     func blockFeedback(_ k: Int, labels: [Int32], next: Tensor?) -> Tensor? { inner.blockFeedback(k, labels: labels, next: next) }
     func blockForward(_ k: Int, _ input: Tensor) -> Tensor { inner.blockForward(k, input) }
     func blockUpdate(_ k: Int, input: Tensor, output: Tensor, labels: [Int32], feedback: Tensor?, lr: Float) throws -> BlockUpdate {
@@ -136,6 +138,41 @@ final class PipelineTests: XCTestCase {
                         XCTAssert(pipelined.state == sequential.state, "\(label) K=\(k) W=\(w) resnet=\(resnet): weights or moments differ")
                     }
                 }
+            }
+        }
+    }
+
+    /// What an MPI rank sends rank 0 at an epoch's end covers everything training changes, once: over the
+    /// blocks, `optimizers(ofBlock:)` partitions the rule's optimizers and the blocks' states partition the
+    /// checkpoint's tensors; a state packed from one rule and read into a fresh one gives it the same bits
+    /// (including step counts).
+    func testBlockStatesPartitionTheTrainedState() throws {
+        let cases: [(MethodName, (inout MethodConfig) -> Void)] = [
+            (.predsim, { $0.dimInDecoder = 16 }), (.bwbpf, { _ in }), (.bll, { $0.feedback = .chain }), (.bllCode, { _ in }),
+        ]
+        for (method, configure) in cases {
+            for k in [2, 4] {
+                let rule = try Methods.make(try setup(method, blocks: k, resnet: true, configure: configure)) as! DetachedBlockRule
+                let ids = { (ts: [Tensor]) in ts.map { ObjectIdentifier($0) } }
+                let perBlock = (0..<k).map { BlockState(rule: rule, blocks: $0..<($0 + 1)) }
+                let owned = perBlock.flatMap { ids($0.tensors) }
+                XCTAssertEqual(owned.count, Set(owned).count, "\(method) K=\(k): a tensor owned by two blocks")
+                XCTAssertEqual(Set(owned), Set(ids(rule.stateTensors)), "\(method) K=\(k): blocks' states ≠ the checkpoint's")
+                let opts = (0..<k).flatMap { rule.optimizers(ofBlock: $0) }.map { ObjectIdentifier($0) }
+                XCTAssertEqual(opts.count, rule.optimizers.count, "\(method) K=\(k)")
+                XCTAssertEqual(Set(opts), Set(rule.optimizers.map { ObjectIdentifier($0) }), "\(method) K=\(k)")
+
+                _ = try train(rule, data: SyntheticImages(n: 32, size: 8), scheduler: SequentialScheduler(), epochs: 1)
+                var w = WireWriter()
+                BlockState(rule: rule, blocks: 0..<k).write(&w)
+                let fresh = try Methods.make(try setup(method, blocks: k, resnet: true, seed: 9, configure: configure)) as! DetachedBlockRule
+                var r = WireReader(w.bytes)
+                try BlockState(rule: fresh, blocks: 0..<k).read(&r)
+                XCTAssert(r.atEnd)
+                XCTAssert(fresh.stateTensors.map(\.array) == rule.stateTensors.map(\.array), "\(method) K=\(k)")
+                XCTAssertEqual(fresh.optimizers.map(\.steps), rule.optimizers.map(\.steps))
+                var short = WireReader(Array(w.bytes.dropLast(3)))
+                XCTAssertThrowsError(try BlockState(rule: fresh, blocks: 0..<k).read(&short), "a message that ends early is an error")
             }
         }
     }
