@@ -56,6 +56,12 @@ public final class SweepRunner {
     public var log: (String) -> Void = { print($0) }
     public var live: ((String) -> Void)? = nil   // a terminal's in-place progress line
 
+    /// The runs of the plan this runner takes (a shard counts positions among these).
+    public var include: (RunConfig) -> Bool = { _ in true }
+    /// How a `parallel = "mpi"` run is trained: by a launcher this process starts (mpirun -np K), since
+    /// its ranks are processes of their own. Nil: in this process (which fails without a launcher).
+    public var launchMPI: ((RunConfig) throws -> RunOutcome)? = nil
+
     public init(plan: SweepPlan, executor: RunExecutor, threads: Int) {
         self.plan = plan; self.executor = executor; self.threads = threads
     }
@@ -63,7 +69,7 @@ public final class SweepRunner {
     /// Runs every missing run of `shard` (all when nil); returns the outcomes by run id.
     @discardableResult
     public func run(shard: Shard? = nil) throws -> [String: RunOutcome] {
-        let todo = plan.runs.filter { shard?.contains($0.index) ?? true }
+        let todo = plan.runs.filter { include($0.config) }.enumerated().filter { shard?.contains($0.offset) ?? true }.map(\.element)
         var outcomes: [String: RunOutcome] = [:]
         let t0 = Date()
         var finished = 0
@@ -73,6 +79,14 @@ public final class SweepRunner {
             let status = executor.status(c.runID)
             if status == "done" || status == "diverged" || (status == "failed" && !rerunFailed) { continue }
             let started = Date()
+            if c.parallel == .mpi, let launchMPI {
+                live?("[\(k + 1)/\(todo.count)] \(c.label): MPI, \(c.blocks) ranks")
+                let outcome = try launchMPI(c)
+                outcomes[c.runID] = outcome
+                log("[\(k + 1)/\(todo.count)] \(outcome) \(c.runID) \(c.label) (MPI, \(c.blocks) ranks)")
+                if outcome == .interrupted { break }
+                continue
+            }
             let outcome = try executor.execute(c, threads: threads, rerunFailed: rerunFailed) { rec in
                 let loss = rec.losses.values.reduce(0, +)
                 let perEpoch = Date().timeIntervalSince(started) / Double(rec.epoch)
@@ -113,8 +127,37 @@ public enum SlurmScript {
         s += "set -euo pipefail\n"
         s += "cd \(shellQuote(workdir))\n"
         s += "export OPENBLAS_NUM_THREADS=1\n"
-        s += "exec \(shellQuote(binary)) sweep \(specPaths.map(shellQuote).joined(separator: " ")) --profile \(shellQuote(profile)) \\\n"
+        s += "exec \(shellQuote(binary)) sweep \(specPaths.map(shellQuote).joined(separator: " ")) --profile \(shellQuote(profile)) --no-mpi \\\n"
         s += "  --shard \"${SLURM_ARRAY_TASK_ID}/\(tasks)\" --threads \"${SLURM_CPUS_PER_TASK:-\(cpus)}\" \\\n"
+        s += "  --results \(shellQuote(results)) --data-dir \(shellQuote(data))\n"
+        return s
+    }
+
+    /// The job array of a sweep's `parallel = "mpi"` runs with K blocks: each array task is one run, K
+    /// Slurm tasks (one MPI rank per block, `cpus` CPUs each; `onePerNode` puts every rank on a node of its
+    /// own), started by srun through PMIx; the run's config is a JSON file the sweep wrote, so every task
+    /// trains exactly the planned run (a balanced cut included). srun --kill-on-bad-exit stops the other
+    /// ranks when one dies; the run then resumes from its checkpoint when the task is resubmitted.
+    public static func makeMPI(configPaths: [String], blocks: Int, parallel: Int, cpus: Int, onePerNode: Bool,
+                               time: String, partition: String?, results: String, data: String,
+                               binary: String, workdir: String, jobName: String) -> String {
+        var s = "#!/bin/bash\n"
+        s += "# blocklocal MPI runs with K = \(blocks): \(configPaths.count) array tasks of \(blocks) MPI ranks each, at most \(parallel) at once.\n"
+        s += "# Submit with: sbatch THIS_FILE\n"
+        s += "#SBATCH --job-name=\(jobName)\n"
+        s += "#SBATCH --array=0-\(max(0, configPaths.count - 1))%\(parallel)\n"
+        s += "#SBATCH --ntasks=\(blocks)\n"
+        if onePerNode { s += "#SBATCH --ntasks-per-node=1\n" }
+        s += "#SBATCH --cpus-per-task=\(cpus)\n"
+        s += "#SBATCH --time=\(time)\n"
+        if let partition { s += "#SBATCH --partition=\(partition)\n" }
+        s += "#SBATCH --output=\(results)/slurm/%x-%A_%a.out\n"
+        s += "set -euo pipefail\n"
+        s += "cd \(shellQuote(workdir))\n"
+        s += "export OPENBLAS_NUM_THREADS=1\n"
+        s += "configs=(\n" + configPaths.map { "  " + shellQuote($0) + "\n" }.joined() + ")\n"
+        s += "exec srun --mpi=pmix --kill-on-bad-exit=1 \(shellQuote(binary)) run --config \"${configs[$SLURM_ARRAY_TASK_ID]}\" \\\n"
+        s += "  --threads-per-block \"${SLURM_CPUS_PER_TASK:-\(cpus)}\" --threads \"${SLURM_CPUS_PER_TASK:-\(cpus)}\" \\\n"
         s += "  --results \(shellQuote(results)) --data-dir \(shellQuote(data))\n"
         return s
     }

@@ -22,10 +22,20 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var pipeline: ParallelOptions
     @OptionGroup var store: StoreOptions
 
+    @Option(help: "Train this run config (a JSON file, as `sweep --slurm` writes for MPI runs) instead of the model and budget flags.")
+    var config: String?
+
     func run() throws {
         exec.apply()
         Interrupt.install()
-        let parsed = try train.runConfig()
+        let parsed: RunConfig
+        if let config {
+            guard let data = FileManager.default.contents(atPath: config) else {
+                throw ValidationError("--config \(config): no such file (a run config JSON, as `sweep --slurm` writes)")
+            }
+            do { parsed = try JSONDecoder().decode(RunConfig.self, from: data); try parsed.validate() }
+            catch { throw ValidationError("--config \(config): not a run config (\(error)); write one with `sweep --slurm` or use the flags") }
+        } else { parsed = try train.runConfig() }
         try pipeline.check(parsed.parallel)
         func resolve() throws -> RunConfig {
             let (config, balance) = try BalancedSplit.resolve(parsed, profiles: store.results + "/profiles")
@@ -136,6 +146,8 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "Slurm: time limit per task.") var time: String = "24:00:00"
     @Option(help: "Slurm: CPUs per task.") var cpus: Int = 2
     @Option(help: "Slurm: array tasks at once (the %P of --array).") var parallel: Int = 32
+    @Flag(help: "Slurm: put each MPI rank (block) of a `parallel = \"mpi\"` run on a node of its own (--ntasks-per-node=1).") var onePerNode = false
+    @Flag(help: .hidden) var noMpi = false
     @OptionGroup var store: StoreOptions
     @OptionGroup var data: DataOptions
     @OptionGroup var exec: ExecOptions
@@ -164,6 +176,8 @@ struct SweepCommand: ParsableCommand {
         exec.apply()
         let runner = SweepRunner(plan: plan, executor: executor, threads: exec.threads)
         runner.rerunFailed = rerunFailed
+        if noMpi { runner.include = { $0.parallel != .mpi } }   // the Slurm arrays of MPI runs train those
+        runner.launchMPI = { c in try launchMPI(c) }
         if isatty(1) == 1 && !worker { runner.live = { line in print("\r\u{1B}[2K" + line, terminator: ""); fflush(stdout) } }
         runner.log = { line in print((isatty(1) == 1 ? "\r\u{1B}[2K" : "") + (worker ? "[worker \(getpid())] " : "") + line); fflush(stdout) }
         try runner.run(shard: try shard.map { try Shard(parsing: $0) })
@@ -195,17 +209,63 @@ struct SweepCommand: ParsableCommand {
         if procs.contains(where: { $0.terminationStatus != 0 }) { throw ExitCode(procs.first { $0.terminationStatus != 0 }!.terminationStatus) }
     }
 
+    /// A `parallel = "mpi"` run of a local sweep: `mpirun -np K` of this binary's `run --config`, the
+    /// sweep's threads split among the ranks; the outcome read from the store afterwards.
+    func launchMPI(_ c: RunConfig) throws -> RunOutcome {
+        let executor = RunExecutor(runsDirectory: store.runs, dataStore: data.store)
+        let dir = store.results + "/runs/.configs"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let file = dir + "/" + c.runID + ".json"
+        try c.canonicalJSON.write(toFile: file, atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["mpirun", "--oversubscribe", "-np", String(c.blocks), URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
+                       "run", "--config", file, "--threads-per-block", String(max(1, exec.threads / c.blocks)),
+                       "--results", store.results, "--data-dir", data.dataDir]
+        try p.run()
+        Interrupt.forward(to: [p.processIdentifier])
+        p.waitUntilExit()
+        if Interrupt.requested || p.terminationStatus == 130 { return .interrupted }
+        switch executor.status(c.runID) {
+        case "done": return .done(accuracy: (try? RunFile.summary(executor.finalPath(c.runID)).finalAccuracy ?? 0) ?? 0)
+        case "diverged": return .diverged("see \(executor.finalPath(c.runID))")
+        case "failed": return .failed("see \(executor.finalPath(c.runID))")
+        default: return .failed("mpirun exited with \(p.terminationStatus) (is Open MPI installed? `make deps`; as root Open MPI also needs OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1)")
+        }
+    }
+
     func writeSlurm(_ plan: SweepPlan) throws {
         let cwd = FileManager.default.currentDirectoryPath
         func abs(_ p: String) -> String { p.hasPrefix("/") ? p : cwd + "/" + p }
         let name = "blocklocal-" + plan.specs.map(\.name).joined(separator: "+") + "-" + profile
-        let script = SlurmScript.make(specPaths: specs.map(abs), profile: profile, tasks: max(1, plan.runs.count), parallel: parallel,
-                                      cpus: cpus, time: time, partition: partition, results: abs(store.results), data: abs(data.dataDir),
-                                      binary: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path, workdir: cwd, jobName: name)
+        let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let dir = store.results + "/slurm"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let path = dir + "/" + name + ".sbatch"
-        try script.write(toFile: path, atomically: true, encoding: .utf8)
-        print("wrote \(path): \(plan.runs.count) array tasks, at most \(parallel) at once; submit with `sbatch \(path)`")
+        let local = plan.runs.filter { $0.config.parallel != .mpi }
+        if !local.isEmpty {
+            let script = SlurmScript.make(specPaths: specs.map(abs), profile: profile, tasks: local.count, parallel: parallel,
+                                          cpus: cpus, time: time, partition: partition, results: abs(store.results), data: abs(data.dataDir),
+                                          binary: binary, workdir: cwd, jobName: name)
+            let path = dir + "/" + name + ".sbatch"
+            try script.write(toFile: path, atomically: true, encoding: .utf8)
+            print("wrote \(path): \(local.count) array tasks, at most \(parallel) at once; submit with `sbatch \(path)`")
+        }
+        // MPI runs: one array per K (the rank count is the job's --ntasks)
+        let mpi = Dictionary(grouping: plan.runs.filter { $0.config.parallel == .mpi }, by: \.config.blocks)
+        for k in mpi.keys.sorted() {
+            let job = name + "-mpi-k\(k)"
+            let configDir = dir + "/" + job
+            try FileManager.default.createDirectory(atPath: configDir, withIntermediateDirectories: true)
+            let paths = try mpi[k]!.map { r -> String in
+                let p = abs(configDir + "/" + r.config.runID + ".json")
+                try r.config.canonicalJSON.write(toFile: p, atomically: true, encoding: .utf8)
+                return p
+            }
+            let script = SlurmScript.makeMPI(configPaths: paths, blocks: k, parallel: parallel, cpus: cpus, onePerNode: onePerNode, time: time,
+                                             partition: partition, results: abs(store.results), data: abs(data.dataDir), binary: binary, workdir: cwd, jobName: job)
+            let path = dir + "/" + job + ".sbatch"
+            try script.write(toFile: path, atomically: true, encoding: .utf8)
+            print("wrote \(path): \(paths.count) array tasks of \(k) MPI ranks × \(cpus) CPUs, at most \(parallel) at once; submit with `sbatch \(path)`")
+        }
     }
 }

@@ -55,12 +55,39 @@ final class SlurmTests: XCTestCase {
         [profile.smoke]
         epochs = 1
         """.write(to: dir.appendingPathComponent("s.toml"), atomically: true, encoding: .utf8)
+        // block-parallel runs over MPI: one array task per run, K = 2 Slurm tasks each, started by srun
+        try """
+        [experiment]
+        name = "mpi"
+        [grid]
+        method = ["bll", "predsim"]
+        [fixed]
+        dataset = "s2s"
+        model = "transformer"
+        blocks = 2
+        layers = 2
+        d_model = 16
+        heads = 2
+        ffn = 32
+        epochs = 1
+        batch = 16
+        s2s_steps = 3
+        test_subset = 32
+        parallel = "mpi"
+        [profile.smoke]
+        epochs = 1
+        """.write(to: dir.appendingPathComponent("m.toml"), atomically: true, encoding: .utf8)
         let cli = CLI()
-        let gen = try cli.run(["sweep", "s.toml", "--profile", "smoke", "--slurm", "--cpus", "1", "--parallel", "2", "--time", "0:10:00"], cwd: dir)
+        let gen = try cli.run(["sweep", "s.toml", "m.toml", "--profile", "smoke", "--slurm", "--cpus", "1", "--parallel", "2", "--time", "0:10:00"], cwd: dir)
         XCTAssertEqual(gen.status, 0, gen.err)
-        let batch = dir.appendingPathComponent("results/slurm/blocklocal-slurm-smoke.sbatch").path
-        let (src, submitted) = try sh(["sbatch", batch], env: env, cwd: dir)
-        XCTAssertEqual(src, 0, submitted)
+        let batch = dir.appendingPathComponent("results/slurm/blocklocal-slurm+mpi-smoke.sbatch").path
+        let mpiBatch = dir.appendingPathComponent("results/slurm/blocklocal-slurm+mpi-smoke-mpi-k2.sbatch").path
+        let mpiScript = (try? String(contentsOfFile: mpiBatch, encoding: .utf8)) ?? ""
+        XCTAssert(mpiScript.contains("#SBATCH --ntasks=2") && mpiScript.contains("#SBATCH --cpus-per-task=1") && mpiScript.contains("srun --mpi=pmix"), mpiScript)
+        for script in [batch, mpiBatch] {
+            let (src, submitted) = try sh(["sbatch", script], env: env, cwd: dir)
+            XCTAssertEqual(src, 0, submitted)
+        }
         var finished = false
         for _ in 0..<120 {   // at most 2 minutes
             let (_, queue) = try sh(["squeue", "-h"], env: env)
@@ -69,8 +96,11 @@ final class SlurmTests: XCTestCase {
         }
         XCTAssert(finished, "the job array finished within two minutes")
         let list = try cli.run(["runs", "list"], cwd: dir)
-        XCTAssertEqual(list.out.split(separator: "\n").filter { $0.contains(" done ") }.count, 4, list.out)
+        XCTAssertEqual(list.out.split(separator: "\n").filter { $0.contains(" done ") }.count, 6, list.out)
         let logs = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("results/slurm").path).filter { $0.hasSuffix(".out") }
-        XCTAssertEqual(logs.count, 4, "one log per array task: \(logs)")
+        XCTAssertEqual(logs.count, 6, "one log per array task: \(logs)")
+        let ids = list.out.split(separator: "\n").filter { $0.contains(" done ") }.map { String($0.prefix(16)) }
+        let mpiRuns = try ids.filter { try cli.run(["runs", "show", $0], cwd: dir).out.contains("execution: MPI, 2 ranks (srun)") }
+        XCTAssertEqual(mpiRuns.count, 2, "the MPI runs ran as 2 srun ranks: \(list.out)")
     }
 }
