@@ -42,7 +42,7 @@ let package = Package(
             "Engine", "Store", "Datasets", "Methods", "Scheduling", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "Report", dependencies: ["Experiments", "Methods", "Datasets", "Engine", "Bench"]),
-        .target(name: "Bench", dependencies: ["Engine", "Methods", "Scheduling", "Datasets"]),
+        .target(name: "Bench", dependencies: ["Engine", "Methods", "Scheduling", "MessagePassing", "Datasets"]),
         .executableTarget(name: "blocklocal", dependencies: [
             "Engine", "Store", "Datasets", "Methods", "Scheduling", "MessagePassing", "Experiments", "Report", "Bench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -42,6 +42,10 @@ public struct ParallelBenchReport: Codable, Sendable {
     public var dataParallelBP: [String: [String: [Double]]]
     /// Per model: bp's step on one thread (seconds) and its parameter bytes, the inputs of that prediction.
     public var bpStepSeconds: [String: Double], parameterBytes: [String: Int]
+    /// `--transport mpi`: the message path measured between two ranks, and the bytes block 1's rank sent
+    /// per step ("model|rule" → bytes; the K = 2 job's).
+    public var transport: TransportMeasurement? = nil
+    public var mpiBytesPerStep: [String: Double]? = nil
 }
 
 /// The same batch handed out `batches` times (the bench's data: no loader cost in the rates).
@@ -60,12 +64,15 @@ public enum ParallelBenchmark {
     public static let defaultRules: [MethodName] = [.predsim, .bwbpf, .bll]
 
     /// Steady-state samples/s of `scheduler` training `rule`: two epochs of `lead` and `lead + steps` batches.
-    static func rate(_ rule: LearningRule, _ scheduler: StepScheduler, x: Tensor, y: [Int32], classes: Int, steps: Int, lead: Int = 3) -> Double {
+    static func rate(_ rule: LearningRule, _ scheduler: StepScheduler, x: Tensor, y: [Int32], classes: Int, steps: Int, lead: Int = 3,
+                     last: (EpochTraining) -> Void = { _ in }) -> Double {
         func epoch(_ n: Int) -> Double {
             let data = RepeatedBatch(x: x, y: y, classes: classes, batches: n)
             let t0 = DispatchTime.now().uptimeNanoseconds
-            _ = scheduler.trainEpoch(rule, data: data, epoch: 0, rate: { _ in 1e-3 }, shouldStop: { false }, progress: { _ in })
-            return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            let out = scheduler.trainEpoch(rule, data: data, epoch: 0, rate: { _ in 1e-3 }, shouldStop: { false }, progress: { _ in })
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            last(out)
+            return seconds
         }
         _ = epoch(1)   // warm-up: first touches, buffer growth
         let short = epoch(lead), long = epoch(lead + steps)
@@ -155,12 +162,33 @@ public enum ParallelBenchmark {
                 out += String(format: "| %d%@ | %@ | %.1f ± %.1f | %.1f ± %.1f | %.2fx | %@ | %@ |\n", p.blocks, p.oversubscribed ? " (oversubscribed)" : "",
                               p.rule, s.mean, s.std, p.mean, p.std, p.mean / s.mean, p.predicted.map { String(format: "%.1f", $0) } ?? "—", err)
             }
+            let mpi = pts.filter { $0.mode == "mpi" }
+            if !mpi.isEmpty {
+                out += "\n| K | rule | MPI, K ranks × 1 thread | speedup | pipelined threads | cost model (measured MPI link) | model error |\n|---:|---|---:|---:|---:|---:|---:|\n"
+                for p in mpi {
+                    guard let s = pts.first(where: { $0.rule == p.rule && $0.blocks == p.blocks && $0.mode == "sequential" }),
+                          let t = pts.first(where: { $0.rule == p.rule && $0.blocks == p.blocks && $0.mode == "pipelined" }) else { continue }
+                    let err = p.predicted.map { String(format: "%+.0f %%", 100 * ($0 - p.mean) / p.mean) } ?? "—"
+                    out += String(format: "| %d%@ | %@ | %.1f ± %.1f | %.2fx | %.1f | %@ | %@ |\n", p.blocks, p.oversubscribed ? " (oversubscribed)" : "",
+                                  p.rule, p.mean, p.std, p.mean / s.mean, t.mean, p.predicted.map { String(format: "%.1f", $0) } ?? "—", err)
+                }
+            }
             out += "\n| K | bp, K engine threads | data-parallel BP, K devices (model, node link) | (model, cluster link) |\n|---:|---:|---:|---:|\n"
             for p in pts where p.mode == "threads" {
                 let dp = r.dataParallelBP[model]
                 out += String(format: "| %d%@ | %.1f ± %.1f | %@ | %@ |\n", p.blocks, p.oversubscribed ? " (oversubscribed)" : "", p.mean, p.std,
                               dp?["node"].map { String(format: "%.1f", $0[p.blocks - 1]) } ?? "—",
                               dp?["cluster"].map { String(format: "%.1f", $0[p.blocks - 1]) } ?? "—")
+            }
+        }
+        if let t = r.transport {
+            out += "\nMessage path (\(t.name)): one-way time by size\n\n| bytes | one-way | bandwidth |\n|---:|---:|---:|\n"
+            for (n, sec) in zip(t.sizes, t.oneWaySeconds) {
+                out += String(format: "| %d | %.1f µs | %.2f GB/s |\n", n, sec * 1e6, Double(n) / max(1e-12, sec) / 1e9)
+            }
+            out += String(format: "\nlatency per message %.1f µs, bandwidth %.2f GB/s (the cost model's MPI link)\n", t.latency * 1e6, t.bandwidth / 1e9)
+            for (key, b) in (r.mpiBytesPerStep ?? [:]).sorted(by: { $0.key < $1.key }) {
+                out += String(format: "bytes per step sent by block 1's rank, %@: %.0f\n", key.replacingOccurrences(of: "|", with: " "), b)
             }
         }
         return out

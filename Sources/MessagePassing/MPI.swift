@@ -172,6 +172,28 @@ public final class MPIWorld: @unchecked Sendable {
         return all
     }
 
+    /// Rank 0 and `peer` bounce `bytes` back and forth `repeats` times (after 3 unmeasured); every other
+    /// rank returns at once. Rank 0 gets the mean one-way time in seconds; the others 0.
+    public func pingPong(bytes: Int, repeats: Int, peer: Int = 1) -> Double {
+        guard rank == 0 || rank == peer else { return 0 }
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 8), alignment: 16)
+        defer { buffer.deallocate() }
+        memset(buffer, 1, max(bytes, 8))
+        let other = rank == 0 ? peer : 0
+        var t0 = 0.0
+        for i in 0..<(repeats + 3) {
+            if i == 3 { t0 = MPI_Wtime() }
+            if rank == 0 {
+                check(MPI_Send(buffer, Int32(bytes), bl_mpi_byte(), Int32(other), 9, comm), "a ping to rank \(other)")
+                receive(into: buffer, capacity: bytes, from: other, tag: 9)
+            } else {
+                receive(into: buffer, capacity: bytes, from: other, tag: 9)
+                check(MPI_Send(buffer, Int32(bytes), bl_mpi_byte(), Int32(other), 9, comm), "a pong to rank \(other)")
+            }
+        }
+        return rank == 0 ? (MPI_Wtime() - t0) / Double(2 * repeats) : 0
+    }
+
     public func barrier() { check(MPI_Barrier(comm), "a barrier") }
 
     /// Seconds on MPI's wall clock.

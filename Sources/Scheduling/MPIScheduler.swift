@@ -107,9 +107,25 @@ public final class MPISession: @unchecked Sendable {
     public func close(failed: Bool) {
         if isRoot {
             if rootCode == nil { rootPrepared(failed ? 1 : -1) }
-            else if let codes = handshakeCodes, codes.allSatisfy({ $0 == 0 }), !finished { finished = true; command(.finish, epoch: 0) }
+            else if let codes = handshakeCodes, codes.allSatisfy({ $0 == 0 }) { finishServing() }
         }
         world.finalize()
+    }
+
+    /// Rank 0: the other ranks' `serve()` returns (once).
+    public func finishServing() {
+        guard isRoot, !finished else { return }
+        finished = true
+        command(.finish, epoch: 0)
+    }
+
+    /// A new protocol over the same MPI job (the bench measures one rule after another).
+    public func next() -> MPISession { MPISession(world: world, launcher: launcher) }
+
+    /// Joins the job without the K check (the bench's ranks measure several rules at the launcher's K).
+    public static func joinAny() throws -> MPISession {
+        guard let launcher = Launcher.detect() else { throw PipelineError.noLauncher(blocks: 2) }
+        return MPISession(world: MPIWorld(), launcher: launcher)
     }
 
     public struct PeerFailure: Error, CustomStringConvertible {

@@ -3,6 +3,7 @@ import Bench
 import Engine
 import Foundation
 import Methods
+import Scheduling
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -38,6 +39,9 @@ struct BenchCommand: ParsableCommand {
     var clusterLink: String?
     @Option(help: "--parallel: where measured per-unit profiles are cached (the balanced split's).")
     var profiles: String = (ProcessInfo.processInfo.environment["BLOCKLOCAL_RESULTS"] ?? "results") + "/profiles"
+    @Option(help: "--parallel: how the blocks talk: threads (one process), or mpi as well (each K also as K MPI ranks under mpirun, with the message path's latency and bandwidth measured; the cost model's MPI points use them).")
+    var transport: String = "threads"
+    @Option(help: .hidden) var mpiWorker: String?
     @Flag(help: "Run 3×3 stride-1 convolutions on the direct paths instead of Winograd F(2×2, 3×3) (engine 0.4.0's arithmetic), to compare.")
     var noWinograd = false
     @Option(help: "PyTorch results measured here by ../shared/perf/train_bench.py (JSON lines); replaces the recorded anchors in the comparison.")
@@ -54,6 +58,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let mpiWorker { return try runMPIWorker(mpiWorker) }
         exec.apply()
         Conv2d.winograd = !noWinograd
         if methods { return try runMethods() }
@@ -135,9 +140,11 @@ extension BenchCommand {
             }
             cluster = Link(bandwidth: parts[0], latency: parts[1])
         }
+        guard ["threads", "mpi"].contains(transport) else { throw ValidationError("invalid --transport '\(transport)': allowed threads, mpi") }
         print("engine \(Engine.version) (built for \(Engine.buildTarget)), \(ProcessInfo.processInfo.activeProcessorCount) cores; K = 1...\(maxBlocks), \(passes) passes, \(steps) timed steps per point")
-        let report = try ParallelBenchmark.run(models: configs, rules: ruleList, maxBlocks: maxBlocks, passes: passes, steps: steps,
+        var report = try ParallelBenchmark.run(models: configs, rules: ruleList, maxBlocks: maxBlocks, passes: passes, steps: steps,
                                                node: node, cluster: cluster, profiles: profiles) { print($0) }
+        if transport == "mpi" { try addMPIPoints(&report, configs: configs, rules: ruleList, userLink: bandwidth != nil || latency != nil) }
         print(ParallelBenchmark.table(report))
         if let out {
             let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -145,6 +152,67 @@ extension BenchCommand {
             catch { throw ValidationError("cannot write --out \(out): \(error.localizedDescription)") }
             print("wrote \(out)")
         }
+    }
+}
+
+extension BenchCommand {
+    /// One MPI job per K (mpirun --oversubscribe -np K of this binary as `--mpi-worker`), merged into the
+    /// report: mode "mpi" points, predicted by the cost model over the measured MPI link (unless
+    /// --bandwidth/--latency were given), the ping-pong, and bytes per step.
+    func addMPIPoints(_ report: inout ParallelBenchReport, configs: [BenchConfig], rules: [MethodName], userLink: Bool) throws {
+        guard maxBlocks >= 2 else { return }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("blocklocal-mpi-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for k in 2...maxBlocks {
+            let file = dir.appendingPathComponent("k\(k).json").path
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["mpirun", "--oversubscribe", "-np", String(k), URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
+                           "bench", "--mpi-worker", file, "--models", configs.map(\.key).joined(separator: ","),
+                           "--rules", rules.map(\.rawValue).joined(separator: ","), "--passes", String(passes), "--steps", String(steps),
+                           "--profiles", profiles, "--threads", "1"]
+            try p.run()
+            p.waitUntilExit()
+            guard p.terminationStatus == 0, let data = FileManager.default.contents(atPath: file),
+                  let job = try? JSONDecoder().decode(MPIJobResult.self, from: data) else {
+                throw ValidationError("--transport mpi: the K = \(k) MPI job failed (mpirun exit \(p.terminationStatus)); is Open MPI installed (`make deps`)? As root, Open MPI also needs OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
+            }
+            if k == 2 {
+                report.transport = job.transport
+                report.mpiBytesPerStep = job.bytesPerStep
+                if let t = job.transport {
+                    print(String(format: "  MPI message path: latency %.1f µs, bandwidth %.2f GB/s", t.latency * 1e6, t.bandwidth / 1e9))
+                }
+            }
+            let link = userLink ? report.node : (report.transport?.link ?? report.node)
+            for var point in job.points {
+                if let prof = report.profiles.first(where: { $0.model == point.model && $0.rule == point.rule && $0.blocks == point.blocks }) {
+                    let batch = configs.first { $0.key == point.model }?.batch ?? 1
+                    point.predicted = CostModel(batch: batch, blockSeconds: prof.blockSeconds, blockBytes: prof.blockBytes,
+                                                forwardSeconds: prof.forwardSeconds ?? prof.blockSeconds.map { _ in 0 }, chained: prof.chained ?? prof.blockSeconds.map { _ in false }).pipelined(link)
+                }
+                print(String(format: "  %@ %@ K=%d MPI: %.1f samples/s%@", point.model, point.rule, k, point.mean, point.oversubscribed ? " [oversubscribed]" : ""))
+                report.points.append(point)
+            }
+        }
+    }
+
+    /// A rank of the bench's MPI job: every rank measures; rank 0 writes the result.
+    func runMPIWorker(_ file: String) throws {
+        Engine.configure(threads: 1)
+        let session = try MPISession.joinAny()
+        let configs = (models?.split(separator: ",").map(String.init) ?? ParallelBenchmark.defaultModels).compactMap { k in BenchConfig.reference.first { $0.key == k } }
+        let ruleList = try (rules?.split(separator: ",").map(String.init) ?? ParallelBenchmark.defaultRules.map(\.rawValue)).map { name in
+            guard let m = MethodName(rawValue: name) else { throw ValidationError("invalid rule \(name)") }
+            return m
+        }
+        let result = try MPIBenchmark.ranks(session, models: configs, rules: ruleList, passes: passes, steps: steps, profiles: profiles)
+        if let result {
+            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+            try enc.encode(result).write(to: URL(fileURLWithPath: file))
+        }
+        session.world.finalize()
     }
 }
 
