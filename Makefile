@@ -27,6 +27,8 @@ PARALLEL_MAX_K  ?= $(if $(filter smoke,$(PROFILE)),2,4)
 PARALLEL_MODELS ?= $(if $(filter smoke,$(PROFILE)),r18_fm_w0.25,r18_fm_w0.25$(comma)gpt_d64)
 comma        := ,
 PARALLEL_OUT := results/bench/parallel-$(PROFILE).json
+# Open MPI refuses to start as root unless told; only the bench's own mpirun children get this
+MPI_ROOT_ENV := $(if $(filter 0,$(shell id -u)),OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1,)
 VENV         ?= $(HOME)/.cache/blocklocal/torch-venv
 PERF_DIR     ?= ../shared/perf
 MIRROR       ?=
@@ -87,7 +89,7 @@ bench: build
 # Speedup against K (block-parallel training): every local rule pipelined, one worker per block.
 bench-parallel: build
 	mkdir -p results/bench
-	$(BIN) bench --parallel --models $(PARALLEL_MODELS) --max-blocks $(PARALLEL_MAX_K) --passes $(PARALLEL_PASSES) \
+	$(MPI_ROOT_ENV) $(BIN) bench --parallel --transport mpi --models $(PARALLEL_MODELS) --max-blocks $(PARALLEL_MAX_K) --passes $(PARALLEL_PASSES) \
 	  --steps $(PARALLEL_STEPS) --out $(PARALLEL_OUT)
 
 # PyTorch and the engine alternate model by model, so both see the same machine state.
@@ -113,7 +115,7 @@ reproduce: build
 	$(BIN) sweep $(SPECS) --profile $(PROFILE) --threads $(THREADS) $(MIRROR_ARG)
 	$(BIN) bench --threads $(THREADS) --steps $(BENCH_STEPS) --out results/bench/engine.json
 	$(BIN) bench --methods --threads $(THREADS) --steps $(BENCH_STEPS) --out results/bench/methods.json
-	$(BIN) bench --parallel --models $(PARALLEL_MODELS) --max-blocks $(PARALLEL_MAX_K) --passes $(PARALLEL_PASSES) \
+	$(MPI_ROOT_ENV) $(BIN) bench --parallel --transport mpi --models $(PARALLEL_MODELS) --max-blocks $(PARALLEL_MAX_K) --passes $(PARALLEL_PASSES) \
 	  --steps $(PARALLEL_STEPS) --out $(PARALLEL_OUT)
 	$(BIN) report --profile $(PROFILE) --parallel-bench $(PARALLEL_OUT)
 	@echo "report: paper/REPRODUCTION.md; tables: results/tables/; figures: results/figures/"

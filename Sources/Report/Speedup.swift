@@ -55,6 +55,18 @@ public enum Speedup {
             }
             out.append(s)
         }
+        // the same rules with a rank per block (bench --transport mpi): measured points only, beside the threads'
+        var mpiRules: [String] = []
+        for p in pts where p.mode == "mpi" && !mpiRules.contains(p.rule) { mpiRules.append(p.rule) }
+        for rule in mpiRules {
+            var s = Series(name: rule + " MPI ranks", measured: [:], modelled: [:], oversubscribed: [])
+            for p in pts where p.rule == rule && p.mode == "mpi" {
+                guard let seq = pts.first(where: { $0.rule == rule && $0.mode == "sequential" && $0.blocks == p.blocks }) else { continue }
+                s.measured[p.blocks] = p.samplesPerSecond.map { $0 / seq.mean }
+                if p.oversubscribed { s.oversubscribed.insert(p.blocks) }
+            }
+            out.append(s)
+        }
         let bp = pts.filter { $0.mode == "threads" }
         if let one = bp.first(where: { $0.blocks == 1 }) {
             var s = Series(name: "bp on K threads", measured: [:], modelled: [:], oversubscribed: [])
@@ -140,7 +152,7 @@ public enum Speedup {
             try dat.write(toFile: dir + "/" + name + ".dat", atomically: true, encoding: .utf8)
             let body = """
             set title "Speedup against K: \(summary(model)), batch \(batch(model))\\n\(r.cores) cores; open points: K > cores (oversubscribed); error bars: std over \(r.passes) bench passes"
-            set xlabel "number of blocks K (pipelined: a worker per block, 1 thread each; bp: K engine threads)"
+            set xlabel "number of blocks K (pipelined: a worker thread per block; MPI: a rank per block; 1 engine thread each; bp: K engine threads)"
             set ylabel "samples/s over the same rule on 1 thread"
             set xtics (\(ks.map { "\"\($0)\" \($0)" }.joined(separator: ", ")))
             set xrange [\(Double(ks.first ?? 1) - 0.3):\(Double(ks.last ?? 1) + 0.3)]

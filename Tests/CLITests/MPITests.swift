@@ -164,6 +164,37 @@ final class MPITests: XCTestCase {
         XCTAssertEqual(a, b, "the MPI run stores the sequential run's bits")
     }
 
+    /// `bench --parallel --transport mpi`: each K also as K ranks, with the message path measured (latency,
+    /// bandwidth by size, bytes per step) and stored in the bench JSON that the report's figure reads.
+    func testBenchMeasuresTheMPITransport() throws {
+        guard mpirun != nil else { throw XCTSkip("mpirun not found (make deps installs openmpi-bin)") }
+        let dir = try tmp(); defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("pb.json").path
+        let p = Process()
+        p.executableURL = cli.binary
+        p.arguments = ["bench", "--parallel", "--transport", "mpi", "--models", "mlp", "--max-blocks", "2", "--passes", "1", "--steps", "2",
+                       "--out", out, "--profiles", dir.appendingPathComponent("profiles").path]
+        var env = ProcessInfo.processInfo.environment
+        env["BLOCKLOCAL_NO_REEXEC"] = "1"; env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"; env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+        p.environment = env
+        let pipe = Pipe(); p.standardOutput = pipe; p.standardError = pipe
+        try p.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, text)
+        XCTAssert(text.contains("MPI, K ranks × 1 thread") && text.contains("latency per message"), text)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as! [String: Any]
+        let points = json["points"] as! [[String: Any]]
+        let mpi = points.filter { $0["mode"] as? String == "mpi" }
+        XCTAssertEqual(mpi.count, 3, "predsim, bwbpf and bll at K = 2 over MPI")
+        XCTAssert(mpi.allSatisfy { (($0["samplesPerSecond"] as? [Double])?.first ?? 0) > 0 && $0["predicted"] != nil })
+        let transport = json["transport"] as! [String: Any]
+        let times = transport["oneWaySeconds"] as! [Double]
+        XCTAssertEqual(times.count, 5)
+        XCTAssert(times.allSatisfy { $0 > 0 } && times.last! > times.first!, "\(times)")
+        XCTAssertEqual((json["mpiBytesPerStep"] as? [String: Double])?.count, 3)
+    }
+
     /// The pid of `rank` among the children of mpirun `parent` (Open MPI puts the rank in each child's environment).
     func rankPID(_ rank: Int, under parent: Int32) -> pid_t? {
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {

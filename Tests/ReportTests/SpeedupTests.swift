@@ -41,6 +41,7 @@ final class SpeedupTests: XCTestCase {
             point("bll", "sequential", 1, [100, 100]), point("bll", "pipelined", 1, [100, 100], predicted: 100),
             point("bll", "sequential", 2, [100, 100]), point("bll", "pipelined", 2, [180, 190], predicted: 200),
             point("bll", "sequential", 3, [90, 90]), point("bll", "pipelined", 3, [170, 170], predicted: 250),
+            point("bll", "mpi", 2, [170, 176]),
             point("bp", "threads", 1, [120, 120]), point("bp", "threads", 2, [216, 216]), point("bp", "threads", 3, [180, 180]),
         ], profiles: [], dataParallelBP: ["r18_fm_w0.25": ["node": [120, 230, 330], "cluster": [120, 220, 300]]],
            bpStepSeconds: ["r18_fm_w0.25": 128.0 / 120], parameterBytes: ["r18_fm_w0.25": 1000])
@@ -71,6 +72,8 @@ final class SpeedupTests: XCTestCase {
         XCTAssertEqual(row("bll pipelined")[1].ours!.n, 2)
         XCTAssertEqual(row("bll pipelined (cost model)")[1].ours!.mean, 2.0, accuracy: 1e-9)
         XCTAssertEqual(row("bp on K threads")[1].ours!.mean, 1.8, accuracy: 1e-9)
+        XCTAssertEqual(row("bll MPI ranks")[1].ours!.mean, 1.73, accuracy: 1e-9)   // bench --transport mpi's points
+        XCTAssertNil(row("bll MPI ranks")[0].ours)
         XCTAssertEqual(row("data-parallel bp, node link (model)")[2].ours!.mean, 2.75, accuracy: 1e-9)
         let both = tables[1]
         XCTAssertEqual(both.columns, ["K=1 acc", "K=1 speedup", "K=2 acc", "K=2 speedup", "K=3 acc", "K=3 speedup"])
@@ -84,5 +87,6 @@ final class SpeedupTests: XCTestCase {
         XCTAssertGreaterThan(try FileManager.default.attributesOfItem(atPath: files[0])[.size] as! Int, 10_000)
         let dat = try String(contentsOfFile: dir + "/figures/speedup-vs-k-r18_fm_w0.25.dat", encoding: .utf8)
         XCTAssert(dat.contains("3 1.8889 0.0000 1"), "oversubscribed K = 3 is flagged: \(dat)")
+        XCTAssert(dat.contains("# bll MPI ranks: measured\n2 1.7300"), "the figure shows the MPI points: \(dat)")
     }
 }
