@@ -23,6 +23,10 @@ public struct RunSummary: Sendable {
     public var finalAccuracy: Double?
     public var epochs: Int
     public var error: String
+    /// ISO 8601 start and end of the training ("" when unknown), and its wall time in seconds.
+    public var started: String = ""
+    public var ended: String = ""
+    public var seconds: Double? = nil
 }
 
 public enum RunFile {
@@ -122,7 +126,9 @@ public enum RunFile {
         return RunSummary(id: try r.stringAttribute("run_id"), status: try r.stringAttribute("status"),
                           label: (try? r.stringAttribute("label")) ?? "", config: config,
                           finalAccuracy: try? fin?.doubleAttribute("test_accuracy"),
-                          epochs: (try? fin?.intAttribute("epochs")) ?? 0, error: (try? r.stringAttribute("error")) ?? "")
+                          epochs: (try? fin?.intAttribute("epochs")) ?? 0, error: (try? r.stringAttribute("error")) ?? "",
+                          started: (try? r.stringAttribute("started")) ?? "", ended: (try? r.stringAttribute("ended")) ?? "",
+                          seconds: try? fin?.doubleAttribute("seconds"))
     }
 
     /// The sha256 of the run's final state (nil for files written before it was recorded).
@@ -142,7 +148,7 @@ public enum RunFile {
     }
 
     /// Config fields as "key" → text, for attributes a person can read in h5dump.
-    static func flatten(_ c: RunConfig) -> [(String, String)] {
+    public static func flatten(_ c: RunConfig) -> [(String, String)] {
         guard let obj = try? JSONSerialization.jsonObject(with: Data(c.canonicalJSON.utf8)) as? [String: Any] else { return [] }
         var out: [(String, String)] = []
         func walk(_ prefix: String, _ v: Any) {

@@ -152,7 +152,7 @@ public enum Speedup {
             try dat.write(toFile: dir + "/" + name + ".dat", atomically: true, encoding: .utf8)
             let body = """
             set title "Speedup against K: \(summary(model)), batch \(batch(model))\\n\(r.cores) cores; open points: K > cores (oversubscribed); error bars: std over \(r.passes) bench passes"
-            set xlabel "number of blocks K (pipelined: a worker thread per block; MPI: a rank per block; 1 engine thread each; bp: K engine threads)"
+            set xlabel "blocks K (a worker thread or an MPI rank per block, 1 engine thread each; bp: K engine threads)"
             set ylabel "samples/s over the same rule on 1 thread"
             set xtics (\(ks.map { "\"\($0)\" \($0)" }.joined(separator: ", ")))
             set xrange [\(Double(ks.first ?? 1) - 0.3):\(Double(ks.last ?? 1) + 0.3)]

@@ -73,19 +73,52 @@ struct RunCommand: ParsableCommand {
 
 struct RunsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "runs", abstract: "Read the run store.", subcommands: [List.self, Show.self, Collect.self])
+        commandName: "runs", abstract: "Read the run store.", subcommands: [List.self, Show.self, Compare.self, Collect.self])
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "One line per stored run.")
+        static let configuration = CommandConfiguration(abstract: "One line per stored run: filter, sort, table, CSV or JSON.")
         @OptionGroup var store: StoreOptions
+        @Option(name: .customLong("where"), help: "Keep runs whose FIELD equals VALUE (repeatable), e.g. --where method=bll --where blocks=4. Fields: \(RunBrowser.fields.joined(separator: ", ")).")
+        var filters: [String] = []
+        @Option(help: "Sort by a field (accuracy, wall_s and date: highest first).") var sort: String = "date"
+        @Option(help: "Output: \(RunBrowser.formats.joined(separator: ", ")).") var format: String = "table"
         func run() throws {
-            let all = RunStore(directory: store.runs).summaries()
-            print("run id".padded(18) + "status".padded(10) + "acc".leftPadded(7) + "  run")
-            for s in all {
-                print(s.id.padded(18) + s.status.padded(10) + (s.finalAccuracy.map { String(format: "%.4f", $0) } ?? "-").leftPadded(7) + "  " + s.label
-                      + (s.config.map { $0.profile.isEmpty ? "" : " [\($0.profile)]" } ?? ""))
+            do {
+                let rows = try RunBrowser.sort(try RunBrowser.filter(RunBrowser.rows(RunStore(directory: store.runs).summaries()), where: filters), by: sort)
+                print(try RunBrowser.render(rows, format: format), terminator: "")
+                if format == "table" { print("\(rows.count) runs in \(store.runs)") }
+            } catch let e as RunBrowser.BadQuery { throw ValidationError(e.description) }
+        }
+    }
+
+    struct Compare: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Two runs side by side: the config fields that differ, the final results, the per-epoch test accuracy.")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "Two run ids (or unique prefixes).") var ids: [String]
+        func run() throws {
+            guard ids.count == 2 else { throw ValidationError("runs compare takes two run ids, got \(ids.count)") }
+            let paths = try ids.map { try Show.path(of: $0, in: store.runs) }
+            let s = try paths.map { try RunFile.summary($0) }
+            let r = try paths.map { try RunFile.records($0) }
+            print("".padded(28) + s[0].id.padded(22) + s[1].id)
+            func row(_ name: String, _ a: String, _ b: String) { print(name.padded(28) + a.padded(22) + b) }
+            let f = s.map { $0.config.map(RunFile.flatten) ?? [] }
+            let keys = Array(Set(f[0].map(\.0) + f[1].map(\.0))).sorted()
+            var same = 0
+            for k in keys {
+                let a = f[0].first { $0.0 == k }?.1 ?? "-", b = f[1].first { $0.0 == k }?.1 ?? "-"
+                if a == b { same += 1 } else { row(k, a, b) }
             }
-            print("\(all.count) runs in \(store.runs)")
+            print("(\(same) config fields the same)")
+            row("status", s[0].status, s[1].status)
+            row("final test acc %", s[0].finalAccuracy.map { String(format: "%.2f", 100 * $0) } ?? "-", s[1].finalAccuracy.map { String(format: "%.2f", 100 * $0) } ?? "-")
+            row("wall s", s[0].seconds.map { String(format: "%.0f", $0) } ?? "-", s[1].seconds.map { String(format: "%.0f", $0) } ?? "-")
+            let d = paths.map { RunFile.stateDigest($0) }
+            if let a = d[0], let b = d[1] { row("final state", a == b ? "identical bits" : String(a.prefix(12)), a == b ? "" : String(b.prefix(12))) }
+            for e in 0..<max(r[0].count, r[1].count) {
+                row("epoch \(e + 1) test acc %", e < r[0].count ? String(format: "%.2f", 100 * r[0][e].testAccuracy) : "-",
+                    e < r[1].count ? String(format: "%.2f", 100 * r[1][e].testAccuracy) : "-")
+            }
         }
     }
 
@@ -93,14 +126,19 @@ struct RunsCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "A run's config, provenance and per-epoch metrics.")
         @OptionGroup var store: StoreOptions
         @Argument(help: "Run id (or a unique prefix).") var id: String
-        func run() throws {
-            let matches = RunStore(directory: store.runs).files().filter { URL(fileURLWithPath: $0).lastPathComponent.hasPrefix(id) }
+        static func path(of id: String, in runs: String) throws -> String {
+            let matches = RunStore(directory: runs).files().filter { URL(fileURLWithPath: $0).lastPathComponent.hasPrefix(id) }
             guard matches.count == 1, let path = matches.first else {
-                throw ValidationError(matches.isEmpty ? "no run \(id) in \(store.runs); see `blocklocal runs list`" : "'\(id)' matches \(matches.count) runs; give more of the id")
+                throw ValidationError(matches.isEmpty ? "no run \(id) in \(runs); see `blocklocal runs list`" : "'\(id)' matches \(matches.count) runs; give more of the id")
             }
+            return path
+        }
+
+        func run() throws {
+            let path = try Show.path(of: id, in: store.runs)
             let s = try RunFile.summary(path)
             print("run \(s.id): \(s.label)\nstatus: \(s.status)\(s.error.isEmpty ? "" : " (\(s.error))")\nfile: \(path)")
-            if let c = s.config { print("config: \(c.canonicalJSON)") }
+            if let c = s.config { print("config:"); for (k, v) in RunFile.flatten(c) { print("  \(k) = \(v)") } }
             let p = try RunFile.provenance(path, keys: ["threads", "pipeline_workers", "threads_per_block", "queue_depth", "block_starts", "block_units",
                                                        "mpi_ranks", "mpi_launcher"])
             if let ranks = p["mpi_ranks"] {

@@ -59,6 +59,8 @@ final class CLITests: XCTestCase {
             (["train", "--method", "bll", "--dataset", "s2s", "--blocks", "2", "--parallel", "pipeline", "--threads-per-block", "999"], "--threads-per-block '999': allowed 1..."),
             (["train", "--method", "bll", "--dataset", "s2s", "--blocks", "2", "--parallel", "threads"], "allowed sequential, pipeline, mpi"),
             (["train", "--method", "bll", "--dataset", "s2s", "--blocks", "2", "--epochs", "1", "--bogus"], "Unknown option '--bogus'"),
+            (["runs", "list", "--where", "colour=red"], "unknown field 'colour' for --where: allowed id, status, method"),
+            (["runs", "list", "--format", "xml"], "unknown --format 'xml': allowed table, csv, json"),
             (["train", "--method", "bll", "--dataset", "s2s", "--blocks", "2", "--workers", "2"], "--workers applies to --parallel pipeline only"),
         ]
         for (args, expected) in cases {
@@ -167,10 +169,15 @@ final class SweepCLITests: XCTestCase {
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("killed/runs").path)
         XCTAssertFalse(files.contains { $0.contains(".tmp") || $0.contains(".partial") }, "\(files)")
         // identical results, run by run
-        let refList = try cli.run(["runs", "list", "--results", "ref"], cwd: dir)
-        let table = { (s: String) in Set(s.split(separator: "\n").filter { $0.contains(" done ") }.map(String.init)) }
-        XCTAssertEqual(table(list.out), table(refList.out), "every run's final accuracy equals the uninterrupted sweep's")
-        for id in table(refList.out).map({ String($0.prefix(16)) }) {
+        // every column but the wall time and the date (CSV: id, status, method, ..., accuracy, epochs, wall_s, date)
+        let csv = { (results: String) throws -> Set<String> in
+            let out = try CLI().run(["runs", "list", "--results", results, "--format", "csv"], cwd: dir).out
+            return Set(out.split(separator: "\n").dropFirst().map { $0.split(separator: ",").prefix(11).joined(separator: ",") })
+        }
+        let reference = try csv("ref")
+        XCTAssertEqual(reference.filter { $0.contains(",done,") }.count, 6)
+        XCTAssertEqual(try csv("killed"), reference, "every run's final accuracy equals the uninterrupted sweep's")
+        for id in reference.map({ String($0.split(separator: ",")[0]) }) {
             let a = try cli.run(["runs", "show", id, "--results", "ref"], cwd: dir).out
             let b = try cli.run(["runs", "show", id, "--results", "killed"], cwd: dir).out
             let metrics = { (s: String) in s.split(separator: "\n").filter { $0.first?.isNumber == true }.map { $0.split(separator: " ").prefix(3).joined(separator: " ") } }

@@ -99,7 +99,7 @@ final class SlurmTests: XCTestCase {
         XCTAssertEqual(list.out.split(separator: "\n").filter { $0.contains(" done ") }.count, 6, list.out)
         let logs = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("results/slurm").path).filter { $0.hasSuffix(".out") }
         XCTAssertEqual(logs.count, 6, "one log per array task: \(logs)")
-        let ids = list.out.split(separator: "\n").filter { $0.contains(" done ") }.map { String($0.prefix(16)) }
+        let ids = list.out.split(separator: "\n").filter { $0.contains(" done ") }.map { String($0.split(separator: " ")[0]) }
         let mpiRuns = try ids.filter { try cli.run(["runs", "show", $0], cwd: dir).out.contains("execution: MPI, 2 ranks (srun)") }
         XCTAssertEqual(mpiRuns.count, 2, "the MPI runs ran as 2 srun ranks: \(list.out)")
     }

@@ -2,7 +2,7 @@
 set terminal pngcairo size 900,600 enhanced font 'DejaVu Sans,11'
 set output 'speedup-vs-k-r18_fm_w0.25.png'
 set title "Speedup against K: ResNet-18 w1/4, 1x28x28, batch 128\n2 cores; open points: K > cores (oversubscribed); error bars: std over 3 bench passes"
-set xlabel "number of blocks K (pipelined: a worker per block, 1 thread each; bp: K engine threads)"
+set xlabel "blocks K (a worker thread or an MPI rank per block, 1 engine thread each; bp: K engine threads)"
 set ylabel "samples/s over the same rule on 1 thread"
 set xtics ("1" 1, "2" 2, "3" 3, "4" 4)
 set xrange [0.7:4.3]
@@ -20,8 +20,14 @@ plot 'speedup-vs-k-r18_fm_w0.25.dat' index 0 using 1:($4 == 0 ? $2 : 1/0):3 with
      'speedup-vs-k-r18_fm_w0.25.dat' index 5 using 1:2 with lines dt 4 lw 2 lc rgb '#7570b3' title 'bll pipelined (cost model)', \
      'speedup-vs-k-r18_fm_w0.25.dat' index 6 using 1:($4 == 0 ? $2 : 1/0):3 with yerrorlines lw 2 pt 7 ps 1.3 lc rgb '#e7298a' title 'bp on K threads', \
      'speedup-vs-k-r18_fm_w0.25.dat' index 6 using 1:($4 == 1 ? $2 : 1/0):3 with yerrorbars pt 6 ps 1.3 lc rgb '#e7298a' notitle, \
-     'speedup-vs-k-r18_fm_w0.25.dat' index 7 using 1:2 with lines dt 4 lw 2 lc rgb '#66a61e' title 'data-parallel bp, node link (model)', \
-     'speedup-vs-k-r18_fm_w0.25.dat' index 8 using 1:2 with lines dt 4 lw 2 lc rgb '#e6ab02' title 'data-parallel bp, cluster link (model)', \
+     'speedup-vs-k-r18_fm_w0.25.dat' index 7 using 1:($4 == 0 ? $2 : 1/0):3 with yerrorlines lw 2 pt 7 ps 1.3 lc rgb '#66a61e' title 'predsim MPI ranks', \
+     'speedup-vs-k-r18_fm_w0.25.dat' index 7 using 1:($4 == 1 ? $2 : 1/0):3 with yerrorbars pt 6 ps 1.3 lc rgb '#66a61e' notitle, \
+     'speedup-vs-k-r18_fm_w0.25.dat' index 8 using 1:($4 == 0 ? $2 : 1/0):3 with yerrorlines lw 2 pt 7 ps 1.3 lc rgb '#e6ab02' title 'bwbpf MPI ranks', \
+     'speedup-vs-k-r18_fm_w0.25.dat' index 8 using 1:($4 == 1 ? $2 : 1/0):3 with yerrorbars pt 6 ps 1.3 lc rgb '#e6ab02' notitle, \
+     'speedup-vs-k-r18_fm_w0.25.dat' index 9 using 1:($4 == 0 ? $2 : 1/0):3 with yerrorlines lw 2 pt 7 ps 1.3 lc rgb '#a6761d' title 'bll MPI ranks', \
+     'speedup-vs-k-r18_fm_w0.25.dat' index 9 using 1:($4 == 1 ? $2 : 1/0):3 with yerrorbars pt 6 ps 1.3 lc rgb '#a6761d' notitle, \
+     'speedup-vs-k-r18_fm_w0.25.dat' index 10 using 1:2 with lines dt 4 lw 2 lc rgb '#1b9e77' title 'data-parallel bp, node link (model)', \
+     'speedup-vs-k-r18_fm_w0.25.dat' index 11 using 1:2 with lines dt 4 lw 2 lc rgb '#d95f02' title 'data-parallel bp, cluster link (model)', \
      x with lines dt 2 lw 1 lc rgb 'black' title 'ideal (K)'
 set terminal svg size 900,600 enhanced font 'DejaVu Sans,11'
 set output 'speedup-vs-k-r18_fm_w0.25.svg'
