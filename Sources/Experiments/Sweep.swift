@@ -79,20 +79,16 @@ public final class SweepRunner {
             let status = executor.status(c.runID)
             if status == "done" || status == "diverged" || (status == "failed" && !rerunFailed) { continue }
             let started = Date()
+            let outcome: RunOutcome
             if c.parallel == .mpi, let launchMPI {
                 live?("[\(k + 1)/\(todo.count)] \(c.label): MPI, \(c.blocks) ranks")
-                let outcome = try launchMPI(c)
-                outcomes[c.runID] = outcome
-                log("[\(k + 1)/\(todo.count)] \(outcome) \(c.runID) \(c.label) (MPI, \(c.blocks) ranks)")
-                if outcome == .interrupted { break }
-                continue
-            }
-            let outcome = try executor.execute(c, threads: threads, rerunFailed: rerunFailed) { rec in
+                outcome = try launchMPI(c)
+            } else { outcome = try executor.execute(c, threads: threads, rerunFailed: rerunFailed) { rec in
                 let loss = rec.losses.values.reduce(0, +)
                 let perEpoch = Date().timeIntervalSince(started) / Double(rec.epoch)
                 let eta = perEpoch * Double(c.epochs - rec.epoch)
                 self.live?("[\(k + 1)/\(todo.count)] \(c.label) epoch \(rec.epoch)/\(c.epochs) loss \(String(format: "%.3f", loss)) acc \(String(format: "%.3f", rec.testAccuracy)) eta \(Int(eta))s")
-            }
+            } }
             outcomes[c.runID] = outcome
             if outcome != .busy && outcome != .alreadyDone { finished += 1 }
             let elapsed = Int(Date().timeIntervalSince(t0))
@@ -115,18 +111,10 @@ public enum SlurmScript {
     public static func make(specPaths: [String], profile: String, tasks: Int, parallel: Int, cpus: Int,
                             time: String, partition: String?, results: String, data: String,
                             binary: String, workdir: String, jobName: String) -> String {
-        var s = "#!/bin/bash\n"
-        s += "# blocklocal sweep, profile \(profile): \(tasks) array tasks, at most \(parallel) at once.\n"
-        s += "# Submit with: sbatch THIS_FILE   (no daemon: each task runs its shard and exits)\n"
-        s += "#SBATCH --job-name=\(jobName)\n"
-        s += "#SBATCH --array=0-\(tasks - 1)%\(parallel)\n"
-        s += "#SBATCH --cpus-per-task=\(cpus)\n"
-        s += "#SBATCH --time=\(time)\n"
-        if let partition { s += "#SBATCH --partition=\(partition)\n" }
-        s += "#SBATCH --output=\(results)/slurm/%x-%A_%a.out\n"
-        s += "set -euo pipefail\n"
-        s += "cd \(shellQuote(workdir))\n"
-        s += "export OPENBLAS_NUM_THREADS=1\n"
+        var s = header("blocklocal sweep, profile \(profile): \(tasks) array tasks, at most \(parallel) at once.\n"
+                       + "# Submit with: sbatch THIS_FILE   (no daemon: each task runs its shard and exits)",
+                       jobName: jobName, tasks: tasks, parallel: parallel, slurmTasks: [], cpus: cpus, time: time,
+                       partition: partition, results: results, workdir: workdir)
         s += "exec \(shellQuote(binary)) sweep \(specPaths.map(shellQuote).joined(separator: " ")) --profile \(shellQuote(profile)) --no-mpi \\\n"
         s += "  --shard \"${SLURM_ARRAY_TASK_ID}/\(tasks)\" --threads \"${SLURM_CPUS_PER_TASK:-\(cpus)}\" \\\n"
         s += "  --results \(shellQuote(results)) --data-dir \(shellQuote(data))\n"
@@ -141,13 +129,26 @@ public enum SlurmScript {
     public static func makeMPI(configPaths: [String], blocks: Int, parallel: Int, cpus: Int, onePerNode: Bool,
                                time: String, partition: String?, results: String, data: String,
                                binary: String, workdir: String, jobName: String) -> String {
-        var s = "#!/bin/bash\n"
-        s += "# blocklocal MPI runs with K = \(blocks): \(configPaths.count) array tasks of \(blocks) MPI ranks each, at most \(parallel) at once.\n"
-        s += "# Submit with: sbatch THIS_FILE\n"
+        var s = header("blocklocal MPI runs with K = \(blocks): \(configPaths.count) array tasks of \(blocks) MPI ranks each, at most \(parallel) at once.\n"
+                       + "# Submit with: sbatch THIS_FILE",
+                       jobName: jobName, tasks: configPaths.count, parallel: parallel,
+                       slurmTasks: ["--ntasks=\(blocks)"] + (onePerNode ? ["--ntasks-per-node=1"] : []), cpus: cpus, time: time,
+                       partition: partition, results: results, workdir: workdir)
+        s += "configs=(\n" + configPaths.map { "  " + shellQuote($0) + "\n" }.joined() + ")\n"
+        s += "exec srun --mpi=pmix --kill-on-bad-exit=1 \(shellQuote(binary)) run --config \"${configs[$SLURM_ARRAY_TASK_ID]}\" \\\n"
+        s += "  --threads-per-block \"${SLURM_CPUS_PER_TASK:-\(cpus)}\" --threads \"${SLURM_CPUS_PER_TASK:-\(cpus)}\" \\\n"
+        s += "  --results \(shellQuote(results)) --data-dir \(shellQuote(data))\n"
+        return s
+    }
+
+    /// The lines every array script starts with: the comment, the #SBATCH options (`slurmTasks` between
+    /// the array and the CPUs), strict bash, the working directory, one BLAS thread.
+    static func header(_ comment: String, jobName: String, tasks: Int, parallel: Int, slurmTasks: [String], cpus: Int,
+                       time: String, partition: String?, results: String, workdir: String) -> String {
+        var s = "#!/bin/bash\n# \(comment)\n"
         s += "#SBATCH --job-name=\(jobName)\n"
-        s += "#SBATCH --array=0-\(max(0, configPaths.count - 1))%\(parallel)\n"
-        s += "#SBATCH --ntasks=\(blocks)\n"
-        if onePerNode { s += "#SBATCH --ntasks-per-node=1\n" }
+        s += "#SBATCH --array=0-\(max(0, tasks - 1))%\(parallel)\n"
+        for t in slurmTasks { s += "#SBATCH \(t)\n" }
         s += "#SBATCH --cpus-per-task=\(cpus)\n"
         s += "#SBATCH --time=\(time)\n"
         if let partition { s += "#SBATCH --partition=\(partition)\n" }
@@ -155,10 +156,6 @@ public enum SlurmScript {
         s += "set -euo pipefail\n"
         s += "cd \(shellQuote(workdir))\n"
         s += "export OPENBLAS_NUM_THREADS=1\n"
-        s += "configs=(\n" + configPaths.map { "  " + shellQuote($0) + "\n" }.joined() + ")\n"
-        s += "exec srun --mpi=pmix --kill-on-bad-exit=1 \(shellQuote(binary)) run --config \"${configs[$SLURM_ARRAY_TASK_ID]}\" \\\n"
-        s += "  --threads-per-block \"${SLURM_CPUS_PER_TASK:-\(cpus)}\" --threads \"${SLURM_CPUS_PER_TASK:-\(cpus)}\" \\\n"
-        s += "  --results \(shellQuote(results)) --data-dir \(shellQuote(data))\n"
         return s
     }
 

@@ -193,9 +193,4 @@ public final class MPIWorld: @unchecked Sendable {
         }
         return rank == 0 ? (MPI_Wtime() - t0) / Double(2 * repeats) : 0
     }
-
-    public func barrier() { check(MPI_Barrier(comm), "a barrier") }
-
-    /// Seconds on MPI's wall clock.
-    public static func now() -> Double { MPI_Wtime() }
 }

@@ -258,14 +258,7 @@ public final class MPIScheduler: StepScheduler {
         if state.stop == .interrupted { stop = ((-1, -1), .interrupted) }
         out.stop = stop?.reason
         out.sums = sums.ordered
-        for r in 0..<stats.count {
-            let s = stats[r], key = label(r)
-            out.pipeline[key + ".busy_s"] = Double(s.busy) / 1e9
-            out.pipeline[key + ".wait_input_s"] = Double(s.waitInput) / 1e9
-            out.pipeline[key + ".wait_output_s"] = Double(s.waitOutput) / 1e9
-            out.pipeline[key + ".bytes_per_step"] = Double(s.bytes) / Double(max(1, s.steps))
-            out.pipeline[key + ".utilisation"] = seconds > 0 ? Double(s.busy) / 1e9 / seconds : 0
-        }
+        for r in 0..<stats.count { stats[r].report(into: &out.pipeline, key: label(r), seconds: seconds) }
         return out
     }
 

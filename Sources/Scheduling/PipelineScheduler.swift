@@ -132,14 +132,7 @@ public final class PipelineScheduler: StepScheduler {
         var sums = TermSums()
         for w in 0..<workers { sums.merge(state.sums[w]) }
         out.sums = sums.ordered
-        for w in 0..<workers {
-            let s = state.stats[w], key = label(w)
-            out.pipeline[key + ".busy_s"] = Double(s.busy) / 1e9
-            out.pipeline[key + ".wait_input_s"] = Double(s.waitInput) / 1e9
-            out.pipeline[key + ".wait_output_s"] = Double(s.waitOutput) / 1e9
-            out.pipeline[key + ".bytes_per_step"] = Double(s.bytes) / Double(max(1, s.steps))
-            out.pipeline[key + ".utilisation"] = seconds > 0 ? Double(s.busy) / 1e9 / seconds : 0
-        }
+        for w in 0..<workers { state.stats[w].report(into: &out.pipeline, key: label(w), seconds: seconds) }
         return out
     }
 }
@@ -153,7 +146,18 @@ struct BatchInfo {
     var withoutInput: BatchInfo { BatchInfo(index: index, labels: labels, lr: lr, input: nil) }
 }
 
-struct WorkerStats { var busy: UInt64 = 0, waitInput: UInt64 = 0, waitOutput: UInt64 = 0, bytes = 0, steps = 0 }
+struct WorkerStats {
+    var busy: UInt64 = 0, waitInput: UInt64 = 0, waitOutput: UInt64 = 0, bytes = 0, steps = 0
+
+    /// The run file's per-worker keys ("b2.busy_s", ...; `seconds`: the epoch's wall time).
+    func report(into out: inout [String: Double], key: String, seconds: Double) {
+        out[key + ".busy_s"] = Double(busy) / 1e9
+        out[key + ".wait_input_s"] = Double(waitInput) / 1e9
+        out[key + ".wait_output_s"] = Double(waitOutput) / 1e9
+        out[key + ".bytes_per_step"] = Double(bytes) / Double(max(1, steps))
+        out[key + ".utilisation"] = seconds > 0 ? Double(busy) / 1e9 / seconds : 0
+    }
+}
 
 /// What the workers share, under one lock: the stop point, the reported stop, and each worker's results
 /// (recorded by that worker when it finishes, read after every worker has).

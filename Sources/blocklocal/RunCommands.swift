@@ -37,17 +37,8 @@ struct RunCommand: ParsableCommand {
             catch { throw ValidationError("--config \(config): not a run config (\(error)); write one with `sweep --slurm` or use the flags") }
         } else { parsed = try train.runConfig() }
         try pipeline.check(parsed.parallel)
-        func resolve() throws -> RunConfig {
-            let (config, balance) = try BalancedSplit.resolve(parsed, profiles: store.results + "/profiles")
-            if let balance { print(balance) }
-            return config
-        }
-        guard parsed.parallel == .mpi else { try execute(resolve(), session: nil); return }
-        try MPIJob.run(blocks: parsed.blocks) { session in
-            let config = try session.agree(resolve)   // rank 0's cut on every rank
-            if session.isRoot { try execute(config, session: session) }
-            else { try MPIRank.serve(config, dataStore: data.store, fetch: data.fetchOptions, execution: pipeline.settings(threads: exec.threads, session: session)) }
-        }
+        try MPIJob.dispatch(parsed, profiles: store.results + "/profiles", data: data,
+                            execution: { [pipeline, exec] in pipeline.settings(threads: exec.threads, session: $0) }) { try execute($0, session: $1) }
     }
 
     func execute(_ config: RunConfig, session: MPISession?) throws {
@@ -215,7 +206,9 @@ struct SweepCommand: ParsableCommand {
         let runner = SweepRunner(plan: plan, executor: executor, threads: exec.threads)
         runner.rerunFailed = rerunFailed
         if noMpi { runner.include = { $0.parallel != .mpi } }   // the Slurm arrays of MPI runs train those
-        runner.launchMPI = { c in try launchMPI(c) }
+        runner.launchMPI = { [store, data, exec] c in
+            try MPIRank.launch(c, executor: executor, results: store.results, dataDir: data.dataDir, threads: exec.threads)
+        }
         if isatty(1) == 1 && !worker { runner.live = { line in print("\r\u{1B}[2K" + line, terminator: ""); fflush(stdout) } }
         runner.log = { line in print((isatty(1) == 1 ? "\r\u{1B}[2K" : "") + (worker ? "[worker \(getpid())] " : "") + line); fflush(stdout) }
         try runner.run(shard: try shard.map { try Shard(parsing: $0) })
@@ -245,31 +238,6 @@ struct SweepCommand: ParsableCommand {
         let after = try SweepPlan(specs: specs.map { try SweepSpec(path: $0) }, profile: profile, profiles: store.results + "/profiles").counts(executor)
         print("sweep: " + ["done", "failed", "diverged", "partial", "missing"].compactMap { k in after[k].map { "\($0) \(k)" } }.joined(separator: ", "))
         if procs.contains(where: { $0.terminationStatus != 0 }) { throw ExitCode(procs.first { $0.terminationStatus != 0 }!.terminationStatus) }
-    }
-
-    /// A `parallel = "mpi"` run of a local sweep: `mpirun -np K` of this binary's `run --config`, the
-    /// sweep's threads split among the ranks; the outcome read from the store afterwards.
-    func launchMPI(_ c: RunConfig) throws -> RunOutcome {
-        let executor = RunExecutor(runsDirectory: store.runs, dataStore: data.store)
-        let dir = store.results + "/runs/.configs"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let file = dir + "/" + c.runID + ".json"
-        try c.canonicalJSON.write(toFile: file, atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["mpirun", "--oversubscribe", "-np", String(c.blocks), URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
-                       "run", "--config", file, "--threads-per-block", String(max(1, exec.threads / c.blocks)),
-                       "--results", store.results, "--data-dir", data.dataDir]
-        try p.run()
-        Interrupt.forward(to: [p.processIdentifier])
-        p.waitUntilExit()
-        if Interrupt.requested || p.terminationStatus == 130 { return .interrupted }
-        switch executor.status(c.runID) {
-        case "done": return .done(accuracy: (try? RunFile.summary(executor.finalPath(c.runID)).finalAccuracy ?? 0) ?? 0)
-        case "diverged": return .diverged("see \(executor.finalPath(c.runID))")
-        case "failed": return .failed("see \(executor.finalPath(c.runID))")
-        default: return .failed("mpirun exited with \(p.terminationStatus) (is Open MPI installed? `make deps`; as root Open MPI also needs OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1)")
-        }
     }
 
     func writeSlurm(_ plan: SweepPlan) throws {

@@ -124,18 +124,8 @@ struct TrainCommand: ParsableCommand {
         exec.apply()
         let parsed = try train.runConfig()
         try pipeline.check(parsed.parallel)
-        let profiles = (ProcessInfo.processInfo.environment["BLOCKLOCAL_RESULTS"] ?? "results") + "/profiles"
-        func resolve() throws -> RunConfig {
-            let (config, balance) = try BalancedSplit.resolve(parsed, profiles: profiles)
-            if let balance { print(balance) }
-            return config
-        }
-        guard parsed.parallel == .mpi else { try train(resolve(), session: nil); return }
-        try MPIJob.run(blocks: parsed.blocks) { session in
-            let config = try session.agree(resolve)   // rank 0's cut on every rank
-            if session.isRoot { try train(config, session: session) }
-            else { try MPIRank.serve(config, dataStore: data.store, fetch: data.fetchOptions, execution: pipeline.settings(threads: exec.threads, session: session)) }
-        }
+        try MPIJob.dispatch(parsed, profiles: (ProcessInfo.processInfo.environment["BLOCKLOCAL_RESULTS"] ?? "results") + "/profiles", data: data,
+                            execution: { [pipeline, exec] in pipeline.settings(threads: exec.threads, session: $0) }) { try train($0, session: $1) }
     }
 
     func train(_ config: RunConfig, session: MPISession?) throws {

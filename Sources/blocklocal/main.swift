@@ -18,7 +18,8 @@ if environment["BLOCKLOCAL_NO_REEXEC"] == nil,
 
 // Errors: one line on stderr, no usage footer after it; exit 1 for every user error (ArgumentParser's 64
 // included), 2 for data and I/O errors, 130 when interrupted. Under an MPI launcher, ranks other than 0
-// stay quiet about errors every rank meets alike (bad flags): rank 0 says it once.
+// stay quiet about errors every rank meets alike (bad flags) and exit 0: rank 0 says it once and its
+// status is the job's (a rank exiting 1 first could make the launcher stop rank 0 before it printed).
 do {
     var command = try Blocklocal.parseAsRoot()
     try command.run()
@@ -26,7 +27,7 @@ do {
     let code = Blocklocal.exitCode(for: error)
     if code == .success { Blocklocal.exit(withError: error) }   // --help, --version
     let message = Blocklocal.message(for: error)
-    let quiet = (Launcher.detect()?.rank ?? 0) > 0 && !(error is MPIJob.RankFailure)
+    let quiet = (Launcher.detect()?.rank ?? 0) > 0 && !(error is MPIJob.RankFailure) && !(error is ExitCode)
     if !message.isEmpty && !quiet { FileHandle.standardError.write(Data("Error: \(message)\n".utf8)) }
-    exit(code.rawValue == ExitCode.validationFailure.rawValue ? 1 : code.rawValue)
+    exit(quiet ? 0 : code.rawValue == ExitCode.validationFailure.rawValue ? 1 : code.rawValue)
 }

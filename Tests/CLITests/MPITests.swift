@@ -195,6 +195,53 @@ final class MPITests: XCTestCase {
         XCTAssertEqual((json["mpiBytesPerStep"] as? [String: Double])?.count, 3)
     }
 
+    /// A spec with `parallel = "mpi"` in a local sweep: the sweep starts each run with `mpirun -np K` and
+    /// the runs are stored as MPI runs; a second sweep finds them done.
+    func testLocalSweepLaunchesMPIRuns() throws {
+        guard mpirun != nil else { throw XCTSkip("mpirun not found (make deps installs openmpi-bin)") }
+        let dir = try tmp(); defer { try? FileManager.default.removeItem(at: dir) }
+        try """
+        [experiment]
+        name = "mpi"
+        [grid]
+        method = ["bll", "predsim"]
+        [fixed]
+        dataset = "s2s"
+        model = "transformer"
+        blocks = 2
+        layers = 2
+        d_model = 16
+        heads = 2
+        ffn = 32
+        epochs = 1
+        batch = 16
+        s2s_steps = 3
+        test_subset = 32
+        parallel = "mpi"
+        [profile.smoke]
+        epochs = 1
+        """.write(to: dir.appendingPathComponent("m.toml"), atomically: true, encoding: .utf8)
+        func sweep() throws -> (Int32, String) {
+            let p = Process()
+            p.executableURL = cli.binary; p.arguments = ["sweep", "m.toml", "--profile", "smoke"]; p.currentDirectoryURL = dir
+            var env = ProcessInfo.processInfo.environment
+            env["BLOCKLOCAL_NO_REEXEC"] = "1"; env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"; env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+            p.environment = env
+            let pipe = Pipe(); p.standardOutput = pipe; p.standardError = pipe
+            try p.run()
+            let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            return (p.terminationStatus, text)
+        }
+        let (status, out) = try sweep()
+        XCTAssertEqual(status, 0, out)
+        XCTAssertEqual(out.split(separator: "\n").filter { $0.contains("] done ") }.count, 2, out)
+        let list = try cli.run(["runs", "list", "--where", "parallel=mpi", "--format", "csv"], cwd: dir)
+        XCTAssertEqual(list.out.split(separator: "\n").filter { $0.contains(",done,") }.count, 2, list.out)
+        let again = try sweep()
+        XCTAssert(again.1.contains("2 runs (mpi, profile smoke): 2 done"), again.1)
+    }
+
     /// The pid of `rank` among the children of mpirun `parent` (Open MPI puts the rank in each child's environment).
     func rankPID(_ rank: Int, under parent: Int32) -> pid_t? {
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
