@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "MethodsTests", dependencies: ["Methods", "Datasets", "Engine"]),
         .testTarget(name: "SchedulingTests", dependencies: ["Scheduling", "MessagePassing", "Methods", "Datasets", "Engine"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Methods", "Engine", "Store", "Scheduling"]),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "Experiments", "Methods", "Engine", "Bench"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Experiments", "Methods", "Engine", "Bench", "Store"]),
         .testTarget(name: "CLITests", dependencies: ["blocklocal"]),
     ],
     swiftLanguageModes: [.v5]

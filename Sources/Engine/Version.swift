@@ -1,8 +1,7 @@
-// The engine's version, the run-file format version (a change invalidates run ids) and the CPU the
+// The engine's version and the CPU the
 // engine's own loops were compiled for (the Makefile's TARGET_CPU; recorded in every run's provenance).
 extension Engine {
     public static let version = "0.5.0"
-    public static let formatVersion = 1
 #if BLOCKLOCAL_TARGET_AVX512
     public static let buildTarget = "skylake-avx512 (AVX-512, FMA)"
 #elseif BLOCKLOCAL_TARGET_HASWELL

@@ -1,12 +1,29 @@
-// Provenance recorded in every run file: code (git commit, dirty flag and diff), toolchain, BLAS,
-// machine, dataset checksums, times. Anything that cannot be read is recorded as "unknown".
+// Provenance recorded in every run file, each value with its type: code (git commit, dirty flag and diff
+// of the binary's own source tree, not of the current directory), toolchain, BLAS, machine, dataset
+// checksums, execution counts. Anything that cannot be read is recorded as the text "unknown".
+//
+// Generated outputs (results/, paper/REPRODUCTION-*.md) never count as a dirty tree: a reproduction
+// writes them, and the next run's code is no different for it.
 
 import Engine
 import Foundation
+import Store
 
 public struct Provenance: Sendable {
-    public var values: [String: String]
+    public var values: [String: AttributeValue]
     public var gitDiff: String
+
+    public init(values: [String: AttributeValue], gitDiff: String) { self.values = values; self.gitDiff = gitDiff }
+
+    /// The repository this binary was built from: three levels above this source file.
+    static let sourceRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    /// Paths a reproduction writes; excluded from the dirty flag and the recorded diff.
+    static let generatedPaths = [":(exclude)results", ":(exclude)paper/REPRODUCTION*.md"]
 
     public static func collect(threads: Int, datasetChecksums: [String: String]) -> Provenance {
         func sh(_ args: [String]) -> String? {
@@ -17,21 +34,23 @@ public struct Provenance: Sendable {
             guard p.terminationStatus == 0 else { return nil }
             return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        let commit = sh(["git", "rev-parse", "HEAD"]) ?? "unknown"
-        let diff = commit == "unknown" ? "" : (sh(["git", "diff", "HEAD"]) ?? "")
-        var v: [String: String] = [
-            "git_commit": commit,
-            "git_dirty": commit == "unknown" ? "unknown" : (diff.isEmpty ? "false" : "true"),
-            "blocklocal_version": Engine.version,
-            "swift_version": sh(["swift", "--version"])?.split(separator: "\n").first.map(String.init) ?? "unknown",
-            "blas_config": Engine.blasConfig,
-            "blas_core": Engine.blasCore,
-            "engine_build_target": Engine.buildTarget,
-            "threads": String(threads),
-            "cpu": CPU.modelName,
-            "host": ProcessInfo.processInfo.hostName,
+        let git = ["git", "-C", sourceRoot]
+        let commit = FileManager.default.fileExists(atPath: sourceRoot + "/.git") ? (sh(git + ["rev-parse", "HEAD"]) ?? "unknown") : "unknown"
+        let diff = commit == "unknown" ? "" : (sh(git + ["diff", "HEAD", "--", "."] + generatedPaths) ?? "")
+        var v: [String: AttributeValue] = [
+            "git_commit": .text(commit),
+            "git_dirty": commit == "unknown" ? .text("unknown") : .bool(!diff.isEmpty),
+            "source_root": .text(sourceRoot),
+            "blocklocal_version": .text(Engine.version),
+            "swift_version": .text(sh(["swift", "--version"])?.split(separator: "\n").first.map(String.init) ?? "unknown"),
+            "blas_config": .text(Engine.blasConfig),
+            "blas_core": .text(Engine.blasCore),
+            "engine_build_target": .text(Engine.buildTarget),
+            "threads": .int(Int64(threads)),
+            "cpu": .text(CPU.modelName),
+            "host": .text(ProcessInfo.processInfo.hostName),
         ]
-        for (k, c) in datasetChecksums { v["dataset." + k] = c }
+        for (k, c) in datasetChecksums { v["dataset." + k] = .text(c) }
         return Provenance(values: v, gitDiff: diff)
     }
 }

@@ -6,6 +6,10 @@ import Foundation
 
 public struct RunRow: Codable, Sendable {
     public var id: String
+    /// The spec that planned the run and its replicate (the spec's `seed` axis); nil for runs not planned
+    /// by a sweep and for files written before they were recorded (format 1).
+    public var spec: String?
+    public var replicate: Int?
     public var status: String
     public var method: String
     public var model: String
@@ -24,7 +28,7 @@ public struct RunRow: Codable, Sendable {
 
 public enum RunBrowser {
     /// The columns `--where` and `--sort` accept, in display order.
-    public static let fields = ["id", "status", "method", "model", "dataset", "blocks", "seed", "profile", "parallel", "accuracy", "epochs", "wall_s", "date"]
+    public static let fields = ["id", "spec", "status", "method", "model", "dataset", "blocks", "replicate", "seed", "profile", "parallel", "accuracy", "epochs", "wall_s", "date"]
     public static let formats = ["table", "csv", "json"]
 
     public struct BadQuery: Error, CustomStringConvertible {
@@ -35,7 +39,7 @@ public enum RunBrowser {
         summaries.map { s in
             let c = s.config
             let width = c.map { $0.model.arch.hasPrefix("resnet") || $0.model.arch.hasPrefix("vgg") ? " w\(formatNumber($0.model.width))" : "" } ?? ""
-            return RunRow(id: s.id, status: s.status, method: c?.method.method.rawValue ?? "?", model: (c?.model.arch ?? "?") + width,
+            return RunRow(id: s.id, spec: s.origin?.spec, replicate: s.origin?.replicate, status: s.status, method: c?.method.method.rawValue ?? "?", model: (c?.model.arch ?? "?") + width,
                           dataset: c?.dataset ?? "?", blocks: c?.blocks ?? 0, seed: c?.seed ?? 0, profile: c?.profile ?? "",
                           parallel: c?.parallel?.rawValue ?? "sequential", accuracy: s.finalAccuracy.map { 100 * $0 }, epochs: s.epochs,
                           wallSeconds: s.seconds, date: String(s.ended.replacingOccurrences(of: "T", with: " ").prefix(16)))
@@ -48,6 +52,8 @@ public enum RunBrowser {
     public static func value(_ r: RunRow, _ field: String) -> String {
         switch field {
         case "id": return r.id
+        case "spec": return r.spec ?? "-"
+        case "replicate": return r.replicate.map(String.init) ?? "-"
         case "status": return r.status
         case "method": return r.method
         case "model": return r.model
@@ -98,6 +104,7 @@ public enum RunBrowser {
         func key(_ r: RunRow) -> Double? {
             switch field {
             case "blocks": return Double(r.blocks)
+            case "replicate": return Double(r.replicate ?? -1)
             case "seed": return Double(r.seed)
             case "epochs": return Double(r.epochs)
             case "accuracy": return r.accuracy ?? -1
@@ -126,7 +133,7 @@ public enum RunBrowser {
             let header = fields.map { $0 == "accuracy" ? "acc %" : $0 }
             let cells = rows.map { r in fields.map { f in f == "id" ? String(r.id.prefix(12)) : value(r, f) } }
             let widths = header.indices.map { i in max(header[i].count, cells.map { $0[i].count }.max() ?? 0) }
-            let numeric: Set<String> = ["blocks", "seed", "accuracy", "epochs", "wall_s"]
+            let numeric: Set<String> = ["blocks", "replicate", "seed", "accuracy", "epochs", "wall_s"]
             func line(_ c: [String]) -> String {
                 c.indices.map { i in
                     let pad = String(repeating: " ", count: widths[i] - c[i].count)

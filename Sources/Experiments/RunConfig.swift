@@ -1,6 +1,6 @@
 // RunConfig: everything that decides a training run, as one typed, canonical value. Its run id is the
 // sha256 of its canonical JSON (sorted keys, JSONEncoder's shortest round-trip number formatting) and the
-// engine's run-format version: the same config is the same id on every machine; any change is a new id.
+// id version: the same config is the same id on every machine; any change is a new id.
 
 import Crypto
 import Datasets
@@ -44,10 +44,29 @@ public struct RunConfig: Codable, Hashable, Sendable {
         return String(decoding: try! enc.encode(self), as: UTF8.self)
     }
 
-    /// 16 hex digits of sha256(canonical JSON + format version).
+    /// The version the run id hashes with the canonical JSON: it changes only when the meaning of a
+    /// config changes (so a stored run would no longer be what its config says), never with the run
+    /// file's layout (RunFile.formatVersion). 1 since 0.1.0; the ids of 0.5.0's configs are pinned (tests).
+    public static let idVersion = 1
+
+    /// 16 hex digits of sha256(canonical JSON + "\nformat " + idVersion).
     public var runID: String {
-        let digest = SHA256.hash(data: Data((canonicalJSON + "\nformat \(Engine.formatVersion)").utf8))
+        let digest = SHA256.hash(data: Data((canonicalJSON + "\nformat \(RunConfig.idVersion)").utf8))
         return digest.prefix(8).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Whether a flattened config key ("model.dModel", "s2sSteps") is read by this run: the model
+    /// fields of its architecture, its method's settings, its optimizer's and schedule's, the dataset's.
+    public func applies(_ key: String) -> Bool {
+        let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
+        switch parts[0] {
+        case "model": return parts.count == 2 && model.fieldsInUse.contains(parts[1])
+        case "method": return parts.count == 2 && method.fieldsInUse.contains(parts[1])
+        case "optimizer": return parts.count == 2 && optimizer.fieldsInUse.contains(parts[1])
+        case "s2sLength", "s2sSteps": return dataset == "s2s"
+        case "trainSubset", "augmentation": return dataset != "s2s"
+        default: return true
+        }
     }
 
     /// A short human label: "bll resnet18 fashion-mnist K=4 seed 0".

@@ -8,6 +8,7 @@ import Engine
 import Foundation
 import Methods
 import Scheduling
+import Store
 
 /// Ctrl-C: the first SIGINT asks the current runs to stop at the next batch (their last checkpoint
 /// stands); a second one exits at once. A process that supervises workers (`sweep --jobs N`, whose
@@ -114,18 +115,22 @@ public struct RunExecutor {
         }
     }
 
-    public func execute(_ config: RunConfig, threads: Int, rerunFailed: Bool = false,
+    public func execute(_ config: RunConfig, threads: Int, rerunFailed: Bool = false, origin: RunOrigin? = nil,
+                        onBatch: (Int, Int, Int) -> Void = { _, _, _ in },
                         progress: (EpochRecord) -> Void = { _ in }) throws -> RunOutcome {
-        try execute(config, execution: ExecutionSettings(threads: threads), rerunFailed: rerunFailed, progress: progress)
+        try execute(config, execution: ExecutionSettings(threads: threads), rerunFailed: rerunFailed, origin: origin,
+                    onBatch: onBatch, progress: progress)
     }
 
-    public func execute(_ config: RunConfig, execution: ExecutionSettings, rerunFailed: Bool = false,
+    /// `origin`: the sweep that planned the run, recorded in its file (nil for a single `run`/`train`).
+    public func execute(_ config: RunConfig, execution: ExecutionSettings, rerunFailed: Bool = false, origin: RunOrigin? = nil,
                         onBatch: (Int, Int, Int) -> Void = { _, _, _ in },
                         progress: (EpochRecord) -> Void = { _ in }) throws -> RunOutcome {
         let threads = execution.threads
         func provenance(_ checksums: [String: String]) -> Provenance {
             var p = Provenance.collect(threads: threads, datasetChecksums: checksums)
-            for (k, v) in execution.provenance(mode: config.parallel, blocks: config.blocks) { p.values[k] = v }
+            for (k, v) in execution.provenance(mode: config.parallel, blocks: config.blocks) { p.values[k] = .int(Int64(v)) }
+            if config.parallel == .mpi { p.values["mpi_launcher"] = .text(execution.session?.launcher.name ?? "?") }
             return p
         }
         try prepareStore()
@@ -147,7 +152,7 @@ public struct RunExecutor {
             case .notFound, .checksumMismatch, .sizeMismatch, .notCached: return .unavailable("\(e)")
             default:
                 try RunFile.write(finalPath(id), config: config, status: .failed, error: "\(e)", records: [],
-                                  provenance: provenance([:]), started: started, ended: Date())
+                                  provenance: provenance([:]), started: started, ended: Date(), origin: origin)
                 return .failed("\(e)")
             }
         }
@@ -157,7 +162,7 @@ public struct RunExecutor {
         catch let e as PipelineError { throw e }
         catch {
             try RunFile.write(finalPath(id), config: config, status: .failed, error: "\(error)", records: [],
-                              provenance: provenance([:]), started: started, ended: Date())
+                              provenance: provenance([:]), started: started, ended: Date(), origin: origin)
             return .failed("\(error)")
         }
         var records: [EpochRecord] = []
@@ -178,24 +183,24 @@ public struct RunExecutor {
         }
         var provenance = provenance(run.datasetChecksums)
         // the cut as resolved (a `balanced` split is computed from the model): the unit index each block starts at
-        provenance.values["block_starts"] = run.rule.blocks.map { String($0.range.lowerBound) }.joined(separator: ",")
-        provenance.values["block_units"] = run.rule.blocks.map(\.name).joined(separator: " | ")
+        provenance.values["block_starts"] = .ints(run.rule.blocks.map { Int64($0.range.lowerBound) })
+        provenance.values["block_units"] = .text(run.rule.blocks.map(\.name).joined(separator: " | "))
         let digest = Checkpoint.digest(run)
         switch result.status {
         case .interrupted: return .interrupted
         case .done:
             try RunFile.write(finalPath(id), config: config, status: .done, error: "", records: records,
-                              provenance: provenance, started: started, ended: Date(), stateDigest: digest)
+                              provenance: provenance, started: started, ended: Date(), stateDigest: digest, origin: origin)
             try? FileManager.default.removeItem(atPath: partialPath(id))
             return .done(accuracy: records.last?.testAccuracy ?? 0)
         case .failed:
             try RunFile.write(finalPath(id), config: config, status: .failed, error: "\(result.status)", records: records,
-                              provenance: provenance, started: started, ended: Date(), stateDigest: digest)
+                              provenance: provenance, started: started, ended: Date(), stateDigest: digest, origin: origin)
             try? FileManager.default.removeItem(atPath: partialPath(id))
             return .failed("\(result.status)")
         case .diverged:
             try RunFile.write(finalPath(id), config: config, status: .diverged, error: "\(result.status)", records: records,
-                              provenance: provenance, started: started, ended: Date(), stateDigest: digest)
+                              provenance: provenance, started: started, ended: Date(), stateDigest: digest, origin: origin)
             try? FileManager.default.removeItem(atPath: partialPath(id))
             return .diverged("\(result.status)")
         }

@@ -1,6 +1,9 @@
 // The run file, results/runs/<run id>.h5, written once by one writer (temporary name, then rename):
 //   attributes  run_id, status (done | failed | diverged), error, config_json, config.* (flattened),
-//               started, ended, provenance.*
+//               started, ended, provenance.*, origin.spec and origin.replicate (the sweep that planned it)
+//               format 2: every attribute with its type (integers int64, floats float64, bools as
+//               HDF5's FALSE/TRUE enum, which h5py reads as numpy.bool_, lists as 1-D arrays);
+//               format 1 (0.5.0) stored config.* and provenance.* as text; both are read
 //   /metrics    epoch, lr, test_accuracy, [test_sequence_accuracy], seconds, samples_per_second,
 //               loss/<term>, head_accuracy/<head>, diagnostics/<name>, pipeline/<block>.<measure>
 //               (pipelined runs: busy_s, wait_input_s, wait_output_s, bytes_per_step, utilisation)
@@ -15,6 +18,14 @@ import Store
 
 public enum RunStatusName: String, Codable, Sendable { case done, failed, diverged }
 
+/// Which sweep planned a run: the spec's name and the replicate (the `seed` axis's value), so a browser
+/// can show them; not part of the config (a run shared by two specs keeps its one id and file).
+public struct RunOrigin: Sendable, Equatable {
+    public var spec: String
+    public var replicate: Int
+    public init(spec: String, replicate: Int) { self.spec = spec; self.replicate = replicate }
+}
+
 public struct RunSummary: Sendable {
     public var id: String
     public var status: String
@@ -27,12 +38,20 @@ public struct RunSummary: Sendable {
     public var started: String = ""
     public var ended: String = ""
     public var seconds: Double? = nil
+    /// The planning sweep, when the file records one (format 2 files written by a sweep).
+    public var origin: RunOrigin? = nil
+    /// The run-file format the file was written in (1: 0.5.0, text attributes).
+    public var formatVersion: Int = 1
 }
 
 public enum RunFile {
+    /// The layout written now; files of every earlier version are read. Not part of the run id
+    /// (RunConfig.idVersion), so a new layout keeps every run's id.
+    public static let formatVersion = 2
+
     public static func write(_ path: String, config: RunConfig, status: RunStatusName, error: String,
                              records: [EpochRecord], provenance: Provenance, started: Date, ended: Date,
-                             stateDigest: String? = nil) throws {
+                             stateDigest: String? = nil, origin: RunOrigin? = nil) throws {
         let tmp = FileManager.temporaryPath(for: path)
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         do {
@@ -43,8 +62,12 @@ public enum RunFile {
             try r.setAttribute("error", error)
             try r.setAttribute("label", config.label)
             try r.setAttribute("config_json", config.canonicalJSON)
-            try r.setAttribute("format_version", Engine.formatVersion)
-            for (k, v) in flatten(config) { try r.setAttribute("config." + k, v) }
+            try r.setAttribute("format_version", formatVersion)
+            for (k, v) in try AttributeEncoder.flatten(config) { try r.setAttribute("config." + k, v) }
+            if let origin {
+                try r.setAttribute("origin.spec", origin.spec)
+                try r.setAttribute("origin.replicate", origin.replicate)
+            }
             let iso = ISO8601DateFormatter()
             try r.setAttribute("started", iso.string(from: started))
             try r.setAttribute("ended", iso.string(from: ended))
@@ -123,12 +146,17 @@ public enum RunFile {
         let json = try r.stringAttribute("config_json")
         let config = try? JSONDecoder().decode(RunConfig.self, from: Data(json.utf8))
         let fin = try? r.group("final")
+        var origin: RunOrigin? = nil
+        if let spec = try? r.stringAttribute("origin.spec"), let rep = try? r.intAttribute("origin.replicate") {
+            origin = RunOrigin(spec: spec, replicate: rep)
+        }
         return RunSummary(id: try r.stringAttribute("run_id"), status: try r.stringAttribute("status"),
                           label: (try? r.stringAttribute("label")) ?? "", config: config,
                           finalAccuracy: try? fin?.doubleAttribute("test_accuracy"),
                           epochs: (try? fin?.intAttribute("epochs")) ?? 0, error: (try? r.stringAttribute("error")) ?? "",
                           started: (try? r.stringAttribute("started")) ?? "", ended: (try? r.stringAttribute("ended")) ?? "",
-                          seconds: try? fin?.doubleAttribute("seconds"))
+                          seconds: try? fin?.doubleAttribute("seconds"), origin: origin,
+                          formatVersion: (try? r.intAttribute("format_version")) ?? 1)
     }
 
     /// The sha256 of the run's final state (nil for files written before it was recorded).
@@ -139,25 +167,15 @@ public enum RunFile {
 
     public static func records(_ path: String) throws -> [EpochRecord] { try readMetrics(try HDF5File.open(path).root) }
 
-    /// The provenance attributes named (those a file lacks are left out).
-    public static func provenance(_ path: String, keys: [String]) throws -> [String: String] {
+    /// Every provenance attribute, as a person reads it (format 1 stored text, format 2 typed values).
+    public static func provenance(_ path: String) throws -> [(key: String, value: String)] {
         let r = try HDF5File.open(path).root
-        var out: [String: String] = [:]
-        for k in keys where r.hasAttribute("provenance." + k) { out[k] = try r.stringAttribute("provenance." + k) }
-        return out
+        return try r.attributeNames().filter { $0.hasPrefix("provenance.") }.sorted()
+            .map { (String($0.dropFirst("provenance.".count)), try r.attribute($0).description) }
     }
 
-    /// Config fields as "key" → text, for attributes a person can read in h5dump.
-    public static func flatten(_ c: RunConfig) -> [(String, String)] {
-        guard let obj = try? JSONSerialization.jsonObject(with: Data(c.canonicalJSON.utf8)) as? [String: Any] else { return [] }
-        var out: [(String, String)] = []
-        func walk(_ prefix: String, _ v: Any) {
-            if let d = v as? [String: Any] { for k in d.keys.sorted() { walk(prefix.isEmpty ? k : prefix + "." + k, d[k]!) } }
-            else { out.append((prefix, "\(v)")) }
-        }
-        walk("", obj)
-        return out
-    }
+    /// Config fields as "key" → typed value, in key order: what the file's config.* attributes hold.
+    public static func flatten(_ c: RunConfig) -> [(String, AttributeValue)] { (try? AttributeEncoder.flatten(c)) ?? [] }
 }
 
 extension FileManager {

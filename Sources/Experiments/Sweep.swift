@@ -35,7 +35,7 @@ public struct SweepPlan: Sendable {
             for r in try s.plan(profile: profile) {
                 let config = try profiles.map { try BalancedSplit.resolve(r.config, profiles: $0).config } ?? r.config
                 guard seen.insert(config.runID).inserted else { continue }
-                out.append(PlannedRun(index: out.count, replicate: r.replicate, config: config))
+                out.append(PlannedRun(index: out.count, replicate: r.replicate, config: config, spec: r.spec))
             }
         }
         runs = out
@@ -83,7 +83,7 @@ public final class SweepRunner {
             if c.parallel == .mpi, let launchMPI {
                 live?("[\(k + 1)/\(todo.count)] \(c.label): MPI, \(c.blocks) ranks")
                 outcome = try launchMPI(c)
-            } else { outcome = try executor.execute(c, threads: threads, rerunFailed: rerunFailed) { rec in
+            } else { outcome = try executor.execute(c, threads: threads, rerunFailed: rerunFailed, origin: r.origin) { rec in
                 let loss = rec.losses.values.reduce(0, +)
                 let perEpoch = Date().timeIntervalSince(started) / Double(rec.epoch)
                 let eta = perEpoch * Double(c.epochs - rec.epoch)

@@ -20,6 +20,9 @@ public struct PlannedRun: Sendable {
     public let index: Int
     public let replicate: Int
     public let config: RunConfig
+    /// The name of the spec that planned it.
+    public var spec: String = ""
+    public var origin: RunOrigin { RunOrigin(spec: spec, replicate: replicate) }
 }
 
 public struct SweepSpec: Sendable {
@@ -149,7 +152,7 @@ public struct SweepSpec: Sendable {
             c.seed = SweepSpec.runSeed(replicate: replicate, c)
             do { try c.validate(); try SweepSpec.checkSplit(c) }
             catch { throw SpecError(file: file, line: combo.first?.1.line ?? doc.tableLines["grid"] ?? 0, message: "\(c.label): \(error)") }
-            runs.append(PlannedRun(index: runs.count, replicate: replicate, config: c))
+            runs.append(PlannedRun(index: runs.count, replicate: replicate, config: c, spec: name))
         }
         return runs
     }

@@ -107,6 +107,16 @@ public struct MethodConfig: Codable, Hashable, Sendable {
         }
     }
 
+    /// The fields (their Codable names) this config's method reads, `method` included.
+    public var fieldsInUse: Set<String> {
+        let camel = MethodConfig.keys(for: method).map { key -> String in
+            if key == "denoise" { return "denoiseWeight" }
+            let parts = key.split(separator: "_")
+            return String(parts[0]) + parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+        }
+        return Set(["method"] + camel)
+    }
+
     public mutating func apply(_ settings: [String: String]) throws {
         let allowed = MethodConfig.keys(for: method)
         for (key, value) in settings.sorted(by: { $0.key < $1.key }) {
@@ -156,6 +166,19 @@ public struct MethodConfig: Codable, Hashable, Sendable {
 }
 
 extension OptimizerConfig {
+    /// The fields (their Codable names) this optimizer and schedule read.
+    public var fieldsInUse: Set<String> {
+        var f: Set<String> = ["kind", "lr", "weightDecay", "noDecayOnNorm", "schedule", "warmupEpochs"]
+        if kind == .sgd { f.formUnion(["momentum", "nesterov"]) }
+        switch schedule {
+        case .constant: break
+        case .step: f.formUnion(["milestones", "gamma"])
+        case .cosine: f.insert("period")
+        case .cycle: f.insert("cyclePeak")
+        }
+        return f
+    }
+
     public static let keys = ["optimizer", "lr", "momentum", "nesterov", "weight_decay", "no_decay_on_norm",
                               "schedule", "milestones", "gamma", "warmup", "period", "cycle_peak"]
 

@@ -60,16 +60,15 @@ public struct ExecutionSettings: Sendable {
     }
 
     /// What a run file records of these settings.
-    public func provenance(mode: ParallelMode?, blocks: Int) -> [String: String] {
+    /// The execution's counts for the run file's provenance (the MPI launcher's name is `session`'s).
+    public func provenance(mode: ParallelMode?, blocks: Int) -> [String: Int] {
         let r = resolved(blocks: blocks)
         switch mode ?? .sequential {
-        case .sequential: return ["threads": String(threads)]
+        case .sequential: return ["threads": threads]
         case .pipeline:
-            return ["threads": String(threads), "pipeline_workers": String(r.workers),
-                    "threads_per_block": String(r.threadsPerBlock), "queue_depth": String(queueDepth)]
+            return ["threads": threads, "pipeline_workers": r.workers, "threads_per_block": r.threadsPerBlock, "queue_depth": queueDepth]
         case .mpi:
-            return ["mpi_ranks": String(blocks), "mpi_launcher": session?.launcher.name ?? "?",
-                    "threads_per_block": String(r.threadsPerBlock), "queue_depth": String(queueDepth)]
+            return ["mpi_ranks": blocks, "threads_per_block": r.threadsPerBlock, "queue_depth": queueDepth]
         }
     }
 }

@@ -183,6 +183,22 @@ public final class HDF5Object {
 
     public func hasAttribute(_ attr: String) -> Bool { H5Aexists(id, attr) > 0 }
 
+    /// The names of this object's attributes, in name order.
+    public func attributeNames() throws -> [String] {
+        final class Names { var list: [String] = [] }
+        let names = Names()
+        var idx: hsize_t = 0
+        let status = withExtendedLifetime(names) {
+            H5Aiterate2(id, H5_INDEX_NAME, H5_ITER_INC, &idx, { _, name, _, data in
+                guard let name, let data else { return -1 }
+                Unmanaged<Names>.fromOpaque(data).takeUnretainedValue().list.append(String(cString: name))
+                return 0
+            }, Unmanaged.passUnretained(names).toOpaque())
+        }
+        guard status >= 0 else { throw error("list attributes") }
+        return names.list
+    }
+
     public func stringAttribute(_ attr: String) throws -> String {
         guard hasAttribute(attr) else { throw error("find attribute \(attr)", hint: "the file lacks it") }
         let a = H5Aopen(id, attr, bl_h5p_default()); defer { H5Aclose(a) }
@@ -222,5 +238,81 @@ public final class HDF5Object {
         let d = H5Dopen2(id, path, bl_h5p_default())
         guard d >= 0 else { throw error("open dataset", child(path)) }
         return HDF5Object(file: file, id: d, name: child(path))
+    }
+
+    // MARK: typed attributes
+
+    /// A bool attribute: HDF5's enum {FALSE = 0, TRUE = 1} over int8, which h5py reads as numpy.bool_.
+    public func setAttribute(_ attr: String, _ value: Bool) throws {
+        let t = H5Tenum_create(bl_h5t_native_int8()); defer { H5Tclose(t) }
+        var f: Int8 = 0, tr: Int8 = 1
+        H5Tenum_insert(t, "FALSE", &f); H5Tenum_insert(t, "TRUE", &tr)
+        let space = H5Screate(H5S_SCALAR); defer { H5Sclose(space) }
+        var v: Int8 = value ? 1 : 0
+        try writeAttribute(attr, type: t, space: space) { a in H5Awrite(a, t, &v) }
+    }
+
+    /// A 1-D numeric attribute of any length, empty included (h5py reads an array, never a scalar).
+    public func setArrayAttribute<T: HDF5Element>(_ attr: String, _ values: [T]) throws {
+        var dims = [hsize_t(values.count)]
+        let space = H5Screate_simple(1, &dims, nil); defer { H5Sclose(space) }
+        try writeAttribute(attr, type: T.hdf5Type, space: space) { a in
+            values.isEmpty ? 0 : values.withUnsafeBufferPointer { H5Awrite(a, T.hdf5Type, $0.baseAddress) }
+        }
+    }
+
+    public func setAttribute(_ attr: String, _ value: AttributeValue) throws {
+        switch value {
+        case .int(let v): try setAttribute(attr, [v])
+        case .double(let v): try setAttribute(attr, [v])
+        case .bool(let v): try setAttribute(attr, v)
+        case .text(let v): try setAttribute(attr, v)
+        case .ints(let v): try setArrayAttribute(attr, v)
+        case .doubles(let v): try setArrayAttribute(attr, v)
+        }
+    }
+
+    /// Any attribute this module writes, read back with its type: strings, integers, floats, bools
+    /// (the enum above), scalars or 1-D arrays.
+    public func attribute(_ attr: String) throws -> AttributeValue {
+        guard hasAttribute(attr) else { throw error("find attribute \(attr)", hint: "the file lacks it") }
+        let a = H5Aopen(id, attr, bl_h5p_default()); defer { H5Aclose(a) }
+        let t = H5Aget_type(a); defer { H5Tclose(t) }
+        let space = H5Aget_space(a); defer { H5Sclose(space) }
+        let scalar = H5Sget_simple_extent_ndims(space) == 0
+        switch H5Tget_class(t) {
+        case H5T_STRING: return .text(try stringAttribute(attr))
+        case H5T_INTEGER:
+            let v = try numericAttribute(attr, as: Int64.self)
+            return scalar && v.count == 1 ? .int(v[0]) : .ints(v)
+        case H5T_FLOAT:
+            let v = try numericAttribute(attr, as: Double.self)
+            return scalar && v.count == 1 ? .double(v[0]) : .doubles(v)
+        case H5T_ENUM:
+            var v: Int8 = 0
+            let native = H5Tenum_create(bl_h5t_native_int8()); defer { H5Tclose(native) }
+            var f: Int8 = 0, tr: Int8 = 1
+            H5Tenum_insert(native, "FALSE", &f); H5Tenum_insert(native, "TRUE", &tr)
+            guard scalar, H5Aread(a, native, &v) >= 0 else { throw error("read attribute \(attr) as a bool", hint: "it is an enum other than FALSE/TRUE") }
+            return .bool(v != 0)
+        default: throw error("read attribute \(attr)", hint: "its type is not one blocklocal writes")
+        }
+    }
+}
+
+/// An attribute's value with its type, as stored.
+public enum AttributeValue: Equatable, Sendable, CustomStringConvertible {
+    case int(Int64), double(Double), bool(Bool), text(String), ints([Int64]), doubles([Double])
+
+    /// How a person reads it: "128", "0.001", "true", "[100, 150]".
+    public var description: String {
+        switch self {
+        case .int(let v): return String(v)
+        case .double(let v): return v.isFinite && v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : "\(v)"
+        case .bool(let v): return v ? "true" : "false"
+        case .text(let v): return v
+        case .ints(let v): return "[" + v.map(String.init).joined(separator: ", ") + "]"
+        case .doubles(let v): return "[" + v.map { AttributeValue.double($0).description }.joined(separator: ", ") + "]"
+        }
     }
 }

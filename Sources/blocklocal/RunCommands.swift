@@ -97,7 +97,7 @@ struct RunsCommand: ParsableCommand {
             let keys = Array(Set(f[0].map(\.0) + f[1].map(\.0))).sorted()
             var same = 0
             for k in keys {
-                let a = f[0].first { $0.0 == k }?.1 ?? "-", b = f[1].first { $0.0 == k }?.1 ?? "-"
+                let a = f[0].first { $0.0 == k }?.1.description ?? "-", b = f[1].first { $0.0 == k }?.1.description ?? "-"
                 if a == b { same += 1 } else { row(k, a, b) }
             }
             print("(\(same) config fields the same)")
@@ -128,22 +128,40 @@ struct RunsCommand: ParsableCommand {
         func run() throws {
             let path = try Show.path(of: id, in: store.runs)
             let s = try RunFile.summary(path)
-            print("run \(s.id): \(s.label)\nstatus: \(s.status)\(s.error.isEmpty ? "" : " (\(s.error))")\nfile: \(path)")
-            if let c = s.config { print("config:"); for (k, v) in RunFile.flatten(c) { print("  \(k) = \(v)") } }
-            let p = try RunFile.provenance(path, keys: ["threads", "pipeline_workers", "threads_per_block", "queue_depth", "block_starts", "block_units",
-                                                       "mpi_ranks", "mpi_launcher"])
+            print("run \(s.id): \(s.label)")
+            if let o = s.origin { print("planned by: spec \(o.spec), replicate \(o.replicate)") }
+            print("status: \(s.status)\(s.error.isEmpty ? "" : " (\(s.error))")\nfile: \(path) (run-file format \(s.formatVersion))")
+            if let c = s.config {
+                let all = RunFile.flatten(c), used = all.filter { c.applies($0.0) }
+                print("config (the fields this \(c.method.method.rawValue) run on \(c.model.arch) reads; \(all.count - used.count) others keep defaults it ignores):")
+                for (k, v) in used { print("  \(k) = \(v)") }
+            }
+            let prov = try RunFile.provenance(path)
+            let p = Dictionary(prov, uniquingKeysWith: { a, _ in a })
             if let ranks = p["mpi_ranks"] {
                 print("execution: MPI, \(ranks) ranks (\(p["mpi_launcher"] ?? "?")) × \(p["threads_per_block"] ?? "?") engine thread(s), queue depth \(p["queue_depth"] ?? "?")")
             } else if let workers = p["pipeline_workers"] {
                 print("execution: pipelined, \(workers) workers × \(p["threads_per_block"] ?? "?") engine thread(s), queue depth \(p["queue_depth"] ?? "?")")
             } else if let threads = p["threads"] { print("execution: sequential, \(threads) engine thread(s)") }
             if let starts = p["block_starts"] { print("blocks start at units \(starts): \(p["block_units"] ?? "")") }
-            if let digest = RunFile.stateDigest(path) { print("final state sha256: \(digest)") }
-            print("epoch".padded(6) + "test acc".leftPadded(10) + "loss".leftPadded(10) + "s".leftPadded(8))
-            for r in try RunFile.records(path) {
-                print("\(r.epoch)".padded(6) + String(format: "%.4f", r.testAccuracy).leftPadded(10)
+            if !s.started.isEmpty { print("trained: \(s.started) to \(s.ended)\(s.seconds.map { String(format: ", %.1f s of epochs", $0) } ?? "")") }
+            print("provenance:")
+            let shown: Set<String> = ["threads", "pipeline_workers", "threads_per_block", "queue_depth", "block_starts", "block_units", "mpi_ranks", "mpi_launcher"]
+            for (k, v) in prov where !shown.contains(k) { print("  \(k) = \(v)") }
+            if let digest = RunFile.stateDigest(path) { print("  final state sha256 = \(digest)") }
+            let records = try RunFile.records(path)
+            print("epoch".padded(6) + "test acc %".leftPadded(11) + "loss".leftPadded(10) + "s".leftPadded(8))
+            for r in records {
+                print("\(r.epoch)".padded(6) + String(format: "%.2f", 100 * r.testAccuracy).leftPadded(11)
                       + String(format: "%.4f", r.losses.values.reduce(0, +)).leftPadded(10) + String(format: "%.1f", r.seconds).leftPadded(8))
                 if let line = pipelineLine(r.pipeline) { print(line) }
+            }
+            if let last = records.last, !(last.headAccuracy.isEmpty && last.diagnostics.isEmpty) {
+                print("per block, last epoch:")
+                for (k, v) in last.headAccuracy.sorted(by: { $0.key < $1.key }) { print("  head accuracy \(k) = \(String(format: "%.2f", 100 * v)) %") }
+                for (k, v) in last.diagnostics.sorted(by: { $0.key < $1.key }) {
+                    print("  \(k) = \(k.hasSuffix("_acc") ? String(format: "%.2f %%", 100 * v) : String(format: "%.4f", v))")
+                }
             }
         }
     }

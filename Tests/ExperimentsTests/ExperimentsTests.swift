@@ -141,7 +141,7 @@ final class ExperimentsTests: XCTestCase {
         XCTAssertEqual(b.map { $0.pipeline.keys.filter { $0.hasSuffix(".utilisation") }.count }, [2, 2, 2])
         XCTAssertTrue(a.allSatisfy(\.pipeline.isEmpty))
         let f = try HDF5File.open(cut.finalPath(c.runID))
-        XCTAssertEqual(try f.root.stringAttribute("provenance.threads_per_block"), "1")
+        XCTAssertEqual(try f.root.attribute("provenance.threads_per_block"), .int(1))
         XCTAssertEqual(try f.root.stringAttribute("config.parallel"), "pipeline")
         XCTAssertNotEqual(s.runID, c.runID, "pipelined runs are their own runs")
     }

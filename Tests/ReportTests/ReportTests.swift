@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import Store
 @testable import Report
 @testable import Experiments
 @testable import Methods
@@ -32,7 +33,7 @@ func putRun(_ dir: String, _ method: MethodName, _ dataset: String, _ model: Str
     }
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     try RunFile.write(dir + "/" + c.runID + ".h5", config: c, status: .done, error: "", records: records,
-                      provenance: Provenance(values: ["git_commit": "test"], gitDiff: ""), started: Date(), ended: Date())
+                      provenance: Provenance(values: ["git_commit": .text("test")], gitDiff: ""), started: Date(), ended: Date())
 }
 
 final class ReportTests: XCTestCase {

@@ -34,6 +34,18 @@ public struct ModelSpec: Codable, Hashable, Sendable {
 
     public var isSequence: Bool { arch == "transformer" }
 
+    /// The fields (their Codable names) that `build` reads for this architecture: what a person needs to
+    /// see of a run's model; the others keep their defaults and change nothing.
+    public var fieldsInUse: Set<String> {
+        let image: Set<String> = ["arch", "classes", "inChannels", "imageSize"]
+        switch arch {
+        case "mlp": return image.union(["hidden", "dropout"])
+        case "transformer": return ["arch", "classes", "layers", "dModel", "heads", "ffn", "vocabulary", "length", "causal"]
+        case let a where a.hasPrefix("resnet"): return image.union(["width", "stem"])
+        default: return image.union(["width", "batchNorm", "convBias", "vggHidden", "dropout"])
+        }
+    }
+
     public func validate() throws {
         func bad(_ n: String, _ v: Any, _ allowed: String) -> EngineError { .invalidArgument(name: n, value: "\(v)", allowed: allowed) }
         guard ModelSpec.architectures.contains(arch) else { throw bad("model", arch, ModelSpec.architectures.joined(separator: ", ")) }
