@@ -19,7 +19,7 @@
 SWIFT        ?= swift
 THREADS      ?= 2
 PROFILE      ?= quick
-BENCH_STEPS  ?= 5
+BENCH_STEPS  ?= $(if $(filter smoke,$(PROFILE)),2,5)
 BENCH_MODELS ?= r18_fm_w0.25 r18_fm_w1 r50_c10_w0.25 gpt_d64 mlp
 PARALLEL_PASSES ?= $(if $(filter smoke,$(PROFILE)),1,3)
 PARALLEL_STEPS  ?= $(if $(filter smoke,$(PROFILE)),3,8)
@@ -52,7 +52,7 @@ help:
 	@echo "make reproduce   run the main job (PROFILE=$(PROFILE))"
 	@echo "make test        build in release and run every test"
 	@echo "make test-slurm  the Slurm job-array script on a real one-node Slurm started here (root)"
-	@echo "make report      tables, figures, diff and paper/REPRODUCTION.md from stored runs (PROFILE=$(PROFILE))"
+	@echo "make report      tables, figures, diff and paper/REPRODUCTION-$(PROFILE).md from stored (and shipped) runs"
 	@echo "make figures     only the gnuplot figures"
 	@echo "make bench       engine throughput on the reference models -> results/bench/"
 	@echo "make bench-torch the same side by side with PyTorch on CPU, interleaved per model"
@@ -113,18 +113,24 @@ reproduce: build
 	mkdir -p results/bench
 	$(BIN) data fetch --all --skip-missing $(MIRROR_ARG)
 	$(BIN) sweep $(SPECS) --profile $(PROFILE) --threads $(THREADS) $(MIRROR_ARG)
-	$(BIN) bench --threads $(THREADS) --steps $(BENCH_STEPS) --out results/bench/engine.json
-	$(BIN) bench --methods --threads $(THREADS) --steps $(BENCH_STEPS) --out results/bench/methods.json
+	$(BIN) bench --threads $(THREADS) --steps $(BENCH_STEPS) --out results/bench/engine-$(PROFILE).json
+	$(BIN) bench --methods --threads $(THREADS) --steps $(BENCH_STEPS) --out results/bench/methods-$(PROFILE).json
 	$(MPI_ROOT_ENV) $(BIN) bench --parallel --transport mpi --models $(PARALLEL_MODELS) --max-blocks $(PARALLEL_MAX_K) --passes $(PARALLEL_PASSES) \
 	  --steps $(PARALLEL_STEPS) --out $(PARALLEL_OUT)
 	$(BIN) report --profile $(PROFILE) --parallel-bench $(PARALLEL_OUT)
-	@echo "report: paper/REPRODUCTION.md; tables: results/tables/; figures: results/figures/"
+	@echo "report: paper/REPRODUCTION-$(PROFILE).md; tables: results/tables/*-$(PROFILE)*; figures: results/figures/*-$(PROFILE)*"
 
-# Tables, figures, the diff and paper/REPRODUCTION.md from the stored runs (no training).
+# Tables, figures, the diff and paper/REPRODUCTION-$(PROFILE).md from the stored runs (no training). The
+# runs shipped with the repository (results/shipped/PROFILE, the ones the committed report was made from)
+# are merged into the store first by run id, never replacing a run already there, so a fresh clone's
+# `make report` regenerates the committed tables.
+SHIPPED := results/shipped/$(PROFILE)
 report: build
+	@if [ -d $(SHIPPED) ]; then $(BIN) runs collect $(SHIPPED); fi
 	$(BIN) report --profile $(PROFILE) --parallel-bench $(PARALLEL_OUT)
 
 figures: build
+	@if [ -d $(SHIPPED) ]; then $(BIN) runs collect $(SHIPPED); fi
 	$(BIN) figures --profile $(PROFILE) --parallel-bench $(PARALLEL_OUT)
 
 clean:

@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "MessagePassing", dependencies: ["CMPI"]),
         .target(name: "Scheduling", dependencies: ["Engine", "Methods", "MessagePassing", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Experiments", dependencies: [
-            "Engine", "Store", "Datasets", "Methods", "Scheduling", .product(name: "Crypto", package: "swift-crypto"),
+            "Engine", "Store", "Datasets", "Methods", "Scheduling", "Bench", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "Report", dependencies: ["Experiments", "Methods", "Datasets", "Engine", "Bench"]),
         .target(name: "Bench", dependencies: ["Engine", "Methods", "Scheduling", "MessagePassing", "Datasets"]),

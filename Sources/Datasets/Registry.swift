@@ -89,6 +89,9 @@ public struct DatasetDefinition: Sendable {
     public let classNames: [String]
     public let mean: [Float], std: [Float]
     public let augmentation: Augmentation
+    /// Training and test examples as published (Tiny-ImageNet: its validation set is the test set);
+    /// what a run's cost is estimated from before the data is loaded.
+    public let examples: (train: Int, test: Int)
     public let parse: @Sendable ([String: Data]) throws -> ImageDataset
 
     public var approximateBytes: Int { files.reduce(0) { $0 + ($1.size ?? 0) } }
@@ -125,6 +128,7 @@ public enum Registry {
             classNames: ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
             mean: [0.2860], std: [0.3530],
             augmentation: .none,
+            examples: (60_000, 10_000),
             parse: { try parseIDXDataset($0, classNames: ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]) })
     }()
 
@@ -139,6 +143,7 @@ public enum Registry {
         classNames: ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
         mean: [0.4914, 0.4822, 0.4465], std: [0.2470, 0.2435, 0.2616],
         augmentation: Augmentation(cropPadding: 4, horizontalFlip: true),
+        examples: (50_000, 10_000),
         parse: { try parseCIFAR10($0) })
 
     public static let tinyImageNet = DatasetDefinition(
@@ -152,6 +157,7 @@ public enum Registry {
         classNames: [],  // read from wnids.txt
         mean: [0.4802, 0.4481, 0.3975], std: [0.2770, 0.2691, 0.2821],
         augmentation: Augmentation(cropPadding: 4, horizontalFlip: true),
+        examples: (100_000, 10_000),
         parse: { try parseTinyImageNet($0) })
 
     /// The four IDX files of an MNIST-family dataset.

@@ -25,17 +25,25 @@ public struct Provenance: Sendable {
     /// Paths a reproduction writes; excluded from the dirty flag and the recorded diff.
     static let generatedPaths = [":(exclude)results", ":(exclude)paper/REPRODUCTION*.md"]
 
+    /// A command's trimmed standard output, or nil when it cannot run or fails.
+    static func sh(_ args: [String]) -> String? {
+        let p = Process(); p.executableURL = URL(fileURLWithPath: "/usr/bin/env"); p.arguments = args
+        let out = Pipe(); p.standardOutput = out; p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return nil }
+        let data = out.fileHandleForReading.readDataToEndOfFile(); p.waitUntilExit()
+        guard p.terminationStatus == 0 else { return nil }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The commit of the binary's source tree ("unknown" outside a git checkout); `short`: 7 digits.
+    public static func sourceCommit(short: Bool = false) -> String {
+        guard FileManager.default.fileExists(atPath: sourceRoot + "/.git") else { return "unknown" }
+        return sh(["git", "-C", sourceRoot, "rev-parse"] + (short ? ["--short"] : []) + ["HEAD"]) ?? "unknown"
+    }
+
     public static func collect(threads: Int, datasetChecksums: [String: String]) -> Provenance {
-        func sh(_ args: [String]) -> String? {
-            let p = Process(); p.executableURL = URL(fileURLWithPath: "/usr/bin/env"); p.arguments = args
-            let out = Pipe(); p.standardOutput = out; p.standardError = FileHandle.nullDevice
-            guard (try? p.run()) != nil else { return nil }
-            let data = out.fileHandleForReading.readDataToEndOfFile(); p.waitUntilExit()
-            guard p.terminationStatus == 0 else { return nil }
-            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        }
         let git = ["git", "-C", sourceRoot]
-        let commit = FileManager.default.fileExists(atPath: sourceRoot + "/.git") ? (sh(git + ["rev-parse", "HEAD"]) ?? "unknown") : "unknown"
+        let commit = sourceCommit()
         let diff = commit == "unknown" ? "" : (sh(git + ["diff", "HEAD", "--", "."] + generatedPaths) ?? "")
         var v: [String: AttributeValue] = [
             "git_commit": .text(commit),

@@ -61,6 +61,8 @@ public final class SweepRunner {
     /// How a `parallel = "mpi"` run is trained: by a launcher this process starts (mpirun -np K), since
     /// its ranks are processes of their own. Nil: in this process (which fails without a launcher).
     public var launchMPI: ((RunConfig) throws -> RunOutcome)? = nil
+    /// Learns from every run this runner finishes (and the store's done runs) to give an ETA.
+    public var estimator: CostEstimator? = nil
 
     public init(plan: SweepPlan, executor: RunExecutor, threads: Int) {
         self.plan = plan; self.executor = executor; self.threads = threads
@@ -73,11 +75,28 @@ public final class SweepRunner {
         var outcomes: [String: RunOutcome] = [:]
         let t0 = Date()
         var finished = 0
+        func skipped(_ status: String) -> Bool { status == "done" || status == "diverged" || (status == "failed" && !rerunFailed) }
+        var actual: [Double] = []   // seconds of the runs this runner trained
+        /// What is left after position k: the history's estimate of each run still to do, else the mean
+        /// of the runs trained here (nil before the first).
+        let pending = estimator == nil ? [] : todo.map { !skipped(executor.status($0.config.runID)) }   // checked once
+        func eta(after k: Int) -> Double? {
+            guard estimator != nil else { return nil }
+            let left = todo.indices.filter { $0 > k && pending[$0] }.map { todo[$0] }
+            guard !left.isEmpty else { return 0 }
+            let mean = actual.isEmpty ? nil : actual.reduce(0, +) / Double(actual.count)
+            var total = 0.0
+            for r in left {
+                guard let t = estimator?.fromHistory(r.config) ?? mean else { return nil }
+                total += t
+            }
+            return total
+        }
         for (k, r) in todo.enumerated() {
             if Interrupt.requested { break }
             let c = r.config
             let status = executor.status(c.runID)
-            if status == "done" || status == "diverged" || (status == "failed" && !rerunFailed) { continue }
+            if skipped(status) { continue }
             let started = Date()
             let outcome: RunOutcome
             if c.parallel == .mpi, let launchMPI {
@@ -87,13 +106,18 @@ public final class SweepRunner {
                 let loss = rec.losses.values.reduce(0, +)
                 let perEpoch = Date().timeIntervalSince(started) / Double(rec.epoch)
                 let eta = perEpoch * Double(c.epochs - rec.epoch)
-                self.live?("[\(k + 1)/\(todo.count)] \(c.label) epoch \(rec.epoch)/\(c.epochs) loss \(String(format: "%.3f", loss)) acc \(String(format: "%.3f", rec.testAccuracy)) eta \(Int(eta))s")
+                self.live?("[\(k + 1)/\(todo.count)] \(c.label) epoch \(rec.epoch)/\(c.epochs) loss \(String(format: "%.3f", loss)) acc \(String(format: "%.2f", 100 * rec.testAccuracy)) % eta \(CostEstimator.format(eta))")
             } }
             outcomes[c.runID] = outcome
             if outcome != .busy && outcome != .alreadyDone { finished += 1 }
             let elapsed = Int(Date().timeIntervalSince(t0))
+            if case .done = outcome {
+                actual.append(Date().timeIntervalSince(started))
+                if let s = try? RunFile.summary(executor.finalPath(c.runID)) { estimator?.record(s) }
+            }
+            let left = eta(after: k).map { "; ETA of the rest \(CostEstimator.format($0))" } ?? ""
             switch outcome {
-            case .done(let acc): log("[\(k + 1)/\(todo.count)] done \(c.runID) \(c.label): test acc \(String(format: "%.4f", acc)) (\(elapsed)s)")
+            case .done(let acc): log("[\(k + 1)/\(todo.count)] done \(c.runID) \(c.label): test acc \(String(format: "%.2f", 100 * acc)) % (\(elapsed) s\(left))")
             case .failed(let e): log("[\(k + 1)/\(todo.count)] FAILED \(c.runID) \(c.label): \(e)")
             case .diverged(let e): log("[\(k + 1)/\(todo.count)] diverged \(c.runID) \(c.label): \(e)")
             case .interrupted: log("[\(k + 1)/\(todo.count)] interrupted \(c.runID) \(c.label): its last checkpoint is kept")

@@ -81,7 +81,8 @@ public enum Speedup {
         return out
     }
 
-    public static func tables(_ r: ParallelBenchReport, _ agg: Aggregate) -> [ResultTable] {
+    /// `suffix`: appended to every name ("-quick": the profile whose report they belong to).
+    public static func tables(_ r: ParallelBenchReport, _ agg: Aggregate, suffix: String = "") -> [ResultTable] {
         var out: [ResultTable] = []
         for model in models(r) {
             let ks = Set(r.points.filter { $0.model == model }.map(\.blocks)).sorted()
@@ -95,7 +96,7 @@ public enum Speedup {
                 return rows
             }
             let over = ks.filter { $0 > r.cores }
-            out.append(ResultTable(name: "speedup-vs-k-\(model)", title: "Speedup against K, \(model) (\(r.cores) cores" + (over.isEmpty ? "" : "; K = \(over.map(String.init).joined(separator: ", ")) oversubscribed") + ")",
+            out.append(ResultTable(name: "speedup-vs-k-\(model)\(suffix)", title: "Speedup against K, \(model) (\(r.cores) cores" + (over.isEmpty ? "" : "; K = \(over.map(String.init).joined(separator: ", ")) oversubscribed") + ")",
                                    unit: "× over the same rule sequential on 1 thread (bp: over 1 thread); n = bench passes", columns: ks.map { "K=\($0)" }, rows: rows))
             // accuracy at K (pipelined runs) beside speedup at K
             guard let setting = settings[model] else { continue }
@@ -120,12 +121,12 @@ public enum Speedup {
     }
 
     /// One figure per model; returns the image paths.
-    public static func figures(_ r: ParallelBenchReport, dir: String) throws -> [String] {
+    public static func figures(_ r: ParallelBenchReport, dir: String, suffix: String = "") throws -> [String] {
         _ = try Figures.gnuplot()
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var out: [String] = []
         for model in models(r) {
-            let name = "speedup-vs-k-\(model)"
+            let name = "speedup-vs-k-\(model)\(suffix)"
             let ks = Set(r.points.filter { $0.model == model }.map(\.blocks)).sorted()
             var dat = "# per series: measured (K mean std oversubscribed), then modelled (K speedup); one block each\n"
             var plots: [String] = []

@@ -15,6 +15,10 @@ struct ReportOptions: ParsableArguments {
     @Option(help: "`blocklocal bench --parallel` results: the speedup table and figure (skipped when missing).")
     var parallelBench: String = "results/bench/parallel.json"
     var parallel: ParallelBenchReport? { Speedup.load(parallelBench) }
+    /// Appended to the name of every output that does not carry its profile otherwise ("-quick"), so a
+    /// report of one profile never overwrites another's (the committed quick results stay as they are
+    /// when `make reproduce PROFILE=smoke` runs).
+    var suffix: String { profile.map { "-" + $0 } ?? "" }
 }
 
 func loadAggregate(_ store: StoreOptions, _ r: ReportOptions) throws -> Aggregate {
@@ -37,36 +41,38 @@ func datasetAvailable(_ data: DataOptions) -> (String) -> Bool {
     }
 }
 
-func allTables(_ agg: Aggregate, _ reference: [ReferenceRow], parallel: ParallelBenchReport?) -> [ResultTable] {
-    [Tables.paperTable(name: "table1", title: "BLL poster Table 1: test accuracy", artefact: "table1", reference: reference, aggregate: agg, error: false),
-     Tables.paperTable(name: "bwbpf", title: "BWBPF table: test error", artefact: "bwbpf", reference: reference, aggregate: agg, error: true),
-     Tables.paperTable(name: "localloss-fmnist", title: "Nøkland & Eidnes, Fashion-MNIST: test error", artefact: "localloss-fmnist", reference: reference, aggregate: agg, error: true)]
+func allTables(_ agg: Aggregate, _ reference: [ReferenceRow], parallel: ParallelBenchReport?, suffix: String) -> [ResultTable] {
+    [Tables.paperTable(name: "table1" + suffix, title: "BLL poster Table 1: test accuracy", artefact: "table1", reference: reference, aggregate: agg, error: false),
+     Tables.paperTable(name: "bwbpf" + suffix, title: "BWBPF table: test error", artefact: "bwbpf", reference: reference, aggregate: agg, error: true),
+     Tables.paperTable(name: "localloss-fmnist" + suffix, title: "Nøkland & Eidnes, Fashion-MNIST: test error", artefact: "localloss-fmnist", reference: reference, aggregate: agg, error: true)]
         .filter { !$0.rows.isEmpty }
-        + Tables.accuracyVersusBlocks(agg) + Tables.throughput(agg) + (parallel.map { Speedup.tables($0, agg) } ?? [])
+        + Tables.accuracyVersusBlocks(agg) + Tables.throughput(agg) + (parallel.map { Speedup.tables($0, agg, suffix: suffix) } ?? [])
 }
 
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "report", abstract: "Aggregate the run store over seeds: tables, figures, the diff, and paper/REPRODUCTION.md.")
+        commandName: "report", abstract: "Aggregate the run store over seeds: tables, figures, the diff, and paper/REPRODUCTION-<profile>.md.")
     @OptionGroup var options: ReportOptions
     @OptionGroup var store: StoreOptions
     @OptionGroup var data: DataOptions
-    @Option(help: "The reproduction report to write.") var out: String = "paper/REPRODUCTION.md"
+    @Option(help: "The reproduction report to write (default: paper/REPRODUCTION-<profile>.md, or paper/REPRODUCTION.md for all profiles).")
+    var out: String?
     @Flag(help: "Skip the figures (no gnuplot needed).") var noFigures = false
 
     func run() throws {
         let agg = try loadAggregate(store, options)
         let reference = try ReferenceTable.load(options.reference)
         let parallel = options.parallel
-        let tables = allTables(agg, reference, parallel: parallel)
+        let out = self.out ?? "paper/REPRODUCTION\(options.suffix).md"
+        let tables = allTables(agg, reference, parallel: parallel, suffix: options.suffix)
         for t in tables { try t.write(to: options.tables) }
         let figures = noFigures ? [] : try Figures.renderAll(agg, dir: options.figures)
-            + (parallel.map { try Speedup.figures($0, dir: options.figures) } ?? [])
+            + (parallel.map { try Speedup.figures($0, dir: options.figures, suffix: options.suffix) } ?? [])
         let available = datasetAvailable(data)
         let diff = PaperDiff.diff(reference, agg, tolerance: options.tolerance, available: available)
-        try PaperDiff.markdown(diff).write(toFile: options.tables + "/diff.md", atomically: true, encoding: .utf8)
+        try PaperDiff.markdown(diff).write(toFile: options.tables + "/diff\(options.suffix).md", atomically: true, encoding: .utf8)
         let unavailable = Registry.all.map(\.name).filter { !available($0) }
-        let commit = (try? String(contentsOfFile: ".git/HEAD", encoding: .utf8)).map { _ in gitCommit() } ?? "unknown"
+        let commit = Provenance.sourceCommit(short: true)
         var report = ReproductionReport(aggregate: agg, tables: tables, figures: figures, diff: diff, unavailable: unavailable,
                                         commit: commit, reportPath: out)
         report.parallel = parallel
@@ -78,21 +84,13 @@ struct ReportCommand: ParsableCommand {
     }
 }
 
-func gitCommit() -> String {
-    let p = Process(); p.executableURL = URL(fileURLWithPath: "/usr/bin/env"); p.arguments = ["git", "rev-parse", "--short", "HEAD"]
-    let out = Pipe(); p.standardOutput = out; p.standardError = FileHandle.nullDevice
-    guard (try? p.run()) != nil else { return "unknown" }
-    let d = out.fileHandleForReading.readDataToEndOfFile(); p.waitUntilExit()
-    return p.terminationStatus == 0 ? String(decoding: d, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "unknown"
-}
-
 struct FiguresCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "figures", abstract: "Render every figure from the stored runs with gnuplot (no training).")
     @OptionGroup var options: ReportOptions
     @OptionGroup var store: StoreOptions
     func run() throws {
         let files = try Figures.renderAll(try loadAggregate(store, options), dir: options.figures)
-            + (options.parallel.map { try Speedup.figures($0, dir: options.figures) } ?? [])
+            + (options.parallel.map { try Speedup.figures($0, dir: options.figures, suffix: options.suffix) } ?? [])
         for f in files where f.hasSuffix(".png") { print(f) }
         print("\(files.count / 2) figures (PNG and SVG, with .dat and .gp beside them) in \(options.figures)")
     }

@@ -183,7 +183,7 @@ struct SweepCommand: ParsableCommand {
         commandName: "sweep", abstract: "Plan a grid from spec files and run what is missing (resumable; parallel; Slurm).")
     @Argument(help: "Spec files (TOML), e.g. paper/experiments/table1.toml.") var specs: [String]
     @Option(help: "Profile: one of the specs' [profile.NAME] tables (smoke, quick, paper).") var profile: String
-    @Flag(help: "List the runs and their status; run nothing.") var dryRun = false
+    @Flag(help: "List the runs, their status and estimated cost, and the sweep's wall time for --jobs and a Slurm array; run nothing.") var dryRun = false
     @Flag(help: "Run failed runs again.") var rerunFailed = false
     @Option(help: "Worker processes sharing the store (BLAS threads each = --threads / jobs).") var jobs: Int = 1
     @Option(help: "Run only shard i/n of the grid (runs whose index ≡ i mod n).") var shard: String?
@@ -211,10 +211,7 @@ struct SweepCommand: ParsableCommand {
         let counts = plan.counts(executor)
         let summary = ["done", "failed", "diverged", "partial", "damaged", "missing"].compactMap { k in counts[k].map { "\($0) \(k)" } }
         if !worker { print("\(plan.runs.count) runs (\(loaded.map(\.name).joined(separator: ", ")), profile \(profile)): \(summary.joined(separator: ", "))") }
-        if dryRun {
-            for r in plan.runs { print(r.config.runID.padded(18) + executor.status(r.config.runID).padded(10) + r.config.label) }
-            return
-        }
+        if dryRun { return try printPlan(plan, executor) }
         if slurm { return try writeSlurm(plan) }
         try executor.prepareStore()
         Interrupt.install()
@@ -223,6 +220,7 @@ struct SweepCommand: ParsableCommand {
         exec.apply()
         let runner = SweepRunner(plan: plan, executor: executor, threads: exec.threads)
         runner.rerunFailed = rerunFailed
+        runner.estimator = CostEstimator(summaries: RunStore(directory: store.runs).summaries(), threads: exec.threads)
         if noMpi { runner.include = { $0.parallel != .mpi } }   // the Slurm arrays of MPI runs train those
         runner.launchMPI = { [store, data, exec] c in
             try MPIRank.launch(c, executor: executor, results: store.results, dataDir: data.dataDir, threads: exec.threads)
@@ -235,6 +233,32 @@ struct SweepCommand: ParsableCommand {
             let after = plan.counts(executor)
             print("sweep: " + ["done", "failed", "diverged", "partial", "missing"].compactMap { k in after[k].map { "\($0) \(k)" } }.joined(separator: ", "))
         }
+    }
+
+    /// The dry run: every run with its status and estimated cost, then the totals.
+    func printPlan(_ plan: SweepPlan, _ executor: RunExecutor) throws {
+        let perWorker = max(1, exec.threads / jobs)
+        Engine.configure(threads: perWorker)   // measure at the thread count each worker will have
+        let stored = Dictionary(RunStore(directory: store.runs).summaries().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let estimator = CostEstimator(summaries: Array(stored.values), threads: perWorker)
+        print("id".padded(18) + "status".padded(10) + "cost".leftPadded(12) + "  " + "from".padded(10) + "run")
+        var todo: [Double] = [], sources: [RunCost.Source: Int] = [:]
+        for r in plan.runs {
+            let status = executor.status(r.config.runID)
+            let cost = try estimator.estimate(r.config, stored: stored[r.config.runID])
+            let pending = !(status == "done" || status == "diverged" || (status == "failed" && !rerunFailed))
+            if pending { todo.append(cost.seconds); sources[cost.source, default: 0] += 1 }
+            print(r.config.runID.padded(18) + status.padded(10) + CostEstimator.format(cost.seconds).leftPadded(12) + "  "
+                  + cost.source.rawValue.padded(10) + r.config.label)
+        }
+        let total = todo.reduce(0, +)
+        let how = sources.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", ")
+        print("to run: \(todo.count) of \(plan.runs.count) runs, \(CostEstimator.format(total)) of training at \(perWorker) thread(s) each (estimates: \(how.isEmpty ? "none" : how))")
+        print("wall time: --jobs \(jobs): about \(CostEstimator.format(CostEstimator.wallTime(todo, slots: jobs)))"
+              + "; a Slurm array with \(parallel) tasks at once (--parallel): about \(CostEstimator.format(CostEstimator.wallTime(todo, slots: parallel)))"
+              + " if each task runs as fast as here")
+        print("(history: done runs of the same model, method, K and batch, scaled to epochs × samples; measured: \(2) steps on synthetic data here, "
+              + "pipelined and MPI runs timed sequentially, an upper bound)")
     }
 
     func runWorkers() throws {

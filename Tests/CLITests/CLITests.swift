@@ -169,10 +169,11 @@ final class SweepCLITests: XCTestCase {
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("killed/runs").path)
         XCTAssertFalse(files.contains { $0.contains(".tmp") || $0.contains(".partial") }, "\(files)")
         // identical results, run by run
-        // every column but the wall time and the date (CSV: id, status, method, ..., accuracy, epochs, wall_s, date)
+        // every column but the wall time and the date (CSV: id, spec, status, method, ..., accuracy, epochs, wall_s, date)
         let csv = { (results: String) throws -> Set<String> in
             let out = try CLI().run(["runs", "list", "--results", results, "--format", "csv"], cwd: dir).out
-            return Set(out.split(separator: "\n").dropFirst().map { $0.split(separator: ",").prefix(11).joined(separator: ",") })
+            XCTAssert(out.hasPrefix("id,spec,status,method,model,dataset,blocks,replicate,seed,profile,parallel,accuracy,epochs,wall_s,date\n"), out)
+            return Set(out.split(separator: "\n").dropFirst().map { $0.split(separator: ",").prefix(13).joined(separator: ",") })
         }
         let reference = try csv("ref")
         XCTAssertEqual(reference.filter { $0.contains(",done,") }.count, 6)
@@ -235,9 +236,22 @@ final class SweepCLITests: XCTestCase {
         let cli = CLI()
         let dir = try workspace(steps: 5)
         defer { try? FileManager.default.removeItem(at: dir) }
+        // the dry run estimates every run (nothing stored yet: measured) and the wall time for the workers
+        let plan = try cli.run(["sweep", "k.toml", "--profile", "smoke", "--jobs", "2", "--dry-run", "--results", "par"], cwd: dir)
+        XCTAssertEqual(plan.status, 0, plan.err)
+        XCTAssertEqual(plan.out.split(separator: "\n").filter { $0.contains(" missing ") && $0.contains(" measured ") }.count, 6, plan.out)
+        XCTAssert(plan.out.contains("to run: 6 of 6 runs") && plan.out.contains("wall time: --jobs 2: about "), plan.out)
         let r = try cli.run(["sweep", "k.toml", "--profile", "smoke", "--jobs", "2", "--results", "par"], cwd: dir)
         XCTAssertEqual(r.status, 0, r.err)
-        XCTAssertEqual(r.out.split(separator: "\n").filter { $0.contains("] done ") }.count, 6, "each run trained exactly once: \(r.out)")
+        let done = r.out.split(separator: "\n").filter { $0.contains("] done ") }
+        XCTAssertEqual(done.count, 6, "each run trained exactly once: \(r.out)")
+        XCTAssert(done.contains { $0.contains("ETA of the rest") }, "each worker gives an ETA once it has finished a run: \(r.out)")
         XCTAssert(r.out.contains("sweep: 6 done"), r.out)
+        // done runs are estimated by their own stored time; every one is recorded with its spec and replicate
+        let after = try cli.run(["sweep", "k.toml", "--profile", "smoke", "--dry-run", "--results", "par"], cwd: dir)
+        XCTAssertEqual(after.out.split(separator: "\n").filter { $0.contains(" done ") && $0.contains(" stored ") }.count, 6, after.out)
+        XCTAssert(after.out.contains("to run: 0 of 6 runs"), after.out)
+        let list = try cli.run(["runs", "list", "--results", "par", "--where", "spec=killable", "--format", "csv"], cwd: dir)
+        XCTAssertEqual(list.out.split(separator: "\n").count, 1 + 6, list.out)
     }
 }

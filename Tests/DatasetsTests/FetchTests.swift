@@ -125,7 +125,7 @@ final class FetchTests: XCTestCase {
                                      files: def.files.map { SourceFile(role: $0.role, filename: $0.filename,
                                                                        urls: ["http://127.0.0.1:\(port)/\($0.filename)"], size: nil, check: $0.check) },
                                      localDirectories: [], shape: def.shape, classNames: def.classNames, mean: def.mean, std: def.std,
-                                     augmentation: def.augmentation, parse: def.parse)
+                                     augmentation: def.augmentation, examples: def.examples, parse: def.parse)
         let store = DatasetStore(directory: cache.path)
         // truncate one file on the server: the download fails its checksum and is not kept
         let target = mirror.appendingPathComponent("te-img.gz")

@@ -35,7 +35,7 @@ enum Fixtures {
         }
         return DatasetDefinition(name: "tiny-idx", title: "fixture", homepage: "", files: files, localDirectories: [],
                                  shape: (1, size, size), classNames: ["a", "b", "c"], mean: [0.5], std: [0.25],
-                                 augmentation: .none, parse: { try Registry.parseIDXDataset($0, classNames: ["a", "b", "c"]) })
+                                 augmentation: .none, examples: (0, 0), parse: { try Registry.parseIDXDataset($0, classNames: ["a", "b", "c"]) })
     }
 
     /// A cifar-10-binary.tar.gz with `perBatch` images in each of the six batches.
@@ -60,6 +60,6 @@ enum Fixtures {
         return DatasetDefinition(name: "tiny-cifar", title: "fixture", homepage: "",
                                  files: [SourceFile(role: "archive", filename: "cifar-10-binary.tar.gz", urls: [], size: nil, check: .md5(checksum))],
                                  localDirectories: [], shape: real.shape, classNames: real.classNames, mean: real.mean, std: real.std,
-                                 augmentation: real.augmentation, parse: real.parse)
+                                 augmentation: real.augmentation, examples: real.examples, parse: real.parse)
     }
 }

@@ -52,7 +52,7 @@ final class TinyImageNetTests: XCTestCase {
         return DatasetDefinition(name: "tiny-tin", title: "fixture", homepage: "",
                                  files: [SourceFile(role: "archive", filename: "tiny-imagenet-200.zip", urls: [], size: nil, check: .md5(Checksum.md5.hex(zip)))],
                                  localDirectories: [], shape: real.shape, classNames: [], mean: real.mean, std: real.std,
-                                 augmentation: real.augmentation, parse: real.parse)
+                                 augmentation: real.augmentation, examples: real.examples, parse: real.parse)
     }
 
     func testZipOfJPEGsParsesWithLabelsAndLayout() throws {
