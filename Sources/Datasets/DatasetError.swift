@@ -1,6 +1,8 @@
 // Errors a user can meet while fetching, verifying, converting or loading data: each is one line
 // that names the dataset, file or source and says what to do next.
 
+import Engine
+
 public enum DatasetError: Error, CustomStringConvertible {
     case unknownDataset(String, known: [String])
     case checksumMismatch(dataset: String, file: String, source: String, algorithm: String, expected: String, actual: String)
@@ -16,7 +18,7 @@ public enum DatasetError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .unknownDataset(name, known):
-            return "unknown dataset '\(name)'; known: \(known.joined(separator: ", "))"
+            return "unknown dataset '\(name)'; known: \(known.joined(separator: ", "))\(Suggestion.phrase(name, in: known))"
         case let .checksumMismatch(d, f, src, algo, exp, act):
             return "\(d): \(f) from \(src) has \(algo) \(act), expected \(exp); the file is damaged or another version: delete it or fetch it again (`blocklocal data fetch \(d)`)"
         case let .sizeMismatch(d, f, src, exp, act):

@@ -57,7 +57,7 @@ public struct SweepSpec: Sendable {
                                 message: "unknown table [\(t)]; allowed: [experiment], [grid], [fixed], [method.NAME], [profile.NAME], [setting.NAME]")
             }
             if t.hasPrefix("method."), MethodName(rawValue: String(t.dropFirst(7))) == nil {
-                throw SpecError(file: file, line: doc.tableLines[t] ?? 0, message: "unknown method in [\(t)]; allowed: \(MethodName.list)")
+                throw SpecError(file: file, line: doc.tableLines[t] ?? 0, message: "unknown method in [\(t)]\(Suggestion.phrase(String(t.dropFirst(7)), in: MethodName.allCases.map(\.rawValue))); allowed: \(MethodName.list)")
             }
         }
         if let top = doc.tables[""]?.first {
@@ -72,7 +72,7 @@ public struct SweepSpec: Sendable {
         name = n; description = text("description") ?? ""; artefact = text("artefact") ?? ""
         for t in ["grid", "fixed"] + doc.tableOrder.filter({ $0.hasPrefix("profile.") || $0.hasPrefix("setting.") }) {
             for (k, v) in doc.tables[t] ?? [] where !SweepSpec.settingKeys.contains(k) && !(k == "setting" && !t.hasPrefix("setting.")) {
-                throw SpecError(file: file, line: v.line, message: "unknown key '\(k)' in [\(t)]; allowed: \(SweepSpec.settingKeys.joined(separator: ", "))")
+                throw SpecError(file: file, line: v.line, message: "unknown key '\(k)' in [\(t)]\(Suggestion.phrase(k, in: SweepSpec.settingKeys)); allowed: \(SweepSpec.settingKeys.joined(separator: ", "))")
             }
         }
         for (k, v) in doc.tables["grid"] ?? [] {

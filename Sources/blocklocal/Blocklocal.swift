@@ -9,6 +9,12 @@ struct Blocklocal: ParsableCommand {
         subcommands: [TrainCommand.self, RunCommand.self, RunsCommand.self, SweepCommand.self, ReportCommand.self, FiguresCommand.self, DiffCommand.self, DataCommand.self, BenchCommand.self, ModelCommand.self])
 }
 
+/// Defaults every command shares (one place, so `model describe` and `train` describe the same model).
+enum Defaults {
+    /// ResNet/VGG channel multiplier: narrow, so that a run fits 2 CPU cores.
+    static let width = 0.25
+}
+
 /// Options every training or benchmarking command shares.
 struct ExecOptions: ParsableArguments {
     @Option(help: "Engine worker threads (BLAS runs single-threaded inside each); results are bit-identical for the same count.")

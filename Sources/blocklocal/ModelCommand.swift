@@ -9,9 +9,9 @@ struct ModelCommand: ParsableCommand {
         commandName: "model", abstract: "Inspect the model families.", subcommands: [Describe.self])
 
     struct Describe: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print each unit's output shape, parameters and forward MACs.")
+        static let configuration = CommandConfiguration(abstract: "Print each unit's output shape, parameters and forward MACs; with --blocks, each block's training GFLOP (forward + backward + its head) and cost share.")
         @Argument(help: "Model: \(ModelSpec.architectures.joined(separator: ", ")).") var arch: String
-        @Option(help: "Channel multiplier (ResNet, VGG).") var width: Double = 1
+        @Option(help: "Channel multiplier (ResNet, VGG).") var width: Double = Defaults.width
         @Option(help: "Input channels.") var channels: Int = 1
         @Option(help: "Input height = width.") var size: Int = 28
         @Option(help: "Number of classes.") var classes: Int = 10
@@ -34,7 +34,7 @@ struct ModelCommand: ParsableCommand {
             let model = try spec.build(seed: 0)
             let shapes = try model.unitShapes(batch: 1), macs = model.unitMACs()
             if let k = blocks {
-                guard let m = MethodName(rawValue: method) else { throw ValidationError("invalid --method '\(method)': allowed \(MethodName.list)") }
+                guard let m = MethodName(rawValue: method) else { throw ValidationError("invalid --method '\(method)': allowed \(MethodName.list)\(Suggestion.phrase(method, in: MethodName.allCases.map(\.rawValue)))") }
                 let heads = Methods.headMACs(MethodConfig(method: m), classes: classes)
                 guard (1...4096).contains(batch) else { throw ValidationError("--batch must be between 1 and 4096, got \(batch)") }
                 var rule = try SplitRule(parsing: split)

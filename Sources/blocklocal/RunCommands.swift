@@ -47,11 +47,11 @@ struct RunCommand: ParsableCommand {
         let progress = ProgressLine(epochs: config.epochs, batch: config.batch)
         let outcome = try executor.execute(config, execution: pipeline.settings(threads: exec.threads, session: session), rerunFailed: true, onBatch: progress.update) { r in
             progress.clear()
-            print("  epoch \(r.epoch): loss \(String(format: "%.4f", r.losses.values.reduce(0, +))) test acc \(String(format: "%.4f", r.testAccuracy))")
+            print("  epoch \(r.epoch): loss \(String(format: "%.4f", r.losses.values.reduce(0, +))) test acc \(String(format: "%.2f", 100 * r.testAccuracy)) %")
             if let line = pipelineLine(r.pipeline) { print(line) }
         }
         switch outcome {
-        case .done(let acc): print("done: test accuracy \(String(format: "%.4f", acc)) → \(executor.finalPath(config.runID))")
+        case .done(let acc): print("done: test accuracy \(String(format: "%.2f", 100 * acc)) % → \(executor.finalPath(config.runID))")
         case .alreadyDone: print("already stored: \(executor.finalPath(config.runID))")
         case .failed(let e): throw ValidationError("run failed: \(e)")
         case .diverged(let e): print("diverged: \(e) (stored)")

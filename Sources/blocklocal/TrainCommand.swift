@@ -11,7 +11,7 @@ import Scheduling
 struct TrainOptions: ParsableArguments {
     @Option(help: "Learning rule: \(MethodName.list).") var method: String = "bp"
     @Option(help: "Model: \(ModelSpec.architectures.joined(separator: ", ")).") var model: String = "resnet18"
-    @Option(help: "Channel multiplier (ResNet, VGG).") var width: Double = 0.25
+    @Option(help: "Channel multiplier (ResNet, VGG).") var width: Double = Defaults.width
     @Option(help: "ResNet stem: cifar or imagenet.") var stem: String = "cifar"
     @Option(help: "Dataset: \(Registry.names.joined(separator: ", ")).") var dataset: String = "fashion-mnist"
     @Option(help: "Number of blocks K.") var blocks: Int = 1
@@ -49,7 +49,7 @@ struct TrainOptions: ParsableArguments {
 
     func methodConfig() throws -> MethodConfig {
         guard let m = MethodName(rawValue: method) else {
-            throw ValidationError("invalid --method '\(method)': allowed \(MethodName.list)")
+            throw ValidationError("invalid --method '\(method)': allowed \(MethodName.list)\(Suggestion.phrase(method, in: MethodName.allCases.map(\.rawValue)))")
         }
         var c = MethodConfig(method: m)
         try c.apply(keyValues(settings, "set"))
@@ -146,15 +146,17 @@ struct TrainCommand: ParsableCommand {
         let result = prepared.trainer.run(learner, data: trainingData, shouldStop: { Interrupt.requested }, onBatch: progress.update) { r in
             progress.clear()
             if !header {
-                print("epoch".padded(6) + "loss".leftPadded(9) + "test acc".leftPadded(10) + (r.testSequenceAccuracy != nil ? "seq acc".leftPadded(9) : "")
-                      + "   heads / diagnostics".padded(24) + "s".leftPadded(8) + "samples/s".leftPadded(11))
+                print("epoch".padded(6) + "loss".leftPadded(9) + "test acc %".leftPadded(11) + (r.testSequenceAccuracy != nil ? "seq acc %".leftPadded(10) : "")
+                      + "   heads % / diagnostics".padded(24) + "s".leftPadded(8) + "samples/s".leftPadded(11))
                 header = true
             }
             let loss = r.losses.values.reduce(0, +)
-            let extra = (r.headAccuracy.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.3f", $0.value))" }
-                         + r.diagnostics.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.3f", $0.value))" }).joined(separator: ", ")
-            print("\(r.epoch)".padded(6) + String(format: "%.4f", loss).leftPadded(9) + String(format: "%.4f", r.testAccuracy).leftPadded(10)
-                  + (r.testSequenceAccuracy.map { String(format: "%.4f", $0).leftPadded(9) } ?? "")
+            // accuracies in percent, other diagnostics (BLL's cosine) as they are
+            let extra = (r.headAccuracy.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.1f", 100 * $0.value))" }
+                         + r.diagnostics.sorted { $0.key < $1.key }.map { d in
+                             "\(d.key) \(d.key.hasSuffix("_acc") ? String(format: "%.1f", 100 * d.value) : String(format: "%.3f", d.value))" }).joined(separator: ", ")
+            print("\(r.epoch)".padded(6) + String(format: "%.4f", loss).leftPadded(9) + String(format: "%.2f", 100 * r.testAccuracy).leftPadded(11)
+                  + (r.testSequenceAccuracy.map { String(format: "%.2f", 100 * $0).leftPadded(10) } ?? "")
                   + "   " + extra.padded(21) + String(format: "%.1f", r.seconds).leftPadded(8) + String(format: "%.0f", r.samplesPerSecond).leftPadded(11))
             if let line = pipelineLine(r.pipeline) { print(line) }
         }

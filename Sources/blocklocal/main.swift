@@ -20,6 +20,29 @@ if environment["BLOCKLOCAL_NO_REEXEC"] == nil,
 // included), 2 for data and I/O errors, 130 when interrupted. Under an MPI launcher, ranks other than 0
 // stay quiet about errors every rank meets alike (bad flags) and exit 0: rank 0 says it once and its
 // status is the job's (a rank exiting 1 first could make the launcher stop rank 0 before it printed).
+/// A mistyped subcommand ("trian", "runs lst"): the one-line error naming the commands there and the
+/// closest one, or nil when the words before the first option name commands.
+func unknownSubcommand(_ args: [String]) -> String? {
+    var command: ParsableCommand.Type = Blocklocal.self
+    var path = ["blocklocal"]
+    for word in args {
+        let subs = command.configuration.subcommands
+        guard !subs.isEmpty, !word.hasPrefix("-") else { return nil }
+        if word == "help" { return nil }
+        guard let next = subs.first(where: { $0._commandName == word }) else {
+            let names = subs.map { $0._commandName }
+            return "unknown command '\(word)' for \(path.joined(separator: " "))\(Suggestion.phrase(word, in: names)); commands: \(names.joined(separator: ", "))"
+        }
+        command = next; path.append(word)
+    }
+    return nil
+}
+
+if let message = unknownSubcommand(Array(CommandLine.arguments.dropFirst())), Launcher.detect() == nil {
+    FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
+    exit(1)
+}
+
 do {
     var command = try Blocklocal.parseAsRoot()
     try command.run()

@@ -59,10 +59,19 @@ final class CLITests: XCTestCase {
             (["train", "--method", "bll", "--dataset", "s2s", "--blocks", "2", "--parallel", "pipeline", "--threads-per-block", "999"], "--threads-per-block '999': allowed 1..."),
             (["train", "--method", "bll", "--dataset", "s2s", "--blocks", "2", "--parallel", "threads"], "allowed sequential, pipeline, mpi"),
             (["train", "--method", "bll", "--dataset", "s2s", "--blocks", "2", "--epochs", "1", "--bogus"], "Unknown option '--bogus'"),
-            (["runs", "list", "--where", "colour=red"], "unknown field 'colour' for --where: allowed id, status, method"),
+            (["runs", "list", "--where", "colour=red"], "unknown field 'colour' for --where: allowed id, spec, status, method"),
+            // did you mean: subcommands, methods, models, datasets, method settings, spec keys
+            (["trian"], "unknown command 'trian' for blocklocal (did you mean 'train'?); commands: train, run"),
+            (["runs", "lst"], "unknown command 'lst' for blocklocal runs (did you mean 'list'?)"),
+            (["train", "--method", "predsm"], "(did you mean 'predsim'?)"),
+            (["model", "describe", "resnt18"], "(did you mean 'resnet18'?)"),
+            (["train", "--method", "bll", "--dataset", "fashion-mnst"], "(did you mean 'fashion-mnist'?)"),
+            (["train", "--method", "bll", "--set", "lamda=1", "--dataset", "s2s"], "(did you mean 'lambda'?)"),
+            (["sweep", "typo.toml", "--profile", "smoke", "--dry-run"], "unknown key 'epoch' in [fixed] (did you mean 'epochs'?)"),
             (["runs", "list", "--format", "xml"], "unknown --format 'xml': allowed table, csv, json"),
             (["train", "--method", "bll", "--dataset", "s2s", "--blocks", "2", "--workers", "2"], "--workers applies to --parallel pipeline only"),
         ]
+        try "[experiment]\nname = \"t\"\n[fixed]\nepoch = 2\n".write(to: tmp.appendingPathComponent("typo.toml"), atomically: true, encoding: .utf8)
         for (args, expected) in cases {
             let r = try run(args, cwd: tmp)
             XCTAssertEqual(r.status, 1, "\(args): every user error exits 1")
@@ -103,11 +112,18 @@ final class CLITests: XCTestCase {
         XCTAssert(measured.out.contains("x PyTorch 15000.0, measured in this run"), measured.out)
     }
 
+    /// One default width: `model describe` describes the model `train` trains (ResNet-18 w0.25: 16 channels in the stem).
+    func testModelDescribeAndTrainShareTheDefaultWidth() throws {
+        let d = try run(["model", "describe", "resnet18"])
+        XCTAssertEqual(d.status, 0, d.err)
+        XCTAssert(d.out.split(separator: "\n").contains { $0.hasPrefix("stem") && $0.contains("[16, 28, 28]") }, d.out)
+    }
+
     func testTrainS2SPrintsTokenAndSequenceAccuracy() throws {
         let r = try run(["train", "--method", "bwbpf", "--dataset", "s2s", "--blocks", "2", "--layers", "2", "--d-model", "16",
                          "--heads", "2", "--epochs", "2", "--s2s-steps", "5", "--batch", "16", "--test-subset", "64", "--lr", "3e-3"])
         XCTAssertEqual(r.status, 0, r.err)
-        XCTAssert(r.out.contains("seq acc") && r.out.contains("test sequences also seen in training"), r.out)
+        XCTAssert(r.out.contains("test acc %") && r.out.contains("seq acc %") && r.out.contains("test sequences also seen in training"), r.out)
         XCTAssertEqual(r.out.split(separator: "\n").filter { $0.hasPrefix("2 ") }.count, 1, r.out)
     }
 }

@@ -14,7 +14,10 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .invalidArgument(name, value, allowed):
-            return "invalid \(name) '\(value)': allowed \(allowed)"
+            // a list of names ("bp, fa, predsim") gets a suggestion for a near miss
+            let names = allowed.components(separatedBy: ", ").filter { !$0.isEmpty && !$0.contains(" ") }
+            let hint = names.count >= 2 && Double(value) == nil ? Suggestion.phrase(value, in: names) : ""
+            return "invalid \(name) '\(value)': allowed \(allowed)\(hint)"
         case let .shapeMismatch(layer, expected, got):
             return "shape mismatch in \(layer): expected \(expected), got \(got)"
         }
