@@ -102,12 +102,20 @@ public final class SweepRunner {
             if c.parallel == .mpi, let launchMPI {
                 live?("[\(k + 1)/\(todo.count)] \(c.label): MPI, \(c.blocks) ranks")
                 outcome = try launchMPI(c)
-            } else { outcome = try executor.execute(c, threads: threads, rerunFailed: rerunFailed, origin: r.origin) { rec in
-                let loss = rec.losses.values.reduce(0, +)
-                let perEpoch = Date().timeIntervalSince(started) / Double(rec.epoch)
-                let eta = perEpoch * Double(c.epochs - rec.epoch)
-                self.live?("[\(k + 1)/\(todo.count)] \(c.label) epoch \(rec.epoch)/\(c.epochs) loss \(String(format: "%.3f", loss)) acc \(String(format: "%.2f", 100 * rec.testAccuracy)) % eta \(CostEstimator.format(eta))")
-            } }
+            } else {
+                // on a terminal: one line redrawn per batch; in a log (or a worker): a line per epoch
+                let progress = BatchProgress(epochs: c.epochs, batch: c.batch), live = self.live
+                let head = "[\(k + 1)/\(todo.count)] \(c.label)"
+                outcome = try executor.execute(c, threads: threads, rerunFailed: rerunFailed, origin: r.origin, onBatch: { e, done, total in
+                    if let live, let line = progress.line(e, done, total) { live(head + " " + line) }
+                }) { rec in
+                    let loss = rec.losses.values.reduce(0, +)
+                    let perEpoch = Date().timeIntervalSince(started) / Double(rec.epoch)
+                    let eta = perEpoch * Double(c.epochs - rec.epoch)
+                    let line = "\(head) epoch \(rec.epoch)/\(c.epochs) loss \(String(format: "%.3f", loss)) acc \(String(format: "%.2f", 100 * rec.testAccuracy)) % (\(String(format: "%.0f", rec.samplesPerSecond)) samples/s) run ends in \(CostEstimator.format(eta))"
+                    if let live { live(line) } else if rec.epoch < c.epochs { self.log(line) }
+                }
+            }
             outcomes[c.runID] = outcome
             if outcome != .busy && outcome != .alreadyDone { finished += 1 }
             let elapsed = Int(Date().timeIntervalSince(t0))

@@ -186,23 +186,14 @@ func pipelineLine(_ p: [String: Double]) -> String? {
 /// to the epoch's end and the run's (epochs after this one estimated at this epoch's rate, evaluation
 /// not counted). Off a terminal (CI logs) it prints nothing: the per-epoch lines are the log.
 final class ProgressLine {
-    let epochs: Int, batch: Int
     /// Under an MPI launcher stdout is a pseudo-terminal that may end in a log file: per-epoch lines only.
     let live = isatty(1) == 1 && Launcher.detect() == nil
-    private var epochStart = Date(), epoch = 0, lastDraw = Date.distantPast
-    init(epochs: Int, batch: Int) { self.epochs = epochs; self.batch = batch }
+    let text: BatchProgress
+    init(epochs: Int, batch: Int) { text = BatchProgress(epochs: epochs, batch: batch) }
 
     func update(_ epoch: Int, _ done: Int, _ total: Int) {
-        guard live else { return }
-        if epoch != self.epoch { self.epoch = epoch; epochStart = Date() }
-        let now = Date()
-        guard now.timeIntervalSince(lastDraw) >= 0.5 || done == total else { return }
-        lastDraw = now
-        let elapsed = now.timeIntervalSince(epochStart), perBatch = elapsed / Double(max(1, done))
-        let epochLeft = perBatch * Double(max(0, total - done)), runLeft = epochLeft + perBatch * Double(total * (epochs - epoch))
-        func clock(_ s: Double) -> String { let t = Int(s.rounded()); return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60) }
-        print("\r\u{1B}[2K  epoch \(epoch)/\(epochs): \(done)/\(total) batches, " + String(format: "%.0f samples/s", Double(done * batch) / max(1e-9, elapsed))
-              + ", epoch ends in \(clock(epochLeft)), run in \(clock(runLeft))", terminator: "")
+        guard live, let line = text.line(epoch, done, total) else { return }
+        print("\r\u{1B}[2K  " + line, terminator: "")
         fflush(stdout)
     }
 
