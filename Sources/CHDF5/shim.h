@@ -12,6 +12,7 @@ BL_SHIM unsigned bl_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 BL_SHIM unsigned bl_h5f_acc_rdwr(void) { return H5F_ACC_RDWR; }
 BL_SHIM hid_t bl_h5p_dataset_create(void) { return H5P_DATASET_CREATE; }
 BL_SHIM hid_t bl_h5p_link_create(void) { return H5P_LINK_CREATE; }
+BL_SHIM hid_t bl_h5p_file_access(void) { return H5P_FILE_ACCESS; }
 BL_SHIM hid_t bl_h5t_native_uint8(void) { return H5T_NATIVE_UINT8; }
 BL_SHIM hid_t bl_h5t_native_int8(void) { return H5T_NATIVE_INT8; }
 BL_SHIM hid_t bl_h5t_native_int32(void) { return H5T_NATIVE_INT32; }

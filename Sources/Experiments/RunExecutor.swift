@@ -95,13 +95,27 @@ public struct RunExecutor {
     }
 
     /// The stored status of a run: "done", "failed", "diverged", "partial", "missing", or "damaged".
+    /// "damaged" is proven damage (HDF5File.condition, or a file that opens but is not this run's);
+    /// "unreadable" (the system refuses to read it) is never treated as damage: such a run is left alone.
     public func status(_ id: String) -> String {
         let fm = FileManager.default
         if fm.fileExists(atPath: finalPath(id)) {
-            guard let s = try? RunFile.summary(finalPath(id)), s.id == id else { return "damaged" }
-            return s.status
+            if let s = try? RunFile.summary(finalPath(id)) { return s.id == id ? s.status : "damaged" }
+            switch HDF5File.condition(finalPath(id)) {
+            case .unreadable: return "unreadable"
+            case .damaged: return "damaged"
+            case .readable: return (try? RunFile.summary(finalPath(id))).map { $0.id == id ? $0.status : "damaged" } ?? "damaged"
+            }
         }
         return fm.fileExists(atPath: partialPath(id)) ? "partial" : "missing"
+    }
+
+    /// Renames a damaged file to `<name>.damaged` (`.damaged-2`, ... when taken), out of the store's
+    /// listing but kept for whoever wants to look at it.
+    func moveAside(_ path: String) throws {
+        var target = path + ".damaged", n = 1
+        while FileManager.default.fileExists(atPath: target) { n += 1; target = path + ".damaged-\(n)" }
+        try FileManager.default.moveItemReplacing(path, target)
     }
 
     /// Temporaries of this run's file and checkpoint left by a writer killed mid-write. Called under the
@@ -141,7 +155,8 @@ public struct RunExecutor {
         switch status(id) {
         case "done", "diverged": return .alreadyDone
         case "failed" where !rerunFailed: return .alreadyDone
-        case "damaged": try? FileManager.default.removeItem(atPath: finalPath(id))   // never trusted: re-run
+        case "unreadable": return .unavailable("its run file \(finalPath(id)) cannot be read (permissions or I/O); left as is")
+        case "damaged": try moveAside(finalPath(id))   // never trusted, never deleted: kept beside, and the run trains again
         default: break
         }
         let started = Date()

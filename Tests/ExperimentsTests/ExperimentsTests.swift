@@ -193,6 +193,34 @@ final class ExperimentsTests: XCTestCase {
         XCTAssertEqual(RunStore(directory: e.runsDirectory).summaries().first?.status, "damaged")
         guard case .done = try e.execute(c, threads: 2) else { return XCTFail("a damaged run is run again") }
         XCTAssertEqual(e.status(c.runID), "done")
+        let aside = try Data(contentsOf: URL(fileURLWithPath: e.finalPath(c.runID) + ".damaged"))
+        XCTAssertEqual(aside, data.prefix(data.count / 3), "the damaged file is moved aside, never deleted")
+        XCTAssertEqual(RunStore(directory: e.runsDirectory).files().count, 1, "and out of the store's listing")
+        XCTAssertEqual(HDF5File.condition(e.finalPath(c.runID) + ".damaged"), .damaged("HDF5 cannot open it (truncated or corrupt)"))
+        XCTAssertEqual(HDF5File.condition(e.runsDirectory), .unreadable("Is a directory"), "what the system refuses to read is not damage")
+    }
+
+    /// A finished run held open by another HDF5 program (h5py in append mode takes HDF5's file lock) is
+    /// still read as done: the sweep neither deletes nor retrains it.
+    func testARunHeldOpenByAnotherProgramIsNotDamaged() throws {
+        let c = try SweepSpec(file: "t", text: tinySpec).plan(profile: "smoke")[0].config
+        let e = executor()
+        _ = try e.execute(c, threads: 2)
+        let before = try Data(contentsOf: URL(fileURLWithPath: e.finalPath(c.runID)))
+        let holder = Process(); holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        holder.arguments = ["-c", "import h5py, sys; f = h5py.File(sys.argv[1], 'a'); print('open', flush=True); sys.stdin.read()", e.finalPath(c.runID)]
+        let input = Pipe(), output = Pipe()
+        holder.standardInput = input; holder.standardOutput = output
+        try holder.run()
+        defer { try? input.fileHandleForWriting.close(); holder.waitUntilExit() }
+        XCTAssertEqual(String(decoding: output.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "open")
+        XCTAssertEqual(e.status(c.runID), "done")
+        XCTAssertEqual(try e.execute(c, threads: 2), .alreadyDone)
+        try input.fileHandleForWriting.close(); holder.waitUntilExit()
+        XCTAssertEqual(holder.terminationStatus, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: e.finalPath(c.runID) + ".damaged"))
+        XCTAssertEqual(try RunFile.summary(e.finalPath(c.runID)).status, "done")
+        _ = before
     }
 
     /// A damaged checkpoint and temporaries left by a killed writer: the run starts again and finishes,
@@ -249,7 +277,7 @@ final class ExperimentsTests: XCTestCase {
             catch { return "\(error)" }
         }
         let head = "[experiment]\nname = \"x\"\n"
-        XCTAssert(err(head + "[fixed]\nepochz = 3\n").hasPrefix("bad.toml:4: unknown key 'epochz' in [fixed]; allowed: method, model"))
+        XCTAssert(err(head + "[fixed]\nepochz = 3\n").hasPrefix("bad.toml:4: unknown key 'epochz' in [fixed] (did you mean 'epochs'?); allowed: method, model"))
         XCTAssert(err(head + "[fixed]\nepochs = \"three\"\n").contains("bad.toml:4: 'epochs' expects an integer"))
         XCTAssert(err(head + "[grid]\nseed = []\n").contains("bad.toml:4: axis 'seed' is empty"))
         XCTAssert(err(head + "[grid]\nseed = 3\n").contains("must be a list"))
