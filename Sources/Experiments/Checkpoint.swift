@@ -41,6 +41,8 @@ enum Checkpoint {
                 try r.write("state/\(i)", UnsafeBufferPointer(start: t.data, count: t.count), shape: [t.count])
             }
             try r.setAttribute("tensors", ts.count)
+            // what the state's bytes hash to: a resume restores only a checkpoint that still does
+            try r.setAttribute("state_sha256", digest(run))
             try r.write("optimizer_steps", run.rule.optimizers.map { Int64($0.steps) })
             let rngs = dropouts(run.model).flatMap { $0.rng.state }
             try r.write("dropout_rng", rngs.map { Int64(bitPattern: $0) })
@@ -63,10 +65,18 @@ enum Checkpoint {
             guard shape == [t.count] else { throw CheckpointMismatch(reason: "tensor \(i) has \(shape), expected [\(t.count)]") }
             v.withUnsafeBufferPointer { t.data.update(from: $0.baseAddress!, count: t.count) }
         }
+        if r.hasAttribute("state_sha256") {
+            guard try r.stringAttribute("state_sha256") == digest(run) else {
+                throw CheckpointMismatch(reason: "its state does not hash to the sha256 recorded when it was written (altered or damaged)")
+            }
+        }
         let steps = try r.read("optimizer_steps", as: Int64.self).values
+        guard steps.count == run.rule.optimizers.count, steps.allSatisfy({ $0 >= 0 }) else { throw CheckpointMismatch(reason: "optimizer step counts do not fit") }
         for (o, s) in zip(run.rule.optimizers, steps) { o.steps = Int(s) }
         let words = try r.read("dropout_rng", as: Int64.self).values.map { UInt64(bitPattern: $0) }
-        for (i, d) in dropouts(run.model).enumerated() { d.rng = RandomStream(state: Array(words[(i * 6)..<(i * 6 + 6)])) }
+        let drops = dropouts(run.model)
+        guard words.count == drops.count * 6 else { throw CheckpointMismatch(reason: "dropout streams do not fit") }
+        for (i, d) in drops.enumerated() { d.rng = RandomStream(state: Array(words[(i * 6)..<(i * 6 + 6)])) }
         if let s = run.data as? SequenceData, r.exists("s2s_seen") {
             s.restoreSeen(try r.read("s2s_seen", as: Int64.self).values.map { Int($0) })
         }

@@ -16,6 +16,12 @@ import Foundation
 import Methods
 import Store
 
+/// A run file or checkpoint whose contents do not hold together (a crafted or damaged file).
+public struct RunFileError: Error, CustomStringConvertible {
+    public let path: String, reason: String
+    public var description: String { "\(path): \(reason); the file is damaged or was not written by blocklocal" }
+}
+
 public enum RunStatusName: String, Codable, Sendable { case done, failed, diverged }
 
 /// Which sweep planned a run: the spec's name and the replicate (the `seed` axis's value), so a browser
@@ -116,14 +122,22 @@ public enum RunFile {
     static func readMetrics(_ r: HDF5Object) throws -> [EpochRecord] {
         let m = try r.group("metrics")
         let epochs = try m.read("epoch", as: Int32.self).values
-        func d(_ name: String) throws -> [Double] { try m.read(name, as: Double.self).values }
+        /// A series must hold one value per epoch: a crafted or damaged file is an error, never a crash.
+        func checked(_ name: String, _ v: [Double]) throws -> [Double] {
+            guard v.count == epochs.count else { throw RunFileError(path: r.file.path, reason: "metric \(name) has \(v.count) values for \(epochs.count) epochs") }
+            return v
+        }
+        func d(_ name: String) throws -> [Double] { try checked(name, m.read(name, as: Double.self).values) }
         let lr = try d("lr"), acc = try d("test_accuracy"), sec = try d("seconds"), sps = try d("samples_per_second")
         let seq = m.exists("test_sequence_accuracy") ? try d("test_sequence_accuracy") : nil
         func series(_ group: String) throws -> [[String: Double]] {
             var out = [[String: Double]](repeating: [:], count: epochs.count)
             guard m.exists(group) else { return out }
             let g = try m.group(group)
-            for k in g.members() { let v = try g.read(k, as: Double.self).values; for i in 0..<epochs.count where !v[i].isNaN { out[i][k] = v[i] } }
+            for k in g.members() {
+                let v = try checked(group + "/" + k, g.read(k, as: Double.self).values)
+                for i in 0..<epochs.count where !v[i].isNaN { out[i][k] = v[i] }
+            }
             return out
         }
         let losses = try series("loss"), heads = try series("head_accuracy"), diags = try series("diagnostics")

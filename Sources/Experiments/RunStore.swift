@@ -30,7 +30,13 @@ public struct RunStore {
         for src in sources {
             for path in RunStore(directory: src).files() {
                 guard let theirs = try? RunFile.summary(path) else { report.conflicts.append("\(path): unreadable, skipped"); continue }
-                let target = directory + "/" + theirs.id + ".h5"
+                // the target's name comes from the file: only an id that is the hash of the file's own
+                // config (16 hex digits, so never a path) names it
+                guard let config = theirs.config, config.runID == theirs.id else {
+                    report.conflicts.append("\(path): its run_id '\(theirs.id.prefix(40))' is not the id of its config; skipped")
+                    continue
+                }
+                let target = directory + "/" + config.runID + ".h5"
                 if let ours = try? RunFile.summary(target) {
                     if ours.status == "done" {
                         if theirs.status == "done" {

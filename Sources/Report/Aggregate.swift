@@ -54,6 +54,8 @@ public struct Aggregate: Sendable {
     /// Groups whose runs differ in more than the seed (e.g. the same setting in two specs with other
     /// optimizers): only the protocol with the most runs is aggregated; this counts the runs left out.
     public var leftOut: [GroupKey: Int] = [:]
+    /// Run files that could not be read (damaged or crafted), by path with the reason: left out, and said.
+    public var damaged: [(path: String, reason: String)] = []
 
     /// Reads every stored run (all profiles, or one). A group aggregates the seeds of one protocol:
     /// runs of the same key whose configs differ in anything but the seed are never pooled.
@@ -61,8 +63,11 @@ public struct Aggregate: Sendable {
         struct Run { var protocol_: String, final: Double, records: [EpochRecord], sps: Double }
         var grouped: [GroupKey: [Run]] = [:]
         var seconds = 0.0, runs = 0, failed = 0, diverged = 0, profiles = Set<String>()
+        var damaged: [(path: String, reason: String)] = []
         for path in store.files() {
-            guard let s = try? RunFile.summary(path), let c = s.config else { continue }
+            let s: RunSummary
+            do { s = try RunFile.summary(path) } catch { damaged.append((path, "\(error)")); continue }
+            guard let c = s.config else { damaged.append((path, "its config does not decode")); continue }
             if let profile, c.profile != profile { continue }
             switch s.status {
             case "failed": failed += 1; continue
@@ -70,7 +75,8 @@ public struct Aggregate: Sendable {
             case "done": break
             default: continue
             }
-            let records = try RunFile.records(path)
+            let records: [EpochRecord]
+            do { records = try RunFile.records(path) } catch { damaged.append((path, "\(error)")); continue }
             guard let last = records.last else { continue }
             let key = GroupKey(dataset: c.dataset, model: c.model.arch, width: c.dataset == "s2s" ? 1 : c.model.width,
                                method: c.method.method.rawValue, blocks: c.blocks, profile: c.profile, parallel: c.parallel?.rawValue ?? "")
@@ -91,7 +97,7 @@ public struct Aggregate: Sendable {
         }
         self.init(finals: finals, series: series, sps: sps)
         self.seconds = seconds; self.runs = runs; self.failed = failed; self.diverged = diverged; self.profiles = profiles
-        self.leftOut = leftOut
+        self.leftOut = leftOut; self.damaged = damaged
     }
 
     init(finals: [GroupKey: [Double]], series: [GroupKey: [[EpochRecord]]], sps: [GroupKey: [Double]]) {

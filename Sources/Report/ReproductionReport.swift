@@ -90,7 +90,8 @@ public struct ReproductionReport {
     }
 
     public func write() throws {
-        try FileManager.default.createDirectory(atPath: (reportPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let dir = (reportPath as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         try markdown.write(toFile: reportPath, atomically: true, encoding: .utf8)
     }
 }

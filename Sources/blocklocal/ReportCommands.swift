@@ -65,6 +65,9 @@ struct ReportCommand: ParsableCommand {
         let parallel = options.parallel
         let out = self.out ?? "paper/REPRODUCTION\(options.suffix).md"
         let tables = allTables(agg, reference, parallel: parallel, suffix: options.suffix)
+        try FileManager.default.createDirectory(atPath: options.tables, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent.isEmpty ? "." : (out as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
         for t in tables { try t.write(to: options.tables) }
         let figures = noFigures ? [] : try Figures.renderAll(agg, dir: options.figures)
             + (parallel.map { try Speedup.figures($0, dir: options.figures, suffix: options.suffix) } ?? [])
@@ -77,6 +80,7 @@ struct ReportCommand: ParsableCommand {
                                         commit: commit, reportPath: out)
         report.parallel = parallel
         try report.write()
+        for d in agg.damaged { print("warning: left out \(d.path): \(d.reason)") }
         if !agg.leftOut.isEmpty {
             print("warning: \(agg.leftOut.values.reduce(0, +)) run(s) differ from the rest of their group in more than the seed and are left out; see \(out)")
         }

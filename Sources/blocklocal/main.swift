@@ -2,7 +2,11 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Datasets
+import Experiments
 import MessagePassing
+import Scheduling
+import Store
 
 // OpenBLAS chooses its kernels when it loads: re-run once with a better core type if it
 // fell back to AVX2 on an AVX-512 CPU (see Engine/Core/CPU.swift). BLOCKLOCAL_NO_REEXEC=1 opts out.
@@ -43,14 +47,28 @@ if let message = unknownSubcommand(Array(CommandLine.arguments.dropFirst())), La
     exit(1)
 }
 
+/// Exit 2: the data or a file is at fault (damaged, unreadable, a failed download or write, a lost MPI
+/// peer), not the command line; an unknown dataset name is the user's (1).
+func isDataOrIOError(_ error: Error) -> Bool {
+    switch error {
+    case let d as DatasetError: if case .unknownDataset = d { return false } else { return true }
+    case is HDF5Error, is RunFileError, is MPISession.PeerFailure, is CocoaError: return true
+    default: return false
+    }
+}
+
 do {
     var command = try Blocklocal.parseAsRoot()
     try command.run()
 } catch {
     let code = Blocklocal.exitCode(for: error)
     if code == .success { Blocklocal.exit(withError: error) }   // --help, --version
-    let message = Blocklocal.message(for: error)
+    var message = Blocklocal.message(for: error)
+    if let e = error as? CocoaError {   // Foundation's file errors: the path and the system's reason, on one line
+        let reason = (e.userInfo[NSUnderlyingErrorKey] as? NSError)?.localizedDescription ?? e.localizedDescription
+        message = "\(e.filePath.map { "\($0.isEmpty ? "(empty path)" : $0): " } ?? "")\(reason)"
+    }
     let quiet = (Launcher.detect()?.rank ?? 0) > 0 && !(error is MPIJob.RankFailure) && !(error is ExitCode)
     if !message.isEmpty && !quiet { FileHandle.standardError.write(Data("Error: \(message)\n".utf8)) }
-    exit(quiet ? 0 : code.rawValue == ExitCode.validationFailure.rawValue ? 1 : code.rawValue)
+    exit(quiet ? 0 : isDataOrIOError(error) ? 2 : code.rawValue == ExitCode.validationFailure.rawValue ? 1 : code.rawValue)
 }

@@ -112,6 +112,35 @@ final class CLITests: XCTestCase {
         XCTAssert(measured.out.contains("x PyTorch 15000.0, measured in this run"), measured.out)
     }
 
+    /// A damaged or crafted file is a data error: exit 2, one line naming it; the format-1 files of 0.5.0
+    /// and today's files are listed side by side.
+    func testDamagedFilesExitTwoAndOldFilesStillList() throws {
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("blocklocal-cli-\(UUID().uuidString)")
+        let runs = tmp.appendingPathComponent("results/runs")
+        try FileManager.default.createDirectory(at: runs, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("fixtures/runs-format1")
+        for f in try FileManager.default.contentsOfDirectory(atPath: fixtures.path) {
+            try FileManager.default.copyItem(at: fixtures.appendingPathComponent(f), to: runs.appendingPathComponent(f))
+        }
+        let t = try run(["run", "--method", "bll", "--dataset", "s2s", "--blocks", "2", "--layers", "2", "--d-model", "16", "--heads", "2",
+                         "--epochs", "1", "--s2s-steps", "3", "--batch", "16", "--test-subset", "32"], cwd: tmp)
+        XCTAssertEqual(t.status, 0, t.err)
+        let list = try run(["runs", "list", "--format", "csv"], cwd: tmp)
+        XCTAssertEqual(list.status, 0, list.err)
+        XCTAssertEqual(list.out.split(separator: "\n").count, 1 + 3 + 1, list.out)
+        XCTAssertEqual(try run(["runs", "show", "0515fa"], cwd: tmp).status, 0)
+        try Data("not an HDF5 file at all".utf8).write(to: runs.appendingPathComponent("00000000000000aa.h5"))
+        let show = try run(["runs", "show", "00000000000000aa"], cwd: tmp)
+        XCTAssertEqual(show.status, 2, show.err)
+        XCTAssertEqual(show.err.split(separator: "\n").count, 1, show.err)
+        XCTAssert(show.err.contains("00000000000000aa.h5") && show.err.contains("no HDF5 signature"), show.err)
+        let report = try run(["report", "--no-figures", "--tables", "t", "--out", "r.md", "--parallel-bench", "none.json",
+                              "--reference", URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("paper/reference.csv").path], cwd: tmp)
+        XCTAssertEqual(report.status, 0, report.err)
+        XCTAssert(report.out.contains("warning: left out results/runs/00000000000000aa.h5"), report.out)
+    }
+
     /// One default width: `model describe` describes the model `train` trains (ResNet-18 w0.25: 16 channels in the stem).
     func testModelDescribeAndTrainShareTheDefaultWidth() throws {
         let d = try run(["model", "describe", "resnet18"])

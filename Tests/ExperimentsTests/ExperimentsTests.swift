@@ -118,6 +118,50 @@ final class ExperimentsTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: cut.partialPath(c.runID)))
     }
 
+    /// A checkpoint whose weights were altered, or whose metric series were cut short, is not resumed
+    /// (nor does it crash every retry): the run starts again and ends with the uninterrupted run's bits.
+    func testAlteredOrTruncatedCheckpointsStartAgain() throws {
+        var c = try SweepSpec(file: "t", text: tinySpec).plan(profile: nil)[3].config   // bll, K = 2
+        c.epochs = 3
+        let whole = executor("whole")
+        _ = try whole.execute(c, threads: 2)
+        let reference = try RunFile.records(whole.finalPath(c.runID))
+        let edits = [
+            "d = f['state/0']; v = d[...]; v[0] += 0.5; d[...] = v",                 // altered weights
+            "a = f['metrics/test_accuracy'][...]; del f['metrics/test_accuracy']; f['metrics/test_accuracy'] = a[:0]",   // a short series
+        ]
+        for (i, edit) in edits.enumerated() {
+            let e = executor("cut\(i)")
+            var calls = 0
+            Interrupt.requested = false
+            let first = try e.execute(c, threads: 2) { _ in calls += 1; if calls == 1 { Interrupt.requested = true } }
+            Interrupt.requested = false
+            XCTAssertEqual(first, .interrupted)
+            try h5py("import h5py, sys\nf = h5py.File(sys.argv[1], 'a')\n" + edit + "\nf.close()", e.partialPath(c.runID))
+            guard case .done = try e.execute(c, threads: 2) else { return XCTFail("edit \(i): the run finishes") }
+            let b = try RunFile.records(e.finalPath(c.runID))
+            XCTAssertEqual(b.map(\.losses), reference.map(\.losses), "edit \(i): started again from fresh weights, bit for bit")
+        }
+    }
+
+    func h5py(_ script: String, _ args: String...) throws {
+        let p = Process(); p.executableURL = URL(fileURLWithPath: "/usr/bin/python3"); p.arguments = ["-c", script] + args
+        let err = Pipe(); p.standardError = err
+        try p.run(); p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+    }
+
+    /// A run file whose metric series is shorter than its epoch list (crafted or damaged) is an error
+    /// that names it, never a crash; the report leaves it out and says so.
+    func testRunFileWithAShortSeriesIsAnErrorNotACrash() throws {
+        let plan = try SweepSpec(file: "t", text: tinySpec).plan(profile: "smoke")
+        let e = executor()
+        for r in plan.prefix(2) { _ = try e.execute(r.config, threads: 2) }
+        let bad = e.finalPath(plan[0].config.runID)
+        try h5py("import h5py, sys\nf = h5py.File(sys.argv[1], 'a')\ndel f['metrics/seconds']\nf['metrics/seconds'] = [1.0, 2.0, 3.0]\nf.close()", bad)
+        XCTAssertThrowsError(try RunFile.records(bad)) { XCTAssert("\($0)".contains("metric seconds has 3 values for 1 epochs"), "\($0)") }
+    }
+
     /// A pipelined run stopped after epoch 1 and resumed ends bit-identical to the sequential run on one
     /// thread, and its run file carries the per-block instrumentation and the execution settings.
     func testPipelinedRunResumesBitIdenticalToSequential() throws {
@@ -302,5 +346,19 @@ final class ExperimentsTests: XCTestCase {
         XCTAssertEqual(merged.summaries().count, 2)
         r = try merged.collect([b.runsDirectory])
         XCTAssertEqual(r.copied, 0); XCTAssertEqual(r.identical, 2)
+    }
+
+    /// A crafted file whose run_id is a path cannot make `collect` write outside the store.
+    func testCollectNeverWritesOutsideTheStore() throws {
+        let plan = try SweepSpec(file: "t", text: tinySpec).plan(profile: "smoke")
+        let a = executor("deep/a/runs")
+        _ = try a.execute(plan[0].config, threads: 2)
+        try h5py("import h5py, sys\nf = h5py.File(sys.argv[1], 'a')\nf.attrs['run_id'] = '../../escaped'\nf.close()", a.finalPath(plan[0].config.runID))
+        let merged = RunStore(directory: dir.appendingPathComponent("deep/m/runs").path)
+        let r = try merged.collect([a.runsDirectory])
+        XCTAssertEqual(r.copied, 0)
+        XCTAssertEqual(r.conflicts.count, 1); XCTAssert(r.conflicts[0].contains("is not the id of its config; skipped"), "\(r.conflicts)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("deep/escaped.h5").path))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("deep").path).sorted(), ["a", "m"])
     }
 }
