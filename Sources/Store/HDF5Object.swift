@@ -118,12 +118,20 @@ public final class HDF5Object {
     /// Reads a whole dataset: its values and shape.
     public func read<T: HDF5Element>(_ path: String, as: T.Type = T.self) throws -> (values: [T], shape: [Int]) {
         let (d, shape) = try openDataset(path, element: T.self); defer { H5Dclose(d) }
-        let n = shape.reduce(1, *)
-        var out = [T](unsafeUninitializedCapacity: n) { buf, count in
-            count = n
-            if n > 0 { _ = H5Dread(d, T.hdf5Type, bl_h5s_all(), bl_h5s_all(), bl_h5p_default(), buf.baseAddress) }
+        // the element count of a crafted shape can overflow or exceed memory: checked before allocating
+        var n = 1
+        for s in shape {
+            let (m, overflow) = n.multipliedReportingOverflow(by: s)
+            guard !overflow, s >= 0, m <= 1 << 34 else { throw error("read dataset", child(path), hint: "its shape \(shape) is not one blocklocal writes") }
+            n = m
         }
-        if n > 0, out.count != n { out = [] }
+        var ok = true
+        let out = [T](unsafeUninitializedCapacity: n) { buf, count in
+            count = n
+            if n > 0 { ok = H5Dread(d, T.hdf5Type, bl_h5s_all(), bl_h5s_all(), bl_h5p_default(), buf.baseAddress) >= 0 }
+        }
+        // a failed read (a damaged chunk, a bad checksum) is an error, never values to train on
+        guard ok else { throw error("read dataset", child(path), hint: "its stored bytes are damaged; delete the file and fetch or write it again") }
         return (out, shape)
     }
 

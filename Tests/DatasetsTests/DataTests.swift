@@ -32,6 +32,42 @@ final class DataTests: XCTestCase {
         }
     }
 
+    /// Flipped bytes in a cache file are found at load (and by `data verify`, which loads): in a gzip chunk
+    /// HDF5's read fails, in raw bytes the array's sha256 differs; a label outside the classes is an error,
+    /// never a crash in the loss or a silently dropped sample.
+    func testDamagedCacheBytesAndBadLabelsAreFoundAtLoad() throws {
+        let mirror = Fixtures.tempDir(), dir = Fixtures.tempDir()
+        defer { try? FileManager.default.removeItem(at: mirror); try? FileManager.default.removeItem(at: dir) }
+        let def = try Fixtures.idxDataset(in: mirror, train: 3000, test: 40)
+        let store = DatasetStore(directory: dir.path)
+        let path = try store.fetch(def, options: FetchOptions(mirror: mirror.path, network: false))
+        XCTAssertEqual(try store.load(def.name).train.count, 3000)
+        let clean = try Data(contentsOf: URL(fileURLWithPath: path))
+        for (what, locate) in [("a gzip chunk of train/images", "f['train/images'].id.get_chunk_info(0).byte_offset + 20"),
+                               ("the raw bytes of test/labels", "f['test/labels'].id.get_offset() + 4")] {
+            try clean.write(to: URL(fileURLWithPath: path))
+            let p = Process(); p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            p.arguments = ["-c", "import h5py, sys\nf = h5py.File(sys.argv[1], 'r')\nprint(\(locate))", path]
+            let out = Pipe(); p.standardOutput = out; try p.run(); p.waitUntilExit()
+            let offset = try XCTUnwrap(Int(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+            var bytes = clean; bytes[offset] ^= 0x5a
+            try bytes.write(to: URL(fileURLWithPath: path))
+            XCTAssertEqual(try store.status(def), .valid, "the sources' checksums still match: only reading finds it")
+            XCTAssertThrowsError(try store.load(def.name), what) { e in
+                XCTAssert("\(e)".contains(path) && ("\(e)".contains("damaged")), "\(what): \(e)")
+            }
+        }
+        // a label of 127 (3 classes) and of -1
+        for bad: Int32 in [127, -1] {
+            var ds = try ImageDataset(channels: 1, height: 5, width: 5, classNames: ["a", "b", "c"],
+                                      train: ImageSplit(images: [UInt8](repeating: 1, count: 50), labels: [0, bad]),
+                                      test: ImageSplit(images: [UInt8](repeating: 1, count: 25), labels: [1]))
+            try store.write(ds, def: def)
+            XCTAssertThrowsError(try store.load(def.name)) { XCTAssert("\($0)".contains("label \(bad) outside 0..<3"), "\($0)") }
+            ds.train.labels = [0, 1]; _ = ds
+        }
+    }
+
     func testS2STargetsAreTheReversedInputsAndSeedsReproduce() throws {
         let task = try S2STask(length: 10, digits: 10)
         var a = RandomStream(seed: 5, name: "s2s/train"), b = RandomStream(seed: 5, name: "s2s/train")
