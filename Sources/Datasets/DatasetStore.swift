@@ -8,7 +8,7 @@
 // What is checked when: `status` (before every use) the format and the sources' recorded checksums;
 // `load` (every run, and `data verify`) every HDF5 read's status (gzip and structure damage), each
 // array's sha256 (flipped bytes anywhere), the shapes, counts, and that every label is a class.
-// Loading Fashion-MNIST's 55 MB that way costs about 0.2 s.
+// Loading Fashion-MNIST that way takes about 0.3 s (`data verify fashion-mnist`, this machine).
 
 import Crypto
 import Engine

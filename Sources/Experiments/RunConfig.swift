@@ -41,7 +41,10 @@ public struct RunConfig: Codable, Hashable, Sendable {
 
     public var canonicalJSON: String {
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try! enc.encode(self), as: UTF8.self)
+        // a NaN or infinity (a bad flag) must reach validate() as an error, not trap here; finite configs
+        // encode exactly as before, so their ids stay
+        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: (try? enc.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
     }
 
     /// The version the run id hashes with the canonical JSON: it changes only when the meaning of a
@@ -89,14 +92,82 @@ public struct RunConfig: Codable, Hashable, Sendable {
         return spec
     }
 
+    /// Every numeric field's allowed range, checked before anything is built: nothing reaches the engine
+    /// that it would trap on or that would not fit in memory. Names are the spec keys (so a spec error can
+    /// name its line); an error names the field, the value and the range.
     public func validate() throws {
-        guard epochs >= 1 else { throw EngineError.invalidArgument(name: "epochs", value: "\(epochs)", allowed: "an integer ≥ 1") }
-        guard batch >= 2 else { throw EngineError.invalidArgument(name: "batch", value: "\(batch)", allowed: "an integer ≥ 2") }
+        func check(_ ok: Bool, _ name: String, _ value: Any, _ allowed: String) throws {
+            guard ok else { throw EngineError.invalidArgument(name: name, value: "\(value)", allowed: allowed) }
+        }
+        func finite(_ x: Double) -> Bool { x.isFinite }
+        try check((1...100_000).contains(epochs), "epochs", epochs, "an integer in 1...100000")
+        try check((2...65_536).contains(batch), "batch", batch, "an integer in 2...65536")
+        try check((1...4096).contains(blocks), "blocks", blocks, "an integer in 1...4096")
+        if let n = trainSubset { try check((1...100_000_000).contains(n), "train_subset", n, "an integer ≥ 1 (leave it out for the whole set)") }
+        if let n = testSubset { try check((1...100_000_000).contains(n), "test_subset", n, "an integer ≥ 1 (leave it out for the whole set)") }
+        try check((1...10).contains(s2sLength), "s2s_length", s2sLength, "an integer in 1...10 (a permutation of the 10 digits)")
+        try check((1...10_000_000).contains(s2sSteps), "s2s_steps", s2sSteps, "an integer in 1...10000000")
+        let o = optimizer
+        try check(finite(o.lr) && o.lr > 0 && o.lr <= 100, "lr", o.lr, "a number in (0, 100]")
+        try check(finite(o.momentum) && o.momentum >= 0 && o.momentum < 1, "momentum", o.momentum, "a number in [0, 1)")
+        try check(finite(o.weightDecay) && o.weightDecay >= 0 && o.weightDecay < 1, "weight_decay", o.weightDecay, "a number in [0, 1)")
+        try check(finite(o.gamma) && o.gamma > 0 && o.gamma <= 1, "gamma", o.gamma, "a factor in (0, 1]")
+        try check(o.milestones.allSatisfy { finite($0) && $0 > 0 }, "milestones", o.milestones, "positive epochs (fractions of the run when ≤ 1)")
+        try check(finite(o.warmupEpochs) && o.warmupEpochs >= 0 && o.warmupEpochs <= Double(epochs), "warmup", o.warmupEpochs, "epochs in [0, epochs]")
+        try check(finite(o.period) && o.period >= 0, "period", o.period, "epochs ≥ 0 (0: the run's length)")
+        try check(finite(o.cyclePeak) && o.cyclePeak > 0, "cycle_peak", o.cyclePeak, "an epoch > 0")
+        let m = model
+        try check(m.hidden.allSatisfy { (1...65_536).contains($0) }, "hidden", m.hidden, "sizes in 1...65536")
+        try check((m.vggHidden ?? []).allSatisfy { (1...65_536).contains($0) }, "vgg_hidden", m.vggHidden ?? [], "sizes in 1...65536")
+        try check((1...1000).contains(m.layers), "layers", m.layers, "an integer in 1...1000")
+        try check((1...8192).contains(m.dModel), "d_model", m.dModel, "an integer in 1...8192")
+        try check((1...m.dModel).contains(m.heads) && m.dModel % m.heads == 0, "heads", m.heads, "a divisor of d_model \(m.dModel)")
+        try check((1...65_536).contains(m.ffn), "ffn", m.ffn, "an integer in 1...65536")
+        try check(finite(m.width) && m.width > 0 && m.width <= 16, "width", m.width, "a multiplier in (0, 16]")
+        try check(finite(m.dropout) && m.dropout >= 0 && m.dropout < 1, "dropout", m.dropout, "a probability in [0, 1)")
+        let c = method
+        try check(finite(c.beta) && (0...1).contains(c.beta), "beta", c.beta, "0...1")
+        try check((1...65_536).contains(c.dimInDecoder), "dim_in_decoder", c.dimInDecoder, "an integer in 1...65536")
+        for (name, v) in [("lambda", c.lambda), ("decorrelation", c.decorrelation), ("alpha", c.alpha), ("corr_weight", c.corrWeight),
+                          ("proto_weight", c.protoWeight), ("aux_weight", c.auxWeight), ("feedback_lr", c.feedbackLR),
+                          ("feedback_momentum", c.feedbackMomentum), ("feedback_weight_decay", c.feedbackWeightDecay)] {
+            try check(finite(v) && v >= 0 && v <= 1000, name, v, "a number in [0, 1000]")
+        }
+        try check(finite(c.labelSmoothing) && c.labelSmoothing >= 0 && c.labelSmoothing < 1, "label_smoothing", c.labelSmoothing, "a number in [0, 1)")
+        try check(parameterBytes() <= RunConfig.parameterBudget, "model size", ByteCountFormatter.string(fromByteCount: Int64(min(parameterBytes(), Double(Int64.max))), countStyle: .memory),
+                  "at most \(ByteCountFormatter.string(fromByteCount: Int64(RunConfig.parameterBudget), countStyle: .memory)) of parameters with their gradients and optimizer state (hidden, d_model, ffn, vgg_hidden set it)")
         _ = try SplitRule(parsing: split)
         try ParallelMode.check(parallel, method: method.method)
         guard dataset == "s2s" || Registry.all.contains(where: { $0.name == dataset }) else {
             throw DatasetError.unknownDataset(dataset, known: Registry.names)
         }
+    }
+
+    /// What parameters, gradients and two optimizer moments may take: 8 GiB (a third of this machine).
+    public static let parameterBudget = 8.0 * 1024 * 1024 * 1024
+
+    /// An upper estimate of the bytes of parameters × 4 (value, gradient, two moments) for the layers whose
+    /// size the config sets freely (fully connected and transformer layers); convolutions are bounded by
+    /// the width's range. Computed without building anything.
+    func parameterBytes() -> Double {
+        let m = model
+        var p = 0.0
+        let input = Double(m.inChannels * m.imageSize * m.imageSize)
+        switch m.arch {
+        case "mlp":
+            var prev = input
+            for h in m.hidden { p += prev * Double(h); prev = Double(h) }
+            p += prev * Double(max(m.classes, 10))
+        case "transformer":
+            let d = Double(m.dModel)
+            p = Double(m.layers) * (4 * d * d + 2 * d * Double(m.ffn)) + Double(m.vocabulary) * d * 2
+        default:
+            // the flattened conv output: at most 512·width channels after at least 4 max-pools (VGG.swift)
+            let side = Double((m.imageSize + 15) / 16)
+            var prev = 512 * m.width * side * side
+            for h in m.vggHidden ?? [] { p += prev * Double(h); prev = Double(h) }
+        }
+        return p * 4 * 4
     }
 }
 

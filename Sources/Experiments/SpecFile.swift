@@ -83,7 +83,12 @@ public struct SpecDocument: Sendable {
         return s
     }
 
-    static func parseValue(_ s: inout Substring, line: Int, file: String) throws -> SpecValue {
+    /// Arrays nest at most this deep (a spec needs 1; a crafted file of 100 000 brackets must not
+    /// overflow the stack).
+    static let maxDepth = 8
+
+    static func parseValue(_ s: inout Substring, line: Int, file: String, depth: Int = 0) throws -> SpecValue {
+        guard depth <= maxDepth else { throw SpecError(file: file, line: line, message: "arrays nested more than \(maxDepth) deep") }
         s = s.drop { $0 == " " || $0 == "\t" }
         guard let c = s.first else { throw SpecError(file: file, line: line, message: "missing value") }
         if c == "\"" || c == "'" {
@@ -98,7 +103,7 @@ public struct SpecDocument: Sendable {
             while true {
                 s = s.drop { $0 == " " || $0 == "\t" }
                 if s.first == "]" { s = s.dropFirst(); break }
-                items.append(try parseValue(&s, line: line, file: file))
+                items.append(try parseValue(&s, line: line, file: file, depth: depth + 1))
                 s = s.drop { $0 == " " || $0 == "\t" }
                 if s.first == "," { s = s.dropFirst(); continue }
                 if s.first == "]" { s = s.dropFirst(); break }

@@ -151,7 +151,13 @@ public struct SweepSpec: Sendable {
             }
             c.seed = SweepSpec.runSeed(replicate: replicate, c)
             do { try c.validate(); try SweepSpec.checkSplit(c) }
-            catch { throw SpecError(file: file, line: combo.first?.1.line ?? doc.tableLines["grid"] ?? 0, message: "\(c.label): \(error)") }
+            catch {
+                // the line of the key the error names, when the spec sets it; else the grid's
+                var line = combo.first?.1.line ?? doc.tableLines["grid"] ?? 0
+                if case let EngineError.invalidArgument(name, _, _) = error,
+                   let hit = doc.tableOrder.lazy.compactMap({ self.doc.tables[$0]?.first { $0.0 == name }?.1.line }).first { line = hit }
+                throw SpecError(file: file, line: line, message: "\(c.label): \(error)")
+            }
             runs.append(PlannedRun(index: runs.count, replicate: replicate, config: c, spec: name))
         }
         return runs

@@ -140,7 +140,10 @@ public struct MethodConfig: Codable, Hashable, Sendable {
             }
             switch key {
             case "beta": beta = try num(); guard (0...1).contains(beta) else { throw EngineError.invalidArgument(name: key, value: value, allowed: "0...1") }
-            case "dim_in_decoder": dimInDecoder = Int(try num()); guard dimInDecoder >= 1 else { throw EngineError.invalidArgument(name: key, value: value, allowed: "an integer ≥ 1") }
+            case "dim_in_decoder":
+                let v = try num()
+                guard v == v.rounded(), (1...65_536).contains(v) else { throw EngineError.invalidArgument(name: key, value: value, allowed: "an integer in 1...65536") }
+                dimInDecoder = Int(v)
             case "lambda": lambda = try num()
             case "feedback": feedback = try choice(Feedback.self)
             case "distribution": distribution = try choice(Distribution.self)

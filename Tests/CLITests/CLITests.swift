@@ -49,7 +49,6 @@ final class CLITests: XCTestCase {
             (["model", "describe", "resnet50", "--blocks", "7"], "except 7, 10, 11, 12"),
             (["train", "--method", "backprop"], "allowed bp, fa, predsim"),
             (["train", "--method", "bll", "--set", "lamda=1", "--dataset", "s2s"], "lambda, feedback"),
-            (["data", "fetch", "cifar10", "--offline", "--data-dir", tmp.path], "--mirror DIR"),
             (["data", "info", "imagenet", "--data-dir", tmp.path], "unknown dataset 'imagenet'"),
             (["bench", "--models", "r99"], "unknown model 'r99'"),
             (["train", "--method", "bp", "--dataset", "s2s", "--blocks", "2", "--parallel", "pipeline"], "bp is a locked rule"),
@@ -71,6 +70,10 @@ final class CLITests: XCTestCase {
             (["runs", "list", "--format", "xml"], "unknown --format 'xml': allowed table, csv, json"),
             (["train", "--method", "bll", "--dataset", "s2s", "--blocks", "2", "--workers", "2"], "--workers applies to --parallel pipeline only"),
         ]
+        // data that cannot be had is a data error: 2, one line, saying where to put the files
+        let fetch = try run(["data", "fetch", "cifar10", "--offline", "--data-dir", tmp.path], cwd: tmp)
+        XCTAssertEqual(fetch.status, 2, fetch.err)
+        XCTAssert(fetch.err.contains("--mirror DIR") && fetch.err.split(separator: "\n").count == 1, fetch.err)
         try "[experiment]\nname = \"t\"\n[fixed]\nepoch = 2\n".write(to: tmp.appendingPathComponent("typo.toml"), atomically: true, encoding: .utf8)
         for (args, expected) in cases {
             let r = try run(args, cwd: tmp)
@@ -139,6 +142,49 @@ final class CLITests: XCTestCase {
                               "--reference", URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("paper/reference.csv").path], cwd: tmp)
         XCTAssertEqual(report.status, 0, report.err)
         XCTAssert(report.out.contains("warning: left out results/runs/00000000000000aa.h5"), report.out)
+    }
+
+    /// Values that used to crash or be stored as `done`: each is a one-line error naming the field, the
+    /// value and the range (specs: with the file and the line), exit 1, and nothing is stored.
+    func testBadValuesAreErrorsBeforeAnythingRuns() throws {
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("blocklocal-values-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let head = "[experiment]\nname = \"v\"\n[fixed]\ndataset = \"s2s\"\nmodel = \"transformer\"\nmethod = \"predsim\"\nepochs = 1\n"
+        let specs: [(String, String)] = [
+            ("hidden = [9223372036854775807]", "v.toml:8: predsim transformer s2s K=1 seed"),
+            ("hidden = [100000000]", "invalid hidden '[100000000]': allowed sizes in 1...65536"),
+            ("vgg_hidden = [-1]", "invalid vgg_hidden '[-1]'"), ("vgg_hidden = [0]", "invalid vgg_hidden '[0]'"),
+            ("d_model = 0", "invalid d_model '0'"), ("ffn = -1", "invalid ffn '-1'"),
+            ("train_subset = -5", "invalid train_subset '-5'"), ("test_subset = 0", "invalid test_subset '0'"),
+            ("s2s_steps = -1", "invalid s2s_steps '-1'"), ("s2s_length = 1000000", "invalid s2s_length '1000000'"),
+            ("batch = 9223372036854775807", "invalid batch '9223372036854775807'"),
+            ("gamma = -1", "invalid gamma '-1.0'"), ("momentum = -3", "invalid momentum '-3.0'"),
+            ("schedule = \"cycle\"\ncycle_peak = 0", "invalid cycle_peak '0.0'"),
+            ("d_model = 8192\nffn = 65536\nlayers = 1000", "invalid model size"),
+            ("[method.predsim]\ndim_in_decoder = 1e300", "invalid dim_in_decoder '1e+300'"),
+            ("hidden = " + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000), "arrays nested more than 8 deep"),
+        ]
+        for (i, (body, expected)) in specs.enumerated() {
+            let name = "bad\(i).toml"
+            try (head + body + "\n").replacingOccurrences(of: "name = \"v\"", with: "name = \"v\(i)\"").write(to: tmp.appendingPathComponent(name), atomically: true, encoding: .utf8)
+            let r = try run(["sweep", name, "--profile", "x", "--results", "res"], cwd: tmp)
+            XCTAssertEqual(r.status, 1, "\(body): \(r.err)")
+            XCTAssertEqual(r.err.split(separator: "\n").count, 1, r.err)
+            XCTAssert(r.err.contains(expected.replacingOccurrences(of: "v.toml", with: name)), "\(body): \(r.err)")
+        }
+        let flags: [([String], String)] = [
+            (["--width", "nan"], "invalid width 'nan'"), (["--opt", "milestones=nan"], "invalid milestones"),
+            (["--train-subset", "0"], "invalid train_subset '0'"), (["--batch", "9223372036854775807"], "invalid batch"),
+            (["--opt", "gamma=-1"], "invalid gamma"),
+        ]
+        for (extra, expected) in flags {
+            let r = try run(["run", "--method", "bll", "--dataset", "s2s", "--results", "res"] + extra, cwd: tmp)
+            XCTAssertEqual(r.status, 1, "\(extra): \(r.err)")
+            XCTAssert(r.err.contains(expected) && r.err.split(separator: "\n").count == 1, "\(extra): \(r.err)")
+        }
+        let stored = ((try? FileManager.default.contentsOfDirectory(atPath: tmp.appendingPathComponent("res/runs").path)) ?? []).filter { $0.hasSuffix(".h5") }
+        XCTAssertEqual(stored, [], "nothing is stored")
     }
 
     /// One default width: `model describe` describes the model `train` trains (ResNet-18 w0.25: 16 channels in the stem).
