@@ -346,3 +346,35 @@ final class SweepCLITests: XCTestCase {
         XCTAssertEqual(list.out.split(separator: "\n").count, 1 + 6, list.out)
     }
 }
+
+/// The committed quick results are inputs, not build products: the run files shipped in
+/// results/shipped/quick regenerate every committed quick table byte for byte.
+final class ShippedResultsTests: XCTestCase {
+    func testShippedQuickRunsRegenerateTheCommittedTables() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let shipped = root.appendingPathComponent("results/shipped/quick")
+        let runs = try FileManager.default.contentsOfDirectory(atPath: shipped.path).filter { $0.hasSuffix(".h5") }
+        XCTAssertGreaterThan(runs.count, 20, "the quick runs are shipped")
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("blocklocal-shipped-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let cli = CLI()
+        let collect = try cli.run(["runs", "collect", shipped.path], cwd: tmp)   // what `make report` does first
+        XCTAssertEqual(collect.status, 0, collect.err)
+        XCTAssert(collect.out.hasPrefix("copied \(runs.count) "), collect.out)
+        let r = try cli.run(["report", "--profile", "quick", "--no-figures", "--tables", "tables", "--out", "REPRODUCTION-quick.md",
+                             "--reference", root.appendingPathComponent("paper/reference.csv").path,
+                             "--parallel-bench", root.appendingPathComponent("results/bench/parallel-quick.json").path], cwd: tmp)
+        XCTAssertEqual(r.status, 0, r.err)
+        let made = try FileManager.default.contentsOfDirectory(atPath: tmp.appendingPathComponent("tables").path).sorted()
+        let committed = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("results/tables").path)
+            .filter { $0.contains("-quick") }.sorted()
+        XCTAssertEqual(made, committed, "the report of the shipped runs writes exactly the committed quick tables")
+        for name in made {
+            let a = try Data(contentsOf: tmp.appendingPathComponent("tables/" + name))
+            let b = try Data(contentsOf: root.appendingPathComponent("results/tables/" + name))
+            XCTAssertEqual(a, b, "\(name) regenerates byte for byte")
+        }
+        XCTAssertTrue(made.allSatisfy { $0.contains("-quick") }, "every name carries the profile: another profile's report never overwrites these")
+    }
+}
