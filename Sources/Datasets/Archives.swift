@@ -29,7 +29,7 @@ public enum Archive {
             if field(257, 5) == "ustar", !prefix.isEmpty { name = prefix + "/" + name }
             if let ln = longName { name = ln; longName = nil }
             let sizeText = field(124, 12).trimmingCharacters(in: .whitespaces)
-            guard let size = Int(sizeText, radix: 8) else { throw DatasetError.badFormat(file: archive, reason: "tar header at byte \(offset) has no valid size") }
+            guard let size = Int(sizeText, radix: 8), size >= 0, size <= bytes.count else { throw DatasetError.badFormat(file: archive, reason: "tar header at byte \(offset) has no valid size") }
             let type = bytes[offset + 156]
             let start = offset + 512
             guard start + size <= bytes.count else { throw DatasetError.badFormat(file: archive, reason: "tar member \(name) is truncated") }

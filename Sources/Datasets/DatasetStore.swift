@@ -104,6 +104,14 @@ public final class DatasetStore {
         local.append(rawPath)
         for path in local {
             guard FileManager.default.fileExists(atPath: path) else { tried.append("\(path): absent"); continue }
+            // a file of the wrong size is refused before it is read into memory (an oversized mirror file)
+            if file.check.coversRawBytes, let size = file.size,
+               let actual = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, actual != size {
+                let err = DatasetError.sizeMismatch(dataset: def.name, file: file.filename, source: path, expected: size, actual: actual)
+                options.log("  \(err)"); tried.append("\(path): wrong size"); lastError = err
+                if path == rawPath { try? FileManager.default.removeItem(atPath: rawPath) }
+                continue
+            }
             guard let data = FileManager.default.contents(atPath: path) else { tried.append("\(path): unreadable"); continue }
             if let err = verify(data, file, of: def, source: path, checkSize: true) {
                 options.log("  \(err)"); tried.append("\(path): bad checksum"); lastError = err
@@ -130,7 +138,7 @@ public final class DatasetStore {
                 return data
             }
         } else { tried.append("original URLs: not tried (network off)") }
-        if let lastError, tried.allSatisfy({ $0.hasSuffix("absent") || $0.hasSuffix("bad checksum") || $0.contains("not tried") }) {
+        if let lastError, tried.allSatisfy({ $0.hasSuffix("absent") || $0.hasSuffix("bad checksum") || $0.hasSuffix("wrong size") || $0.contains("not tried") }) {
             throw lastError
         }
         throw DatasetError.notFound(dataset: def.name, file: file.filename, tried: tried)

@@ -41,7 +41,13 @@ public enum Parsers {
             let o = 4 + 4 * d
             return Int(data[o]) << 24 | Int(data[o + 1]) << 16 | Int(data[o + 2]) << 8 | Int(data[o + 3])
         }
-        let start = 4 + 4 * dimensions, n = dims.reduce(1, *)
+        let start = 4 + 4 * dimensions
+        var n = 1   // the product of crafted dimensions can overflow: checked, and bounded by the bytes present
+        for d in dims {
+            let (m, overflow) = n.multipliedReportingOverflow(by: d)
+            guard !overflow, m <= data.count else { throw DatasetError.badFormat(file: name, reason: "IDX dimensions \(dims) exceed the file's \(data.count) bytes") }
+            n = m
+        }
         guard data.count == start + n else {
             throw DatasetError.badFormat(file: name, reason: "IDX declares \(dims) = \(n) values but holds \(data.count - start)")
         }

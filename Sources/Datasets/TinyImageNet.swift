@@ -29,6 +29,9 @@ extension Registry {
         let wnids = String(decoding: try read(root + "wnids.txt"), as: UTF8.self)
             .split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.sorted()
         guard !wnids.isEmpty else { throw DatasetError.badFormat(file: name, reason: "wnids.txt lists no classes") }
+        if let dup = Dictionary(grouping: wnids, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
+            throw DatasetError.badFormat(file: name, reason: "wnids.txt lists class \(dup) twice")
+        }
         let index = Dictionary(uniqueKeysWithValues: wnids.enumerated().map { ($1, Int32($0)) })
         var words: [String: String] = [:]
         if members[root + "words.txt"] != nil {

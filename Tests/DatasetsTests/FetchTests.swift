@@ -103,6 +103,31 @@ final class FetchTests: XCTestCase {
         }
     }
 
+    /// Crafted headers and streams are errors, never traps or unbounded memory: a tar size of "-1", IDX
+    /// dimensions whose product overflows, a gzip bomb, duplicate Tiny-ImageNet classes, an oversized mirror file.
+    func testCraftedHeadersAndBombsAreBoundedErrors() throws {
+        var tar = Archive.tar([("a.bin", Data(repeating: 1, count: 10))])
+        let minus = Array("-1".utf8) + [UInt8](repeating: 0x20, count: 10)
+        tar.replaceSubrange(124..<136, with: minus)
+        XCTAssertThrowsError(try Archive.untar(tar, name: "t.tar")) { XCTAssert("\($0)".contains("no valid size"), "\($0)") }
+        let huge: [UInt8] = [0, 0, 8, 3, 0x7f, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 1, 2, 3]
+        XCTAssertThrowsError(try Parsers.idx(huge, name: "x.idx", dimensions: 3)) { XCTAssert("\($0)".contains("exceed the file's"), "\($0)") }
+        let bomb = Gzip.compress(Data(count: 200 << 20))   // 200 MiB of zeros in about 200 KB
+        XCTAssertLessThan(bomb.count, 1 << 20)
+        XCTAssertThrowsError(try Gzip.decompress(bomb, name: "bomb.gz")) { XCTAssert("\($0)".contains("gzip bomb"), "\($0)") }
+        XCTAssertEqual(try Gzip.decompress(Gzip.compress(Data(count: 100_000)), name: "ok.gz").count, 100_000, "ordinary data is untouched")
+        // a mirror file of another size is refused by its size, before it is read
+        let def = Fixtures.cifarDefinition(checksum: "0")
+        try Data(count: 3 << 20).write(to: mirror.appendingPathComponent("cifar-10-binary.tar.gz"))
+        let f0 = def.files[0], sized = SourceFile(role: f0.role, filename: f0.filename, urls: [], size: 1234, check: f0.check)
+        let one = DatasetDefinition(name: def.name, title: "", homepage: "", files: [sized], localDirectories: [], shape: def.shape,
+                                    classNames: def.classNames, mean: def.mean, std: def.std, augmentation: def.augmentation,
+                                    examples: def.examples, parse: def.parse)
+        XCTAssertThrowsError(try DatasetStore(directory: cache.path).fetch(one, options: offline)) {
+            XCTAssert("\($0)".contains("1234") && "\($0)".contains("3145728"), "\($0)")
+        }
+    }
+
     /// The HTTP path: a local server on loopback; a good file is cached, a truncated one is not.
     func testHTTPDownloadVerifiesBeforeKeeping() throws {
         let def = try Fixtures.idxDataset(in: mirror)

@@ -17,7 +17,7 @@ final class TinyImageNetTests: XCTestCase {
         }
     }
 
-    func makeZip(extra: String? = nil) throws -> (Data, [String: Data]) {
+    func makeZip(extra: String? = nil, wnids: String = "n02\nn01\n") throws -> (Data, [String: Data]) {
         let url = mirror.appendingPathComponent("tiny-imagenet-200.zip")
         try? FileManager.default.removeItem(at: url)
         let archive = try ZIPFoundation.Archive(url: url, accessMode: .create)
@@ -28,7 +28,7 @@ final class TinyImageNetTests: XCTestCase {
             }
         }
         let root = "tiny-imagenet-200/"
-        try add(root + "wnids.txt", Data("n02\nn01\n".utf8))   // unsorted on purpose: classes are sorted wnids
+        try add(root + "wnids.txt", Data(wnids.utf8))   // unsorted on purpose: classes are sorted wnids
         try add(root + "words.txt", Data("n01\tgoldfish\nn02\ttabby cat\n".utf8))
         for (k, wnid) in ["n01", "n02"].enumerated() {
             for i in 0..<2 {
@@ -53,6 +53,13 @@ final class TinyImageNetTests: XCTestCase {
                                  files: [SourceFile(role: "archive", filename: "tiny-imagenet-200.zip", urls: [], size: nil, check: .md5(Checksum.md5.hex(zip)))],
                                  localDirectories: [], shape: real.shape, classNames: [], mean: real.mean, std: real.std,
                                  augmentation: real.augmentation, examples: real.examples, parse: real.parse)
+    }
+
+    func testDuplicateClassesAreRefused() throws {
+        let (zip, _) = try makeZip(wnids: "n02\nn01\nn02\n")
+        XCTAssertThrowsError(try DatasetStore(directory: cache.path).fetch(definition(zip), options: FetchOptions(mirror: mirror.path, network: false))) {
+            XCTAssert("\($0)".contains("wnids.txt lists class n02 twice"), "\($0)")
+        }
     }
 
     func testZipOfJPEGsParsesWithLabelsAndLayout() throws {
