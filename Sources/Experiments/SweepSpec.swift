@@ -69,6 +69,11 @@ public struct SweepSpec: Sendable {
             throw SpecError(file: file, line: v.line, message: "unknown key '\(k)' in [experiment]; allowed: name, description, artefact")
         }
         guard let n = text("name") else { throw SpecError(file: file, line: doc.tableLines["experiment"] ?? 1, message: "[experiment] needs name = \"...\"") }
+        // the name becomes file names (Slurm scripts, job names): letters, digits, - _ . only
+        guard !n.isEmpty, n.count <= 64, n.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }), !n.hasPrefix(".") else {
+            let line = exp.first { $0.0 == "name" }?.1.line ?? 1
+            throw SpecError(file: file, line: line, message: "invalid name '\(n)': allowed up to 64 letters, digits, '-', '_' and '.' (it names files), not starting with '.'")
+        }
         name = n; description = text("description") ?? ""; artefact = text("artefact") ?? ""
         for t in ["grid", "fixed"] + doc.tableOrder.filter({ $0.hasPrefix("profile.") || $0.hasPrefix("setting.") }) {
             for (k, v) in doc.tables[t] ?? [] where !SweepSpec.settingKeys.contains(k) && !(k == "setting" && !t.hasPrefix("setting.")) {

@@ -2,12 +2,24 @@
 // in the Scheduling module) with the learning rate from the schedule at the fractional epoch, evaluation
 // on the test set after every epoch (output accuracy; each local head's accuracy; method diagnostics;
 // for sequences token and whole-sequence accuracy), loss terms averaged over the epoch, wall time,
-// samples/s and the scheduler's per-block instrumentation. A NaN or infinite loss stops the run as
-// diverged; a block that fails stops it as failed, naming the epoch, step and block.
+// samples/s and the scheduler's per-block instrumentation. A NaN, infinite or runaway loss (above
+// Divergence.limit) stops the run as diverged; a block that fails stops it as failed, naming the epoch,
+// step and block.
 
 import Datasets
 import Engine
 import Foundation
+
+/// When a loss term means the run has diverged: not finite, or beyond any loss a converging run has
+/// (cross-entropy starts near ln(classes), the local terms of every rule near their own scale); Adam at
+/// lr 1e6 reached 2e24 and was stored as done before this.
+public enum Divergence {
+    public static let limit: Float = 1e12
+    /// The first loss term that diverged, if any.
+    public static func first(_ terms: [(String, Float)]) -> (String, Float)? {
+        terms.first { !$0.1.isFinite || abs($0.1) > limit }
+    }
+}
 
 public struct EpochRecord: Codable, Sendable {
     public var epoch: Int
@@ -42,7 +54,7 @@ public enum RunStatus: Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .done: return "done"
         case .interrupted: return "interrupted"
-        case let .diverged(e, s, t): return "diverged at epoch \(e), step \(s) (\(t) is not finite)"
+        case let .diverged(e, s, t): return "diverged at epoch \(e), step \(s) (\(t) is not finite or beyond \(Divergence.limit))"
         case let .failed(e, s, b, m): return "failed at epoch \(e), step \(s), block \(b): \(m)"
         }
     }
@@ -96,7 +108,7 @@ public struct SequentialScheduler: StepScheduler {
             let terms: [(String, Float)]
             do { terms = try rule.step(x, y, lr: out.lastLR) }
             catch { out.stop = .failed(step: out.batches + 1, block: 0, message: "\(error)"); throw StopIteration() }
-            if let bad = terms.first(where: { !$0.1.isFinite }) { out.stop = .diverged(step: out.batches + 1, term: bad.0); throw StopIteration() }
+            if let bad = Divergence.first(terms) { out.stop = .diverged(step: out.batches + 1, term: bad.0); throw StopIteration() }
             sums.add(terms)
             out.batches += 1; out.samples += x.shape[0]
             progress(out.batches)

@@ -298,7 +298,7 @@ final class BlockWorker {
                 state.fail(batch: i, block: k, .failed(step: i + 1, block: k + 1, message: "\(error)"))
                 return false
             }
-            if let bad = update.terms.first(where: { !$0.1.isFinite }) {
+            if let bad = Divergence.first(update.terms) {
                 state.fail(batch: i, block: k, .diverged(step: i + 1, term: bad.0))
                 return false
             }

@@ -67,6 +67,7 @@ final class CLITests: XCTestCase {
             (["train", "--method", "bll", "--dataset", "fashion-mnst"], "(did you mean 'fashion-mnist'?)"),
             (["train", "--method", "bll", "--set", "lamda=1", "--dataset", "s2s"], "(did you mean 'lambda'?)"),
             (["sweep", "typo.toml", "--profile", "smoke", "--dry-run"], "unknown key 'epoch' in [fixed] (did you mean 'epochs'?)"),
+            (["sweep", "slash.toml", "--profile", "smoke", "--slurm"], "slash.toml:2: invalid name 'a/b': allowed up to 64 letters"),
             (["runs", "list", "--format", "xml"], "unknown --format 'xml': allowed table, csv, json"),
             (["train", "--method", "bll", "--dataset", "s2s", "--blocks", "2", "--workers", "2"], "--workers applies to --parallel pipeline only"),
         ]
@@ -75,6 +76,7 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(fetch.status, 2, fetch.err)
         XCTAssert(fetch.err.contains("--mirror DIR") && fetch.err.split(separator: "\n").count == 1, fetch.err)
         try "[experiment]\nname = \"t\"\n[fixed]\nepoch = 2\n".write(to: tmp.appendingPathComponent("typo.toml"), atomically: true, encoding: .utf8)
+        try "[experiment]\nname = \"a/b\"\n[fixed]\nepochs = 2\n".write(to: tmp.appendingPathComponent("slash.toml"), atomically: true, encoding: .utf8)
         for (args, expected) in cases {
             let r = try run(args, cwd: tmp)
             XCTAssertEqual(r.status, 1, "\(args): every user error exits 1")
@@ -176,7 +178,7 @@ final class CLITests: XCTestCase {
         let flags: [([String], String)] = [
             (["--width", "nan"], "invalid width 'nan'"), (["--opt", "milestones=nan"], "invalid milestones"),
             (["--train-subset", "0"], "invalid train_subset '0'"), (["--batch", "9223372036854775807"], "invalid batch"),
-            (["--opt", "gamma=-1"], "invalid gamma"),
+            (["--opt", "gamma=-1"], "invalid gamma"), (["--lr", "1e6"], "invalid lr '1000000.0': allowed a number in (0, 100]"),
         ]
         for (extra, expected) in flags {
             let r = try run(["run", "--method", "bll", "--dataset", "s2s", "--results", "res"] + extra, cwd: tmp)

@@ -34,6 +34,15 @@ final class MethodTests: XCTestCase {
 
     /// The cut: after one step, block 1 (and its heads) is bit-identical whatever the later blocks' weights are;
     /// for bp and bwbpf-code it is not.
+    /// A runaway loss counts as divergence, not only a non-finite one (Adam at lr 1e6 reached 2e24 and was
+    /// stored as done).
+    func testRunawayLossesAreDivergence() {
+        XCTAssertNil(Divergence.first([("out.ce", 2.3), ("b1.kl", 1e6)]))
+        XCTAssertEqual(Divergence.first([("out.ce", 2.3), ("b1.kl", 2e24)])?.0, "b1.kl")
+        XCTAssertEqual(Divergence.first([("out.ce", .nan)])?.0, "out.ce")
+        XCTAssertEqual(Divergence.first([("out.ce", -.infinity)])?.0, "out.ce")
+    }
+
     func testLocalMethodsCutTheGradientAtBlockInputs() throws {
         let (x, y) = synthetic(n: 32, features: 16, classes: 4, seed: 1)
         for method in MethodName.allCases where method != .fa {
