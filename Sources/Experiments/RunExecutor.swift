@@ -77,6 +77,10 @@ public struct RunExecutor {
     public let runsDirectory: String
     public let dataStore: DatasetStore
     public let fetch: FetchOptions
+    /// Called once this process holds a run's lock and is about to train it, and when it stops holding it
+    /// (a supervisor's record of which run a worker trains).
+    public var onTraining: ((RunConfig) -> Void)? = nil
+    public var onReleased: ((RunConfig) -> Void)? = nil
     public init(runsDirectory: String, dataStore: DatasetStore, fetch: FetchOptions = FetchOptions()) {
         self.runsDirectory = runsDirectory; self.dataStore = dataStore; self.fetch = fetch
     }
@@ -108,6 +112,23 @@ public struct RunExecutor {
             }
         }
         return fm.fileExists(atPath: partialPath(id)) ? "partial" : "missing"
+    }
+
+    /// Marks a run whose process crashed while training it (a worker killed by SIGSEGV, SIGBUS, ...) as
+    /// failed with `reason`, so the sweep goes on and the next one does not crash on it again; its
+    /// checkpoint stays (`--rerun-failed` resumes from it). Nothing happens when the run finished or
+    /// another process holds it.
+    @discardableResult
+    public func markCrashed(_ config: RunConfig, reason: String, origin: RunOrigin? = nil) throws -> Bool {
+        try prepareStore()
+        let id = config.runID
+        guard let lock = RunLock.acquire(runsDirectory + "/.locks/" + id + ".lock") else { return false }
+        defer { lock.release() }
+        guard ["missing", "partial"].contains(status(id)) else { return false }
+        var p = Provenance.collect(threads: 0, datasetChecksums: [:]); p.values["threads"] = nil
+        try RunFile.write(finalPath(id), config: config, status: .failed, error: reason, records: [],
+                          provenance: p, started: Date(), ended: Date(), origin: origin)
+        return true
     }
 
     /// Renames a damaged file to `<name>.damaged` (`.damaged-2`, ... when taken), out of the store's
@@ -150,7 +171,8 @@ public struct RunExecutor {
         try prepareStore()
         let id = config.runID
         guard let lock = RunLock.acquire(runsDirectory + "/.locks/" + id + ".lock") else { return .busy }
-        defer { lock.release() }
+        onTraining?(config)
+        defer { onReleased?(config); lock.release() }
         removeStaleTemporaries(id)
         switch status(id) {
         case "done", "diverged": return .alreadyDone

@@ -50,7 +50,7 @@ public struct SweepPlan: Sendable {
 
 public final class SweepRunner {
     public let plan: SweepPlan
-    public let executor: RunExecutor
+    public var executor: RunExecutor
     public let threads: Int
     public var rerunFailed = false
     public var log: (String) -> Void = { print($0) }

@@ -325,6 +325,40 @@ final class SweepCLITests: XCTestCase {
         }
     }
 
+    /// A worker that crashes (here: SIGSEGV from outside, as a real crash ends) has its run marked failed
+    /// with the signal; a new worker takes its place and the sweep finishes every other run.
+    func testACrashedWorkerFailsItsRunAndTheSweepGoesOn() throws {
+        let cli = CLI()
+        let dir = try workspace(steps: 300)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = Pipe()
+        let p = Process(); p.executableURL = cli.binary; p.currentDirectoryURL = dir
+        p.arguments = ["sweep", "k.toml", "--profile", "smoke", "--jobs", "2", "--results", "crash"]
+        // Swift's backtracer would catch a SIGSEGV sent from outside and let the process go on; without it
+        // the signal ends the worker the way a real crash does
+        var env = ProcessInfo.processInfo.environment; env["BLOCKLOCAL_NO_REEXEC"] = "1"; env["SWIFT_BACKTRACE"] = "enable=no"; p.environment = env
+        p.standardOutput = out; p.standardError = FileHandle.nullDevice
+        try p.run()
+        let workers = dir.appendingPathComponent("crash/runs/.workers").path
+        var victim: (pid: pid_t, run: String)? = nil
+        let end = Date().addingTimeInterval(60)
+        while victim == nil && Date() < end {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: workers)) ?? [] {
+                if let pid = pid_t(name), let run = try? String(contentsOfFile: workers + "/" + name, encoding: .utf8), !run.isEmpty { victim = (pid, run); break }
+            }
+            usleep(50_000)
+        }
+        let v = try XCTUnwrap(victim, "a worker records the run it trains")
+        kill(v.pid, SIGSEGV)
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, text)
+        XCTAssert(text.contains("FAILED \(v.run)") && text.contains("signal 11 (SIGSEGV)"), text)
+        XCTAssert(text.contains("sweep: 5 done, 1 failed"), text)
+        let show = try cli.run(["runs", "show", v.run, "--results", "crash"], cwd: dir)
+        XCTAssert(show.out.contains("status: failed (the worker process crashed with signal 11 (SIGSEGV) while training it)"), show.out)
+    }
+
     func testParallelWorkersRunEveryRunOnce() throws {
         let cli = CLI()
         let dir = try workspace(steps: 5)
