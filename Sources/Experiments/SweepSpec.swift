@@ -108,6 +108,7 @@ public struct SweepSpec: Sendable {
 
     /// Every run of the grid under `profile` (nil: the spec as written), in a fixed order.
     public func plan(profile: String?) throws -> [PlannedRun] {
+        var checkedCuts = Set<String>()
         var axes: [(String, [SpecValue])] = (doc.tables["grid"] ?? []).map { ($0.0, $0.1.list) }
         var fixed: [(String, SpecValue)] = doc.tables["fixed"] ?? []
         var late: [(String, SpecValue)] = []   // a profile's scalars: applied after the axes (and setting bundles)
@@ -155,7 +156,12 @@ public struct SweepSpec: Sendable {
                 c.method = m
             }
             c.seed = SweepSpec.runSeed(replicate: replicate, c)
-            do { try c.validate(); try SweepSpec.checkSplit(c) }
+            do {
+                try c.validate()
+                // the probe model depends on the model, K and split only: one per distinct cut, not per run
+                let probeKey = "\(c.blocks)|\(c.split)|\(c.dataset)|\(c.s2sLength)|" + ((try? JSONEncoder().encode(c.model)).map { String(decoding: $0, as: UTF8.self) } ?? "")
+                if checkedCuts.insert(probeKey).inserted { try SweepSpec.checkSplit(c) }
+            }
             catch {
                 // the line of the key the error names, when the spec sets it; else the grid's
                 var line = combo.first?.1.line ?? doc.tableLines["grid"] ?? 0
