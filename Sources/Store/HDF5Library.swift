@@ -12,6 +12,15 @@ public enum HDF5Library {
     /// Turns off libhdf5's own printing of error stacks; errors become Swift errors instead.
     public static func silenceErrors() { bl_h5_silence_errors() }
 
-    /// Called before the first file operation.
-    static func setUp() { silenceErrors() }
+    /// Called before every file operation; the first call sets the library up once.
+    static func setUp() { _ = once }
+
+    /// libhdf5's exit handler closes every file still open, and a file whose flush failed (disk full) makes
+    /// it crash after the right error message was printed (exit 139). blocklocal's writers close their
+    /// files themselves and rename a temporary only after a successful flush, so the handler is turned off
+    /// (before the library starts, as H5dont_atexit requires); a failed temporary is removed unflushed.
+    private static let once: Void = {
+        H5dont_atexit()
+        silenceErrors()
+    }()
 }

@@ -189,6 +189,33 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(stored, [], "nothing is stored")
     }
 
+    /// A full disk: the failed write is one line, exit 2, no crash at exit (HDF5's exit handler used to
+    /// segfault on the file whose flush failed) and no temporary left. Needs root to mount a small tmpfs.
+    func testAFullDiskIsOneLineAndExitTwo() throws {
+        let mnt = FileManager.default.temporaryDirectory.appendingPathComponent("blocklocal-full-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: mnt, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: mnt) }
+        func sh(_ args: [String]) -> Int32 {
+            let p = Process(); p.executableURL = URL(fileURLWithPath: "/usr/bin/env"); p.arguments = args
+            p.standardError = FileHandle.nullDevice; p.standardOutput = FileHandle.nullDevice
+            guard (try? p.run()) != nil else { return -1 }
+            p.waitUntilExit(); return p.terminationStatus
+        }
+        guard getuid() == 0, sh(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", mnt.path]) == 0 else {
+            throw XCTSkip("mounting a small tmpfs needs root")
+        }
+        defer { _ = sh(["umount", mnt.path]) }
+        try FileManager.default.createDirectory(at: mnt.appendingPathComponent("res/runs/.locks"), withIntermediateDirectories: true)
+        _ = sh(["dd", "if=/dev/zero", "of=" + mnt.appendingPathComponent("fill").path, "bs=1k", "count=190"])
+        let r = try run(["run", "--method", "bll", "--dataset", "s2s", "--blocks", "2", "--layers", "2", "--d-model", "16", "--heads", "2",
+                         "--epochs", "1", "--s2s-steps", "3", "--batch", "16", "--test-subset", "32", "--results", mnt.appendingPathComponent("res").path])
+        XCTAssertEqual(r.status, 2, r.err)
+        XCTAssertEqual(r.err.split(separator: "\n").count, 1, r.err)
+        XCTAssert(r.err.contains("the disk may be full") && !r.err.contains("crashed"), r.err)
+        let left = try FileManager.default.contentsOfDirectory(atPath: mnt.appendingPathComponent("res/runs").path).filter { !$0.hasPrefix(".") }
+        XCTAssertEqual(left, [], "no temporary or partial file is left")
+    }
+
     /// One default width: `model describe` describes the model `train` trains (ResNet-18 w0.25: 16 channels in the stem).
     func testModelDescribeAndTrainShareTheDefaultWidth() throws {
         let d = try run(["model", "describe", "resnet18"])
