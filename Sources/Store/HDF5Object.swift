@@ -71,8 +71,8 @@ public final class HDF5Object {
         let dcpl = H5Pcreate(bl_h5p_dataset_create()); defer { H5Pclose(dcpl) }
         if let chunkRows, !shape.isEmpty, shape[0] > 0 {
             var chunk = dims; chunk[0] = hsize_t(max(1, min(chunkRows, shape[0])))
-            H5Pset_chunk(dcpl, Int32(chunk.count), &chunk)
-            if let gzip { H5Pset_deflate(dcpl, UInt32(gzip)) }
+            guard H5Pset_chunk(dcpl, Int32(chunk.count), &chunk) >= 0 else { throw error("set chunking of", child(path)) }
+            if let gzip { guard H5Pset_deflate(dcpl, UInt32(gzip)) >= 0 else { throw error("set compression of", child(path)) } }
         }
         let lcpl = H5Pcreate(bl_h5p_link_create()); defer { H5Pclose(lcpl) }
         H5Pset_create_intermediate_group(lcpl, 1)
@@ -98,7 +98,7 @@ public final class HDF5Object {
         let space = H5Dget_space(d); defer { H5Sclose(space) }
         let rank = Int(H5Sget_simple_extent_ndims(space))
         var dims = [hsize_t](repeating: 0, count: max(rank, 1))
-        H5Sget_simple_extent_dims(space, &dims, nil)
+        guard rank >= 0, H5Sget_simple_extent_dims(space, &dims, nil) >= 0 else { H5Dclose(d); throw error("read the shape of", child(path)) }
         if let element {
             let ftype = H5Dget_type(d); defer { H5Tclose(ftype) }
             guard H5Tget_class(ftype) == H5Tget_class(element.hdf5Type) else {
@@ -144,7 +144,7 @@ public final class HDF5Object {
         var offset = [hsize_t](repeating: 0, count: shape.count), sel = shape.map { hsize_t($0) }
         offset[0] = hsize_t(start); sel[0] = hsize_t(count)
         let fspace = H5Dget_space(d); defer { H5Sclose(fspace) }
-        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &offset, nil, &sel, nil)
+        guard H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &offset, nil, &sel, nil) >= 0 else { throw error("select rows of", child(path)) }
         let mspace = H5Screate_simple(Int32(sel.count), &sel, nil); defer { H5Sclose(mspace) }
         let n = sel.reduce(1) { $0 * Int($1) }
         var ok = true
