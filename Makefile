@@ -44,7 +44,7 @@ RELEASE      := -c release -Xswiftc -enable-testing $(CPUFLAGS)
 TESTFLAGS    := $(RELEASE)
 BIN          := .build/release/blocklocal
 
-.PHONY: all deps build test test-slurm bench bench-torch bench-parallel reproduce report figures clean help
+.PHONY: all deps build test test-slurm bench bench-torch bench-parallel reproduce report figures ship clean help
 
 all: build
 
@@ -54,6 +54,7 @@ help:
 	@echo "make test-slurm  the Slurm job-array script on a real one-node Slurm started here (root)"
 	@echo "make report      tables, figures, diff and paper/REPRODUCTION-$(PROFILE).md from stored (and shipped) runs"
 	@echo "make figures     only the gnuplot figures"
+	@echo "make ship        copy PROFILE's done runs to results/shipped/PROFILE and regenerate its results from them"
 	@echo "make bench       engine throughput on the reference models -> results/bench/"
 	@echo "make bench-torch the same side by side with PyTorch on CPU, interleaved per model"
 	@echo "make bench-parallel  speedup against K: local rules pipelined vs sequential, bp on K threads, the cost model"
@@ -128,6 +129,18 @@ SHIPPED := results/shipped/$(PROFILE)
 report: build
 	@if [ -d $(SHIPPED) ]; then $(BIN) runs collect $(SHIPPED); fi
 	$(BIN) report --profile $(PROFILE) --parallel-bench $(PARALLEL_OUT)
+
+# Refresh what is shipped for PROFILE: the done runs of that profile in RUNS (default results/runs) are
+# copied to results/shipped/PROFILE, and the profile's tables, figures and report are regenerated from
+# those files alone (an empty temporary store), so that `make report` on a fresh clone gives them back.
+RUNS ?= results/runs
+ship: build
+	rm -rf $(SHIPPED) && mkdir -p $(SHIPPED)
+	$(BIN) runs list --results $(dir $(RUNS:/=)) --where profile=$(PROFILE) --where status=done --format csv | tail -n +2 | cut -d, -f1 \
+	  | while read id; do cp $(RUNS)/$$id.h5 $(SHIPPED)/; done
+	rm -f results/tables/*-$(PROFILE).* results/tables/*-$(PROFILE)-* results/figures/*-$(PROFILE).* results/figures/*-$(PROFILE)-*
+	tmp=$$(mktemp -d) && $(BIN) runs collect $(SHIPPED) --results $$tmp && \
+	  $(BIN) report --profile $(PROFILE) --results $$tmp --parallel-bench $(PARALLEL_OUT); rm -rf $$tmp
 
 figures: build
 	@if [ -d $(SHIPPED) ]; then $(BIN) runs collect $(SHIPPED); fi
