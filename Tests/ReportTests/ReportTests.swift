@@ -143,8 +143,9 @@ final class ReportTests: XCTestCase {
         XCTAssert(low.note.contains("below chance (10 %) + 10 points"), low.note)
     }
 
-    /// The same store gives byte-identical `blocklocal diff` output in separate processes (each with its own
-    /// hash seed), where two settings tie for the claim's substitute.
+    /// The same store gives byte-identical `blocklocal diff` output, and byte-identical `report` tables and
+    /// REPRODUCTION file, in separate processes (each with its own hash seed), where two settings tie for
+    /// the claim's substitute.
     func testDiffIsTheSameInEveryProcess() throws {
         for (profile, k2) in [("a", 0.79), ("b", 0.70)] {
             for seed in [UInt64(0), 1] {
@@ -155,8 +156,20 @@ final class ReportTests: XCTestCase {
         let csv = ReferenceTable.columns.joined(separator: ",") + "\n"
             + "c01,p,fig3a,,cifar10,resnet50,bll,,claim,,,flat:2,BLL stays within 2 points of K = 1\n"
         try csv.write(toFile: dir + "/tie/reference.csv", atomically: true, encoding: .utf8)
-        var outputs = Set<String>()
-        for _ in 0..<10 {
+        var outputs = Set<String>(), reports = Set<String>()
+        for i in 0..<10 {
+            let r = Process()
+            r.executableURL = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("blocklocal")
+            if !FileManager.default.isExecutableFile(atPath: r.executableURL!.path) { r.executableURL = URL(fileURLWithPath: ".build/release/blocklocal") }
+            let tables = dir + "/tie/tables-\(i)", reportPath = dir + "/tie/REPRODUCTION-\(i).md"
+            r.arguments = ["report", "--no-figures", "--results", dir + "/tie", "--reference", dir + "/tie/reference.csv", "--data-dir", dir + "/tie/data",
+                           "--tables", tables, "--out", reportPath, "--parallel-bench", dir + "/none.json"]
+            r.standardOutput = FileHandle.nullDevice; r.standardError = FileHandle.nullDevice
+            try r.run(); r.waitUntilExit()
+            XCTAssertEqual(r.terminationStatus, 0)
+            var all = try String(contentsOfFile: reportPath, encoding: .utf8)
+            for f in try FileManager.default.contentsOfDirectory(atPath: tables).sorted() { all += f + "\n" + (try String(contentsOfFile: tables + "/" + f, encoding: .utf8)) }
+            reports.insert(all)
             let p = Process()
             p.executableURL = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("blocklocal")
             if !FileManager.default.isExecutableFile(atPath: p.executableURL!.path) { p.executableURL = URL(fileURLWithPath: ".build/release/blocklocal") }
@@ -167,6 +180,7 @@ final class ReportTests: XCTestCase {
             p.waitUntilExit()
         }
         XCTAssertEqual(outputs.count, 1, "diff output differs between processes: \(outputs)")
+        XCTAssertEqual(reports.count, 1, "report or tables differ between processes")
         XCTAssert(outputs.first!.contains("**holds**") && outputs.first!.contains("profile a"), outputs.first!)
     }
 
