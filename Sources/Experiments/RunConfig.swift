@@ -135,7 +135,7 @@ public struct RunConfig: Codable, Hashable, Sendable {
         }
         try check(finite(c.labelSmoothing) && c.labelSmoothing >= 0 && c.labelSmoothing < 1, "label_smoothing", c.labelSmoothing, "a number in [0, 1)")
         try check(parameterBytes() <= RunConfig.parameterBudget, "model size", ByteCountFormatter.string(fromByteCount: Int64(min(parameterBytes(), Double(Int64.max))), countStyle: .memory),
-                  "at most \(ByteCountFormatter.string(fromByteCount: Int64(RunConfig.parameterBudget), countStyle: .memory)) of parameters with their gradients and optimizer state (hidden, d_model, ffn, vgg_hidden set it)")
+                  "at most \(ByteCountFormatter.string(fromByteCount: Int64(RunConfig.parameterBudget), countStyle: .memory)) of parameters with their gradients and optimizer state (width, hidden, d_model, ffn, vgg_hidden set it)")
         _ = try SplitRule(parsing: split)
         try ParallelMode.check(parallel, method: method.method)
         guard dataset == "s2s" || Registry.all.contains(where: { $0.name == dataset }) else {
@@ -146,11 +146,13 @@ public struct RunConfig: Codable, Hashable, Sendable {
     /// What parameters, gradients and two optimizer moments may take: 8 GiB (a third of this machine).
     public static let parameterBudget = 8.0 * 1024 * 1024 * 1024
 
-    /// An upper estimate of the bytes of parameters × 4 (value, gradient, two moments) for the layers whose
-    /// size the config sets freely (fully connected and transformer layers); convolutions are bounded by
-    /// the width's range. Computed without building anything.
+    /// An upper estimate of the bytes of parameters × 4 (value, gradient, two moments), computed without
+    /// building the model at its size: fully connected and transformer sizes by formula; ResNet and VGG
+    /// convolutions from a copy built at width ≤ 1/16 (a few hundred thousand weights at most), scaled by
+    /// the square of the width ratio (conv weights grow with in × out channels; the stem and the classifier
+    /// grow slower, so this over-estimates).
     func parameterBytes() -> Double {
-        let m = model
+        let m = (try? builtModelSpec()) ?? model
         var p = 0.0
         let input = Double(m.inChannels * m.imageSize * m.imageSize)
         switch m.arch {
@@ -162,6 +164,13 @@ public struct RunConfig: Codable, Hashable, Sendable {
             let d = Double(m.dModel)
             p = Double(m.layers) * (4 * d * d + 2 * d * Double(m.ffn)) + Double(m.vocabulary) * d * 2
         default:
+            // up to width 2 every family stays far below the budget (ResNet-152: 58 M weights at width 1,
+            // about 3.7 GB with gradients and moments at width 2): no probe needed, planning stays fast
+            var probe = m
+            probe.width = min(m.width, 1.0 / 16); probe.vggHidden = probe.vggHidden.map { $0.map { _ in 1 } }
+            if m.width > 2, let built = try? probe.build(seed: 0) {
+                p = Double(built.parameterCount) * (m.width / probe.width) * (m.width / probe.width)
+            }
             // the flattened conv output: at most 512·width channels after at least 4 max-pools (VGG.swift)
             let side = Double((m.imageSize + 15) / 16)
             var prev = 512 * m.width * side * side
