@@ -25,10 +25,8 @@ public final class CostEstimator {
     /// cost key → seconds per training sample, from the store's done runs
     var history: [String: [Double]] = [:]
     var measuredCache: [String: Double] = [:]
-    public let threads: Int
 
-    public init(summaries: [RunSummary], threads: Int) {
-        self.threads = threads
+    public init(summaries: [RunSummary]) {
         for s in summaries where s.status == "done" { record(s) }
     }
 
@@ -54,9 +52,10 @@ public final class CostEstimator {
         return (min(c.trainSubset ?? def.examples.train, def.examples.train), min(c.testSubset ?? def.examples.test, def.examples.test))
     }
 
-    /// The history's estimate, nil without runs of the same key.
-    public func fromHistory(_ c: RunConfig) -> Double? {
-        guard let per = history[CostEstimator.key(c)], !per.isEmpty else { return nil }
+    /// The history's estimate, nil without runs of the same key (`key`: CostEstimator.key(c), when the
+    /// caller keeps it).
+    public func fromHistory(_ c: RunConfig, key: String? = nil) -> Double? {
+        guard let per = history[key ?? CostEstimator.key(c)], !per.isEmpty else { return nil }
         return Benchmark.median(per) * Double(CostEstimator.samples(c).train * c.epochs)
     }
 

@@ -116,15 +116,7 @@ public struct RunConfig: Codable, Hashable, Sendable {
         try check(finite(o.warmupEpochs) && o.warmupEpochs >= 0 && o.warmupEpochs <= Double(epochs), "warmup", o.warmupEpochs, "epochs in [0, epochs]")
         try check(finite(o.period) && o.period >= 0, "period", o.period, "epochs ≥ 0 (0: the run's length)")
         try check(finite(o.cyclePeak) && o.cyclePeak > 0, "cycle_peak", o.cyclePeak, "an epoch > 0")
-        let m = model
-        try check(m.hidden.allSatisfy { (1...65_536).contains($0) }, "hidden", m.hidden, "sizes in 1...65536")
-        try check((m.vggHidden ?? []).allSatisfy { (1...65_536).contains($0) }, "vgg_hidden", m.vggHidden ?? [], "sizes in 1...65536")
-        try check((1...1000).contains(m.layers), "layers", m.layers, "an integer in 1...1000")
-        try check((1...8192).contains(m.dModel), "d_model", m.dModel, "an integer in 1...8192")
-        try check((1...m.dModel).contains(m.heads) && m.dModel % m.heads == 0, "heads", m.heads, "a divisor of d_model \(m.dModel)")
-        try check((1...65_536).contains(m.ffn), "ffn", m.ffn, "an integer in 1...65536")
-        try check(finite(m.width) && m.width > 0 && m.width <= 16, "width", m.width, "a multiplier in (0, 16]")
-        try check(finite(m.dropout) && m.dropout >= 0 && m.dropout < 1, "dropout", m.dropout, "a probability in [0, 1)")
+        try model.validate()
         let c = method
         try check(finite(c.beta) && (0...1).contains(c.beta), "beta", c.beta, "0...1")
         try check((1...65_536).contains(c.dimInDecoder), "dim_in_decoder", c.dimInDecoder, "an integer in 1...65536")
@@ -134,8 +126,12 @@ public struct RunConfig: Codable, Hashable, Sendable {
             try check(finite(v) && v >= 0 && v <= 1000, name, v, "a number in [0, 1000]")
         }
         try check(finite(c.labelSmoothing) && c.labelSmoothing >= 0 && c.labelSmoothing < 1, "label_smoothing", c.labelSmoothing, "a number in [0, 1)")
-        try check(parameterBytes() <= RunConfig.parameterBudget, "model size", ByteCountFormatter.string(fromByteCount: Int64(min(parameterBytes(), Double(Int64.max))), countStyle: .memory),
-                  "at most \(ByteCountFormatter.string(fromByteCount: Int64(RunConfig.parameterBudget), countStyle: .memory)) of parameters with their gradients and optimizer state (width, hidden, d_model, ffn, vgg_hidden set it)")
+        let bytes = parameterBytes()
+        if bytes > RunConfig.parameterBudget {
+            func size(_ b: Double) -> String { ByteCountFormatter.string(fromByteCount: Int64(min(b, Double(Int64.max))), countStyle: .memory) }
+            throw EngineError.invalidArgument(name: "model size", value: size(bytes), allowed: "at most \(size(RunConfig.parameterBudget)) of parameters with "
+                                              + "their gradients and optimizer state (width, hidden, d_model, ffn, vgg_hidden set it)")
+        }
         _ = try SplitRule(parsing: split)
         try ParallelMode.check(parallel, method: method.method)
         guard dataset == "s2s" || Registry.all.contains(where: { $0.name == dataset }) else {

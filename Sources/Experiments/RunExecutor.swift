@@ -105,11 +105,9 @@ public struct RunExecutor {
         let fm = FileManager.default
         if fm.fileExists(atPath: finalPath(id)) {
             if let s = try? RunFile.summary(finalPath(id)) { return s.id == id ? s.status : "damaged" }
-            switch HDF5File.condition(finalPath(id)) {
-            case .unreadable: return "unreadable"
-            case .damaged: return "damaged"
-            case .readable: return (try? RunFile.summary(finalPath(id))).map { $0.id == id ? $0.status : "damaged" } ?? "damaged"
-            }
+            // HDF5 opens it but it is no run file, or its bytes are proven bad: damaged; refused by the system: not
+            if case .unreadable = HDF5File.condition(finalPath(id)) { return "unreadable" }
+            return "damaged"
         }
         return fm.fileExists(atPath: partialPath(id)) ? "partial" : "missing"
     }

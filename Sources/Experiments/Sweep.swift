@@ -41,9 +41,14 @@ public struct SweepPlan: Sendable {
         runs = out
     }
 
-    public func counts(_ executor: RunExecutor) -> [String: Int] {
+    /// Each run's stored status, in plan order (one look at the store per run).
+    public func statuses(_ executor: RunExecutor) -> [String] { runs.map { executor.status($0.config.runID) } }
+
+    public func counts(_ executor: RunExecutor) -> [String: Int] { SweepPlan.counts(statuses(executor)) }
+
+    public static func counts(_ statuses: [String]) -> [String: Int] {
         var c: [String: Int] = [:]
-        for r in runs { c[executor.status(r.config.runID), default: 0] += 1 }
+        for s in statuses { c[s, default: 0] += 1 }
         return c
     }
 }
@@ -68,6 +73,11 @@ public final class SweepRunner {
         self.plan = plan; self.executor = executor; self.threads = threads
     }
 
+    /// Whether a run in `status` is one a sweep trains: not done or diverged, and failed only when rerunning.
+    public static func needsTraining(_ status: String, rerunFailed: Bool) -> Bool {
+        !(status == "done" || status == "diverged" || (status == "failed" && !rerunFailed))
+    }
+
     /// Runs every missing run of `shard` (all when nil); returns the outcomes by run id.
     @discardableResult
     public func run(shard: Shard? = nil) throws -> [String: RunOutcome] {
@@ -75,19 +85,20 @@ public final class SweepRunner {
         var outcomes: [String: RunOutcome] = [:]
         let t0 = Date()
         var finished = 0
-        func skipped(_ status: String) -> Bool { status == "done" || status == "diverged" || (status == "failed" && !rerunFailed) }
+        func skipped(_ status: String) -> Bool { !SweepRunner.needsTraining(status, rerunFailed: rerunFailed) }
         var actual: [Double] = []   // seconds of the runs this runner trained
         /// What is left after position k: the history's estimate of each run still to do, else the mean
         /// of the runs trained here (nil before the first).
         let pending = estimator == nil ? [] : todo.map { !skipped(executor.status($0.config.runID)) }   // checked once
+        let costKeys = estimator == nil ? [] : todo.map { CostEstimator.key($0.config) }
         func eta(after k: Int) -> Double? {
             guard estimator != nil else { return nil }
-            let left = todo.indices.filter { $0 > k && pending[$0] }.map { todo[$0] }
+            let left = todo.indices.filter { $0 > k && pending[$0] }
             guard !left.isEmpty else { return 0 }
             let mean = actual.isEmpty ? nil : actual.reduce(0, +) / Double(actual.count)
             var total = 0.0
-            for r in left {
-                guard let t = estimator?.fromHistory(r.config) ?? mean else { return nil }
+            for i in left {
+                guard let t = estimator?.fromHistory(todo[i].config, key: costKeys[i]) ?? mean else { return nil }
                 total += t
             }
             return total

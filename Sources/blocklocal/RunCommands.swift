@@ -208,10 +208,11 @@ struct SweepCommand: ParsableCommand {
         let loaded = try specs.map { try SweepSpec(path: $0) }
         let plan = try SweepPlan(specs: loaded, profile: profile, profiles: store.results + "/profiles")
         let executor = RunExecutor(runsDirectory: store.runs, dataStore: data.store, fetch: data.fetchOptions)
-        let counts = plan.counts(executor)
+        let statuses = plan.statuses(executor)
+        let counts = SweepPlan.counts(statuses)
         let summary = ["done", "failed", "diverged", "partial", "damaged", "missing"].compactMap { k in counts[k].map { "\($0) \(k)" } }
         if !worker { print("\(plan.runs.count) runs (\(loaded.map(\.name).joined(separator: ", ")), profile \(profile)): \(summary.joined(separator: ", "))") }
-        if dryRun { return try printPlan(plan, executor) }
+        if dryRun { return try printPlan(plan, statuses: statuses) }
         if slurm { return try writeSlurm(plan) }
         try executor.prepareStore()
         Interrupt.install()
@@ -220,7 +221,7 @@ struct SweepCommand: ParsableCommand {
         exec.apply()
         let runner = SweepRunner(plan: plan, executor: executor, threads: exec.threads)
         runner.rerunFailed = rerunFailed
-        runner.estimator = CostEstimator(summaries: RunStore(directory: store.runs).summaries(), threads: exec.threads)
+        runner.estimator = CostEstimator(summaries: RunStore(directory: store.runs).summaries())
         if noMpi { runner.include = { $0.parallel != .mpi } }   // the Slurm arrays of MPI runs train those
         if worker {   // the parent reads this if the worker crashes: which run to mark failed
             let mine = SweepCommand.workerFile(store.runs, getpid())
@@ -241,18 +242,16 @@ struct SweepCommand: ParsableCommand {
     }
 
     /// The dry run: every run with its status and estimated cost, then the totals.
-    func printPlan(_ plan: SweepPlan, _ executor: RunExecutor) throws {
+    func printPlan(_ plan: SweepPlan, statuses: [String]) throws {
         let perWorker = max(1, exec.threads / jobs)
         Engine.configure(threads: perWorker)   // measure at the thread count each worker will have
         let stored = Dictionary(RunStore(directory: store.runs).summaries().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        let estimator = CostEstimator(summaries: Array(stored.values), threads: perWorker)
+        let estimator = CostEstimator(summaries: Array(stored.values))
         print("id".padded(18) + "status".padded(10) + "cost".leftPadded(12) + "  " + "from".padded(10) + "run")
         var todo: [Double] = [], sources: [RunCost.Source: Int] = [:]
-        for r in plan.runs {
-            let status = executor.status(r.config.runID)
+        for (r, status) in zip(plan.runs, statuses) {
             let cost = try estimator.estimate(r.config, stored: stored[r.config.runID])
-            let pending = !(status == "done" || status == "diverged" || (status == "failed" && !rerunFailed))
-            if pending { todo.append(cost.seconds); sources[cost.source, default: 0] += 1 }
+            if SweepRunner.needsTraining(status, rerunFailed: rerunFailed) { todo.append(cost.seconds); sources[cost.source, default: 0] += 1 }
             print(r.config.runID.padded(18) + status.padded(10) + CostEstimator.format(cost.seconds).leftPadded(12) + "  "
                   + cost.source.rawValue.padded(10) + r.config.label)
         }
@@ -262,7 +261,7 @@ struct SweepCommand: ParsableCommand {
         print("wall time: --jobs \(jobs): about \(CostEstimator.format(CostEstimator.wallTime(todo, slots: jobs)))"
               + "; a Slurm array with \(parallel) tasks at once (--parallel): about \(CostEstimator.format(CostEstimator.wallTime(todo, slots: parallel)))"
               + " if each task runs as fast as here")
-        print("(history: done runs of the same model, method, K and batch, scaled to epochs × samples; measured: \(2) steps on synthetic data here, "
+        print("(history: done runs of the same model, method, K and batch, scaled to epochs × samples; measured: 2 steps on synthetic data here, "
               + "pipelined and MPI runs timed sequentially, an upper bound)")
     }
 

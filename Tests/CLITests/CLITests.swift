@@ -14,11 +14,14 @@ struct CLI {
         return URL(fileURLWithPath: ".build/release/blocklocal")
     }
 
-    func run(_ args: [String], cwd: URL? = nil) throws -> (status: Int32, out: String, err: String) {
+    /// Runs the binary to its end; `environment` adds to (or overrides) this process's variables.
+    func run(_ args: [String], cwd: URL? = nil, environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
         p.executableURL = binary; p.arguments = args
         if let cwd { p.currentDirectoryURL = cwd }
-        var env = ProcessInfo.processInfo.environment; env["BLOCKLOCAL_NO_REEXEC"] = "1"; p.environment = env
+        var env = ProcessInfo.processInfo.environment; env["BLOCKLOCAL_NO_REEXEC"] = "1"
+        env.merge(environment) { $1 }
+        p.environment = env
         let out = Pipe(), err = Pipe()
         p.standardOutput = out; p.standardError = err
         try p.run()
@@ -26,6 +29,35 @@ struct CLI {
         p.waitUntilExit()
         return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }
+}
+
+/// Open MPI refuses to start as root unless told; set on the child processes of the tests only.
+let mpiRootEnvironment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]
+
+/// A sweep spec of tiny S2S transformer runs (2 layers, d_model 16, K = 2) that train in about a second
+/// each; `grid` and `extra` are TOML lines for [grid] and the end of [fixed].
+func tinyS2SSpec(name: String, grid: String, extra: String = "", epochs: Int = 1, steps: Int = 3, testSubset: Int = 32) -> String {
+    """
+    [experiment]
+    name = "\(name)"
+    [grid]
+    \(grid)
+    [fixed]
+    dataset = "s2s"
+    model = "transformer"
+    blocks = 2
+    layers = 2
+    d_model = 16
+    heads = 2
+    ffn = 32
+    epochs = \(epochs)
+    batch = 16
+    s2s_steps = \(steps)
+    test_subset = \(testSubset)
+    \(extra)
+    [profile.smoke]
+    epochs = \(epochs)
+    """
 }
 
 final class CLITests: XCTestCase {
@@ -234,28 +266,8 @@ final class CLITests: XCTestCase {
 
 /// Sweeps as a user runs them: killed at random moments and restarted, with parallel workers.
 final class SweepCLITests: XCTestCase {
-    let spec = """
-    [experiment]
-    name = "killable"
-    [grid]
-    method = ["bp", "bwbpf", "bll"]
-    seed = [0, 1]
-    [fixed]
-    dataset = "s2s"
-    model = "transformer"
-    blocks = 2
-    layers = 2
-    d_model = 16
-    heads = 2
-    ffn = 32
-    epochs = 3
-    batch = 16
-    s2s_steps = 40
-    test_subset = 64
-    lr = 3e-3
-    [profile.smoke]
-    epochs = 3
-    """
+    let spec = tinyS2SSpec(name: "killable", grid: "method = [\"bp\", \"bwbpf\", \"bll\"]\nseed = [0, 1]", extra: "lr = 3e-3",
+                           epochs: 3, steps: 40, testSubset: 64)
 
     func testKilledSweepsResumeToTheSameResults() throws {
         let cli = CLI()

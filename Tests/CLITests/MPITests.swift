@@ -30,7 +30,7 @@ final class MPITests: XCTestCase {
         p.currentDirectoryURL = cwd
         var env = ProcessInfo.processInfo.environment
         env["BLOCKLOCAL_NO_REEXEC"] = "1"
-        env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"; env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+        env.merge(mpiRootEnvironment) { $1 }
         p.environment = env
         let out = cwd.appendingPathComponent("mpirun-\(UUID().uuidString).out"), err = cwd.appendingPathComponent("mpirun-\(UUID().uuidString).err")
         FileManager.default.createFile(atPath: out.path, contents: nil); FileManager.default.createFile(atPath: err.path, contents: nil)
@@ -170,18 +170,10 @@ final class MPITests: XCTestCase {
         guard mpirun != nil else { throw XCTSkip("mpirun not found (make deps installs openmpi-bin)") }
         let dir = try tmp(); defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("pb.json").path
-        let p = Process()
-        p.executableURL = cli.binary
-        p.arguments = ["bench", "--parallel", "--transport", "mpi", "--models", "mlp", "--max-blocks", "2", "--passes", "1", "--steps", "2",
-                       "--out", out, "--profiles", dir.appendingPathComponent("profiles").path]
-        var env = ProcessInfo.processInfo.environment
-        env["BLOCKLOCAL_NO_REEXEC"] = "1"; env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"; env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
-        p.environment = env
-        let pipe = Pipe(); p.standardOutput = pipe; p.standardError = pipe
-        try p.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, text)
+        let r = try cli.run(["bench", "--parallel", "--transport", "mpi", "--models", "mlp", "--max-blocks", "2", "--passes", "1", "--steps", "2",
+                             "--out", out, "--profiles", dir.appendingPathComponent("profiles").path], environment: mpiRootEnvironment)
+        let text = r.out + r.err
+        XCTAssertEqual(r.status, 0, text)
         XCTAssert(text.contains("MPI, K ranks × 1 thread") && text.contains("latency per message"), text)
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as! [String: Any]
         let points = json["points"] as! [[String: Any]]
@@ -200,38 +192,11 @@ final class MPITests: XCTestCase {
     func testLocalSweepLaunchesMPIRuns() throws {
         guard mpirun != nil else { throw XCTSkip("mpirun not found (make deps installs openmpi-bin)") }
         let dir = try tmp(); defer { try? FileManager.default.removeItem(at: dir) }
-        try """
-        [experiment]
-        name = "mpi"
-        [grid]
-        method = ["bll", "predsim"]
-        [fixed]
-        dataset = "s2s"
-        model = "transformer"
-        blocks = 2
-        layers = 2
-        d_model = 16
-        heads = 2
-        ffn = 32
-        epochs = 1
-        batch = 16
-        s2s_steps = 3
-        test_subset = 32
-        parallel = "mpi"
-        [profile.smoke]
-        epochs = 1
-        """.write(to: dir.appendingPathComponent("m.toml"), atomically: true, encoding: .utf8)
+        try tinyS2SSpec(name: "mpi", grid: "method = [\"bll\", \"predsim\"]", extra: "parallel = \"mpi\"")
+            .write(to: dir.appendingPathComponent("m.toml"), atomically: true, encoding: .utf8)
         func sweep() throws -> (Int32, String) {
-            let p = Process()
-            p.executableURL = cli.binary; p.arguments = ["sweep", "m.toml", "--profile", "smoke"]; p.currentDirectoryURL = dir
-            var env = ProcessInfo.processInfo.environment
-            env["BLOCKLOCAL_NO_REEXEC"] = "1"; env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"; env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
-            p.environment = env
-            let pipe = Pipe(); p.standardOutput = pipe; p.standardError = pipe
-            try p.run()
-            let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            return (p.terminationStatus, text)
+            let r = try cli.run(["sweep", "m.toml", "--profile", "smoke"], cwd: dir, environment: mpiRootEnvironment)
+            return (r.status, r.out + r.err)
         }
         let (status, out) = try sweep()
         XCTAssertEqual(status, 0, out)

@@ -34,49 +34,11 @@ final class SlurmTests: XCTestCase {
         defer { _ = try? sh([script, "stop", state]); try? FileManager.default.removeItem(at: dir) }
         guard rc == 0 else { throw XCTSkip("could not start a local Slurm: \(log.suffix(300))") }
         let env = ["SLURM_CONF": state + "/slurm.conf", "BLOCKLOCAL_NO_REEXEC": "1"]
-        try """
-        [experiment]
-        name = "slurm"
-        [grid]
-        method = ["bp", "bll"]
-        seed = [0, 1]
-        [fixed]
-        dataset = "s2s"
-        model = "transformer"
-        blocks = 2
-        layers = 2
-        d_model = 16
-        heads = 2
-        ffn = 32
-        epochs = 1
-        batch = 16
-        s2s_steps = 3
-        test_subset = 32
-        [profile.smoke]
-        epochs = 1
-        """.write(to: dir.appendingPathComponent("s.toml"), atomically: true, encoding: .utf8)
+        try tinyS2SSpec(name: "slurm", grid: "method = [\"bp\", \"bll\"]\nseed = [0, 1]")
+            .write(to: dir.appendingPathComponent("s.toml"), atomically: true, encoding: .utf8)
         // block-parallel runs over MPI: one array task per run, K = 2 Slurm tasks each, started by srun
-        try """
-        [experiment]
-        name = "mpi"
-        [grid]
-        method = ["bll", "predsim"]
-        [fixed]
-        dataset = "s2s"
-        model = "transformer"
-        blocks = 2
-        layers = 2
-        d_model = 16
-        heads = 2
-        ffn = 32
-        epochs = 1
-        batch = 16
-        s2s_steps = 3
-        test_subset = 32
-        parallel = "mpi"
-        [profile.smoke]
-        epochs = 1
-        """.write(to: dir.appendingPathComponent("m.toml"), atomically: true, encoding: .utf8)
+        try tinyS2SSpec(name: "mpi", grid: "method = [\"bll\", \"predsim\"]", extra: "parallel = \"mpi\"")
+            .write(to: dir.appendingPathComponent("m.toml"), atomically: true, encoding: .utf8)
         let cli = CLI()
         let gen = try cli.run(["sweep", "s.toml", "m.toml", "--profile", "smoke", "--slurm", "--cpus", "1", "--parallel", "2", "--time", "0:10:00"], cwd: dir)
         XCTAssertEqual(gen.status, 0, gen.err)

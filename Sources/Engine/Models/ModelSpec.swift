@@ -46,6 +46,8 @@ public struct ModelSpec: Codable, Hashable, Sendable {
         }
     }
 
+    /// Every field's range (names are the spec keys, so a spec error can point at its line); the sizes a
+    /// config sets freely are capped (RunConfig.validate also bounds the parameters' memory).
     public func validate() throws {
         func bad(_ n: String, _ v: Any, _ allowed: String) -> EngineError { .invalidArgument(name: n, value: "\(v)", allowed: allowed) }
         guard ModelSpec.architectures.contains(arch) else { throw bad("model", arch, ModelSpec.architectures.joined(separator: ", ")) }
@@ -54,10 +56,13 @@ public struct ModelSpec: Codable, Hashable, Sendable {
         guard inChannels >= 1 else { throw bad("input channels", inChannels, "an integer ≥ 1") }
         guard imageSize >= 1 else { throw bad("image size", imageSize, "an integer ≥ 1") }
         guard dropout >= 0, dropout < 1 else { throw bad("dropout", dropout, "a probability in [0, 1)") }
-        if arch == "mlp", hidden.isEmpty || hidden.contains(where: { $0 < 1 }) { throw bad("hidden", hidden, "one or more positive sizes") }
+        guard hidden.allSatisfy({ (1...65_536).contains($0) }), arch != "mlp" || !hidden.isEmpty else { throw bad("hidden", hidden, "sizes in 1...65536") }
+        guard (vggHidden ?? []).allSatisfy({ (1...65_536).contains($0) }) else { throw bad("vgg_hidden", vggHidden ?? [], "sizes in 1...65536") }
+        guard (1...1000).contains(layers) else { throw bad("layers", layers, "an integer in 1...1000") }
+        guard (1...8192).contains(dModel) else { throw bad("d_model", dModel, "an integer in 1...8192") }
+        guard (1...dModel).contains(heads), dModel % heads == 0 else { throw bad("heads", heads, "a divisor of d_model \(dModel)") }
+        guard (1...65_536).contains(ffn) else { throw bad("ffn", ffn, "an integer in 1...65536") }
         if isSequence {
-            guard layers >= 1 else { throw bad("layers", layers, "an integer ≥ 1") }
-            guard heads >= 1, dModel % heads == 0 else { throw bad("heads", heads, "a divisor of d_model \(dModel)") }
             guard vocabulary >= 2 else { throw bad("vocabulary", vocabulary, "an integer ≥ 2") }
             guard length >= 1 else { throw bad("length", length, "an integer ≥ 1") }
         }
