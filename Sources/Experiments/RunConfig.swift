@@ -35,6 +35,16 @@ public struct RunConfig: Codable, Hashable, Sendable {
         didSet { if parallel == .sequential { parallel = nil } }
     }
 
+    /// The initialisation of the recipe's reference code (`init` in specs and run files); nil keeps
+    /// 0.5.0's (InitScheme), stored as no value so existing run ids stay.
+    public var initScheme: InitScheme? = nil
+
+    enum CodingKeys: String, CodingKey {
+        case method, model, dataset, blocks, split, optimizer, epochs, batch, seed, trainSubset, testSubset, augmentation
+        case s2sLength, s2sSteps, profile, parallel
+        case initScheme = "init"
+    }
+
     public init(method: MethodConfig, model: ModelSpec, dataset: String) {
         self.method = method; self.model = model; self.dataset = dataset
     }
@@ -133,6 +143,10 @@ public struct RunConfig: Codable, Hashable, Sendable {
                                               + "their gradients and optimizer state (width, hidden, d_model, ffn, vgg_hidden set it)")
         }
         _ = try SplitRule(parsing: split)
+        if initScheme == .torchvision, !model.arch.hasPrefix("resnet") {
+            throw EngineError.invalidArgument(name: "init", value: "torchvision", allowed: "torchvision's init is defined for the ResNets here; "
+                                              + "for \(model.arch) use pytorch-default, local-loss or biotorch")
+        }
         try ParallelMode.check(parallel, method: method.method)
         guard dataset == "s2s" || Registry.all.contains(where: { $0.name == dataset }) else {
             throw DatasetError.unknownDataset(dataset, known: Registry.names)
@@ -210,10 +224,11 @@ public struct PreparedRun {
         }
         datasetChecksums = checksums
         model = try spec.build(seed: c.seed)
+        if let scheme = c.initScheme { model.initialize(scheme, seed: c.seed) }
         let blocks = try BlockSplit.split(model, blocks: c.blocks, rule: try SplitRule(parsing: c.split),
                                           headMACs: Methods.headMACs(c.method, classes: spec.classes))
         rule = try Methods.make(MethodSetup(model: model, blocks: blocks, config: c.method, optimizer: c.optimizer,
-                                            classes: data.classes, seed: c.seed))
+                                            classes: data.classes, seed: c.seed, initScheme: c.initScheme))
         trainer = Trainer(epochs: c.epochs, baseLR: Float(c.optimizer.lr), schedule: c.optimizer.schedule(epochs: c.epochs),
                           scheduler: try execution.scheduler(for: rule, mode: c.parallel))
     }

@@ -2,7 +2,8 @@
 //   [experiment] name, description, artefact       what the spec reproduces
 //   [grid]       key = [values]                     axes: every combination is a run (first key outermost)
 //   [fixed]      key = value                        settings shared by every run
-//   [method.M]   key = value                        settings of method M (its MethodConfig keys)
+//   [method.M]   key = value                        settings of method M (its MethodConfig keys, and `init`: the
+//                                                   initialisation of M's reference code)
 //   [profile.P]  key = value or [values]            overrides for profile P (a list replaces an axis)
 //   [setting.S]  key = value                        a named bundle of settings: the axis `setting = ["S", ...]`
 //                                                   picks combinations that are not a product (dataset × model)
@@ -36,7 +37,7 @@ public struct SweepSpec: Sendable {
         "method", "model", "dataset", "blocks", "split", "seed", "width", "stem", "epochs", "batch",
         "optimizer", "lr", "momentum", "nesterov", "weight_decay", "no_decay_on_norm", "schedule", "milestones", "gamma",
         "warmup", "period", "cycle_peak", "train_subset", "test_subset", "augment", "s2s_length", "s2s_steps",
-        "layers", "d_model", "heads", "ffn", "hidden", "dropout", "batch_norm", "conv_bias", "vgg_hidden", "parallel",
+        "layers", "d_model", "heads", "ffn", "hidden", "dropout", "batch_norm", "conv_bias", "vgg_hidden", "parallel", "init",
     ]
     static let listValued: Set<String> = ["milestones", "hidden", "vgg_hidden"]
 
@@ -88,6 +89,10 @@ public struct SweepSpec: Sendable {
             let m = MethodName(rawValue: String(t.dropFirst(7)))!
             var probe = MethodConfig(method: m)
             for (k, v) in doc.tables[t]! {
+                if k == "init" {
+                    do { _ = try InitScheme(parsing: try str(k, v)) } catch let e as EngineError { throw SpecError(file: file, line: v.line, message: "\(e)") }
+                    continue
+                }
                 do { try probe.apply([k: SweepSpec.plain(v)]) }
                 catch { throw SpecError(file: file, line: v.line, message: "\(error)") }
             }
@@ -152,8 +157,10 @@ public struct SweepSpec: Sendable {
             }
             if let t = doc.tables["method." + c.method.method.rawValue] {
                 var m = MethodConfig(method: c.method.method)
-                try m.apply(Dictionary(uniqueKeysWithValues: t.map { ($0.0, SweepSpec.plain($0.1)) }))
+                try m.apply(Dictionary(uniqueKeysWithValues: t.filter { $0.0 != "init" }.map { ($0.0, SweepSpec.plain($0.1)) }))
                 c.method = m
+                // the method's reference init wins over [fixed] (a profile's own `init` wins over both)
+                if let v = t.first(where: { $0.0 == "init" })?.1, !late.contains(where: { $0.0 == "init" }) { try apply("init", v, to: &c) }
             }
             c.seed = SweepSpec.runSeed(replicate: replicate, c)
             do {
@@ -251,6 +258,8 @@ public struct SweepSpec: Sendable {
         case "dropout": c.model.dropout = try num(k, v)
         case "batch_norm": c.model.batchNorm = try bool(k, v)
         case "conv_bias": c.model.convBias = try bool(k, v)
+        case "init":
+            do { c.initScheme = try InitScheme(parsing: try str(k, v)) } catch let e as EngineError { throw SpecError(file: file, line: v.line, message: "\(e)") }
         case "parallel":
             do { c.parallel = try ParallelMode(parsing: try str(k, v)) } catch let e as PipelineError { throw SpecError(file: file, line: v.line, message: "\(e)") }
         default: throw SpecError(file: file, line: v.line, message: "unknown key '\(k)'")

@@ -9,6 +9,8 @@ public enum MethodName: String, Codable, CaseIterable, Sendable {
     public static var list: String { allCases.map(\.rawValue).joined(separator: ", ") }
     /// Rules whose blocks wait for the whole backward pass (nothing detached): they cannot be pipelined.
     public var isLocked: Bool { self == .bp || self == .fa || self == .bwbpfCode }
+    /// Rules that train their blocks from local losses (everything but end-to-end BP and FA).
+    public var isBlockLocal: Bool { self != .bp && self != .fa }
 }
 
 public struct OptimizerConfig: Codable, Hashable, Sendable {

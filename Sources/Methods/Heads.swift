@@ -75,7 +75,8 @@ public final class PredSimHead: LocalHead {
     private let dsim = Tensor([0])
     private var rows = Tensor(viewPlaceholder: ())
 
-    public init(inputShape: [Int], classes: Int, beta: Float, dimIn: Int, rng: inout RandomStream) {
+    /// `decoderBias`: nil zeroes it with the weight (0.5.0); local-loss keeps PyTorch's default (`.uniformFanIn`).
+    public init(inputShape: [Int], classes: Int, beta: Float, dimIn: Int, decoderBias: BiasInit? = nil, rng: inout RandomStream) {
         self.beta = beta; self.classes = classes
         if inputShape.count == 4 {
             let c = inputShape[1], h = inputShape[2], w = inputShape[3]
@@ -83,11 +84,11 @@ public final class PredSimHead: LocalHead {
             useStd = c > 3 && h > 1
             let p = predSimPooling(channels: c, height: h, width: w, dimIn: dimIn)
             pool = (p.kh > 1 || p.kw > 1) ? AvgPool2d(kernelH: p.kh, kernelW: p.kw, padH: p.padH, padW: p.padW) : nil
-            decoder = Linear(c * p.outH * p.outW, classes, init: .zeros, rng: &rng)
+            decoder = Linear(c * p.outH * p.outW, classes, init: .zeros, biasInit: decoderBias, rng: &rng)
         } else {
             let f = inputShape.last!
             simConv = nil; simLinear = Linear(f, f, bias: false, rng: &rng); useStd = false; pool = nil
-            decoder = Linear(f, classes, init: .zeros, rng: &rng)
+            decoder = Linear(f, classes, init: .zeros, biasInit: decoderBias, rng: &rng)
         }
     }
 

@@ -48,8 +48,13 @@ public struct MethodSetup {
     public var optimizer: OptimizerConfig
     public var classes: Int
     public var seed: UInt64
-    public init(model: Model, blocks: [Block], config: MethodConfig, optimizer: OptimizerConfig, classes: Int, seed: UInt64) {
+    /// The recipe's initialisation (nil: 0.5.0's). The model arrives drawn under it (Model.initialize);
+    /// the rule applies what the scheme says of its own layers (zero output weight, heads).
+    public var initScheme: InitScheme?
+    public init(model: Model, blocks: [Block], config: MethodConfig, optimizer: OptimizerConfig, classes: Int, seed: UInt64,
+                initScheme: InitScheme? = nil) {
         self.model = model; self.blocks = blocks; self.config = config; self.optimizer = optimizer; self.classes = classes; self.seed = seed
+        self.initScheme = initScheme
     }
 
     /// Output shape of each block for a batch of one.
@@ -83,6 +88,9 @@ public enum Methods {
 
     /// Builds the learning rule named in `setup.config`.
     public static func make(_ setup: MethodSetup) throws -> LearningRule {
+        // local-loss train.py: `if not args.backprop: self.linear.weight.data.zero_()` — every rule that
+        // trains its blocks locally starts from a zero output weight (its bias keeps the default)
+        if setup.initScheme == .localLoss, setup.config.method.isBlockLocal { setup.model.outputLinear?.weight.value.zero() }
         switch setup.config.method {
         case .bp: return Backprop(setup, feedbackAlignment: false)
         case .fa: return Backprop(setup, feedbackAlignment: true)

@@ -14,7 +14,10 @@ final class PredSim: BlockLocalRule, DetachedBlockRule {
         var rng = RandomStream(seed: setup.seed, name: "heads/predsim")
         let shapes = setup.blockShapes()
         heads = shapes.dropLast().map {
-            PredSimHead(inputShape: $0, classes: setup.classes, beta: Float(setup.config.beta), dimIn: setup.config.dimInDecoder, rng: &rng)
+            // local-loss: `decoder_y.weight.data.zero_()`, the bias keeps nn.Linear's default; any named
+            // scheme follows it (0.5.0's unset scheme zeroed the bias too)
+            PredSimHead(inputShape: $0, classes: setup.classes, beta: Float(setup.config.beta), dimIn: setup.config.dimInDecoder,
+                        decoderBias: setup.initScheme == nil ? nil : .uniformFanIn, rng: &rng)
         }
         super.init(setup, heads: singletons(heads), outputScale: Float(1 - setup.config.beta))
     }

@@ -74,6 +74,31 @@ final class ExperimentsTests: XCTestCase {
         XCTAssertEqual(Set(plan.map(\.config.runID)).count, 8)
     }
 
+    /// Issue 19: `init` is a recorded recipe element, optional so that configs without it keep their ids; a
+    /// spec names it per method ([method.M] init = ...), and a bad value is a one-line error at its line.
+    func testInitIsARecordedOptionalRecipeElement() throws {
+        let plan = try SweepSpec(file: "t", text: tinySpec).plan(profile: nil)
+        XCTAssertFalse(plan[0].config.canonicalJSON.contains("\"init\""), "unset: absent, so 0.5.0's ids stay")
+        var c = plan[0].config; c.initScheme = .pytorchDefault
+        XCTAssertTrue(c.canonicalJSON.contains("\"init\":\"pytorch-default\""), c.canonicalJSON)
+        XCTAssertNotEqual(c.runID, plan[0].config.runID)
+        XCTAssertEqual(try JSONDecoder().decode(RunConfig.self, from: Data(c.canonicalJSON.utf8)), c)
+
+        let named = tinySpec.replacingOccurrences(of: "[method.bll]\n", with: "[method.bll]\ninit = \"local-loss\"\n")
+        let runs = try SweepSpec(file: "n.toml", text: named).plan(profile: nil)
+        for r in runs { XCTAssertEqual(r.config.initScheme, r.config.method.method == .bll ? .localLoss : nil, r.config.label) }
+        XCTAssertEqual(runs.filter { $0.config.method.method == .bp }.map(\.config.runID), plan.filter { $0.config.method.method == .bp }.map(\.config.runID))
+
+        let bad = tinySpec.replacingOccurrences(of: "[method.bll]\n", with: "[method.bll]\ninit = \"xavier\"\n")
+        XCTAssertThrowsError(try SweepSpec(file: "b.toml", text: bad)) { e in
+            XCTAssertEqual("\(e)", "b.toml:23: invalid init 'xavier': allowed torchvision, pytorch-default, local-loss, biotorch")
+        }
+        // torchvision's init is the ResNets': a transformer under it is an error, not a silent default
+        XCTAssertThrowsError(try SweepSpec(file: "tv.toml", text: tinySpec.replacingOccurrences(of: "[fixed]\n", with: "[fixed]\ninit = \"torchvision\"\n"))) { e in
+            XCTAssertTrue("\(e)".contains("invalid init 'torchvision'"), "\(e)")
+        }
+    }
+
     /// Seeds come from the replicate and the data/model axes: adding a method or a K changes no run.
     func testSeedsDoNotDependOnMethodOrBlocks() throws {
         let plan = try SweepSpec(file: "t", text: tinySpec).plan(profile: nil)

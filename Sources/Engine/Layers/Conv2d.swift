@@ -20,7 +20,7 @@ public final class Conv2d: Layer {
     public let weight: Parameter
     public let bias: Parameter?
     public internal(set) var feedback: Tensor?
-    let initKind: WeightInit
+    private(set) var initKind: WeightInit
     static let minColumns = 256
     /// Largest im2col cache one layer keeps between forward and backward (bytes); above it, backward
     /// recomputes im2col. 512 MiB holds ResNet-18 width 1 at 28×28, batch 128, in every layer.
@@ -58,10 +58,18 @@ public final class Conv2d: Layer {
         kind.fill(weight.value, fanIn: fanIn, fanOut: fanOut, rng: &rng)
         if bias {
             let b = Parameter("bias", .bias, shape: [outChannels])
-            let bound = 1 / Float(fanIn).squareRoot()
-            rng.fillUniform(b.value, -bound, bound)
+            BiasInit.uniformFanIn.fill(b.value, fanIn: fanIn, rng: &rng)
             self.bias = b
         } else { self.bias = nil }
+    }
+
+    /// Draws W and b again from `kind` and `biasInit` (an InitScheme over a built model); a later
+    /// feedback matrix B comes from `kind` too.
+    public func reinitialize(_ kind: WeightInit, biasInit: BiasInit, rng: inout RandomStream) {
+        initKind = kind
+        let fanIn = inChannels * kernel * kernel
+        kind.fill(weight.value, fanIn: fanIn, fanOut: outChannels * kernel * kernel, rng: &rng)
+        if let bias { biasInit.fill(bias.value, fanIn: fanIn, rng: &rng) }
     }
 
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }

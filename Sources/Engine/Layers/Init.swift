@@ -1,4 +1,5 @@
-// Weight initialisation: the distributions the papers' code uses, drawn from a named stream.
+// Weight initialisation: the distributions the papers' code uses, drawn from a named stream, and the
+// named schemes (InitScheme) that say which distribution each layer of a reference code starts from.
 
 import Foundation
 
@@ -25,6 +26,55 @@ public enum WeightInit: String, Sendable, CaseIterable {
             t.zero()
         }
     }
+}
+
+/// A layer's bias at construction: PyTorch's default U(±1/√fan_in), or zero (biotorch's xavier option).
+public enum BiasInit: Sendable { case uniformFanIn, zeros
+    public func fill(_ t: Tensor, fanIn: Int, rng: inout RandomStream) {
+        switch self {
+        case .uniformFanIn: let b = 1 / Float(fanIn).squareRoot(); rng.fillUniform(t, -b, b)
+        case .zeros: t.zero()
+        }
+    }
+}
+
+/// The initialisation of a reference code, as a recorded recipe element (a run config's `init`; unset
+/// keeps blocklocal 0.5.0's: torchvision's ResNet init, PyTorch's default elsewhere, Pred-Sim's decoder
+/// all zero). It decides every Conv2d and Linear of the model, feedback alignment's B (drawn from the
+/// layer's own distribution, so from the scheme's), and the reference code's zero-initialised layers.
+/// Sources: docs/methods.md, "Initialisation".
+public enum InitScheme: String, Codable, Sendable, CaseIterable {
+    /// torchvision `resnet.py` (the BLL code's ResNets): convs kaiming-normal fan-out, BatchNorm 1/0,
+    /// the classifier PyTorch's default. Defined for the ResNets only.
+    case torchvision
+    /// PyTorch's layer defaults everywhere: weights kaiming_uniform(a=√5) = U(±1/√fan_in), biases
+    /// U(±1/√fan_in); FA's B from the same (local-loss `LinearFA`, biotorch's `init: kaiming`).
+    case pytorchDefault = "pytorch-default"
+    /// local-loss `train.py` (Nøkland & Eidnes): PyTorch's defaults, and, when a rule trains locally, the
+    /// output layer's weight zero (`if not args.backprop: linear.weight.data.zero_()`); Pred-Sim's
+    /// prediction decoder has a zero weight and its default bias.
+    case localLoss = "local-loss"
+    /// biotorch's FA layers, `init: xavier` (the default of its configs): W and B xavier_uniform, biases 0.
+    case biotorch
+
+    public static var list: String { allCases.map(\.rawValue).joined(separator: ", ") }
+
+    public init(parsing text: String) throws {
+        guard let s = InitScheme(rawValue: text) else {
+            throw EngineError.invalidArgument(name: "init", value: text, allowed: InitScheme.list)
+        }
+        self = s
+    }
+
+    /// The distribution of every Conv2d and Linear weight under this scheme (nil: as the model builds them).
+    public var layerWeights: WeightInit? {
+        switch self {
+        case .torchvision: return nil
+        case .pytorchDefault, .localLoss: return .uniformFanIn
+        case .biotorch: return .xavierUniform
+        }
+    }
+    public var layerBiases: BiasInit { self == .biotorch ? .zeros : .uniformFanIn }
 }
 
 /// The angle in degrees between two tensors seen as vectors (FA diagnostic: B vs W).

@@ -9,23 +9,30 @@ public final class Linear: Layer {
     public let bias: Parameter?
     /// The fixed feedback matrix B of feedback alignment (nil: exact backprop).
     public internal(set) var feedback: Tensor?
-    let initKind: WeightInit
+    private(set) var initKind: WeightInit
     private var x: Tensor!
     private let y = Tensor([0]), dx = Tensor([0])
 
+    /// `biasInit` nil: zero with a zero weight, else U(±1/√fan_in) (0.5.0's rule; local-loss's decoder
+    /// has a zero weight and the default bias: `.uniformFanIn`).
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, init kind: WeightInit = .uniformFanIn,
-                rng: inout RandomStream) {
+                biasInit: BiasInit? = nil, rng: inout RandomStream) {
         self.inFeatures = inFeatures; self.outFeatures = outFeatures; self.initKind = kind
         weight = Parameter("weight", .weight, shape: [outFeatures, inFeatures])
         kind.fill(weight.value, fanIn: inFeatures, fanOut: outFeatures, rng: &rng)
         if bias {
             let b = Parameter("bias", .bias, shape: [outFeatures])
-            if kind == .zeros { b.value.zero() } else {
-                let bound = 1 / Float(inFeatures).squareRoot()
-                rng.fillUniform(b.value, -bound, bound)
-            }
+            (biasInit ?? (kind == .zeros ? .zeros : .uniformFanIn)).fill(b.value, fanIn: inFeatures, rng: &rng)
             self.bias = b
         } else { self.bias = nil }
+    }
+
+    /// Draws W and b again from `kind` and `biasInit` (an InitScheme over a built model); a later
+    /// feedback matrix B comes from `kind` too.
+    public func reinitialize(_ kind: WeightInit, biasInit: BiasInit, rng: inout RandomStream) {
+        initKind = kind
+        kind.fill(weight.value, fanIn: inFeatures, fanOut: outFeatures, rng: &rng)
+        if let bias { biasInit.fill(bias.value, fanIn: inFeatures, rng: &rng) }
     }
 
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }

@@ -58,6 +58,27 @@ public final class Model {
         }
     }
 
+    /// Re-draws every Conv2d and Linear under `scheme` (its weight distribution and biases), each unit from
+    /// its own stream `(seed, "init/<scheme>/<unit>")`; BatchNorm stays 1/0. `torchvision` keeps the
+    /// model as built (the ResNets are built with torchvision's init).
+    public func initialize(_ scheme: InitScheme, seed: UInt64) {
+        guard let kind = scheme.layerWeights else { return }
+        for u in units {
+            var rng = RandomStream(seed: seed, name: "init/\(scheme.rawValue)/" + u.name)
+            u.layer.walk { l in
+                if let lin = l as? Linear { lin.reinitialize(kind, biasInit: scheme.layerBiases, rng: &rng) }
+                if let conv = l as? Conv2d { conv.reinitialize(kind, biasInit: scheme.layerBiases, rng: &rng) }
+            }
+        }
+    }
+
+    /// The network's output layer: the last Linear of the last unit (nil when it has none).
+    public var outputLinear: Linear? {
+        var last: Linear?
+        units.last?.layer.walk { if let lin = $0 as? Linear { last = lin } }
+        return last
+    }
+
     /// Angle (degrees) between each FA layer's B and W, in model order.
     public func feedbackAngles() -> [Double] {
         var out: [Double] = []
