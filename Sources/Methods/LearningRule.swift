@@ -173,6 +173,9 @@ class BlockLocalRule {
     let grads: [Tensor]
     /// Tests only: leave the gradients accumulated instead of stepping the optimizers.
     var skipOptimizerStep = false
+    /// Tests only: blocks whose own weights stay at their init (their gradients are zeroed before each
+    /// step); their heads and feedback maps still learn from the local loss.
+    var frozenBlocks: Set<Int> = []
 
     init(_ setup: MethodSetup, heads: [[LocalHead]], outputScale: Float = 1, smoothing: Float = 0) {
         self.setup = setup
@@ -221,6 +224,7 @@ class BlockLocalRule {
             passOn = passed
             for (n, v) in more { terms.append(("b\(k + 1).\(n)", v)) }
         }
+        if frozenBlocks.contains(k) { for p in blocks[k].parameters { p.grad.zero() } }
         if !skipOptimizerStep { blockOptimizers[k].step(lr: lr); stepLocal(k, lr: lr) }
         return BlockUpdate(terms: terms, passOn: passOn)
     }

@@ -163,29 +163,7 @@ final class BLL: BlockLocalRule, DetachedBlockRule {
         for (k, block) in blocks.enumerated().dropLast() {
             h = block.forward(h, mode: .eval)
             let r = forwardNorms[k].forward(pooled(k, h, .eval))
-            let rows = r.shape[0], d = r.shape[1]
-            let valid = (0..<rows).filter { labels[$0] >= 0 }
-            // mean pairwise cosine between samples (1 = collapsed)
-            var cos = 0.0, pairs = 0
-            let sample = Array(valid.prefix(256))
-            for (ii, i) in sample.enumerated() { for j in sample[(ii + 1)...] {
-                var dot: Float = 0; for t in 0..<d { dot += r[i * d + t] * r[j * d + t] }
-                cos += Double(dot); pairs += 1
-            } }
-            // nearest-prototype read-out
-            let p = protos[k]
-            let pn = RowNormalize().forward(p)
-            var correct = 0
-            for i in valid {
-                var best = 0, bestScore = -Float.infinity
-                for c in 0..<classes {
-                    var s: Float = 0; for t in 0..<d { s += r[i * d + t] * pn[c * d + t] }
-                    if s > bestScore { bestScore = s; best = c }
-                }
-                if best == Int(labels[i]) { correct += 1 }
-            }
-            out.append(("b\(k + 1).cosine", pairs > 0 ? cos / Double(pairs) : 0))
-            out.append(("b\(k + 1).proto_acc", Double(correct) / Double(max(1, valid.count))))
+            out += prototypeDiagnostics(r, prototypes: protos[k], labels: labels, block: k + 1)
         }
         return out
     }

@@ -119,4 +119,20 @@ final class BLLCode: BlockLocalRule, DetachedBlockRule {
     }
 
     func headLogits(_ x: Tensor) -> [(String, Tensor)] { blockHeadLogits(x, aux) }
+
+    /// Per non-final block: the collapse of x̂_k and the read-out against the feedback map's prototypes β_k(c)
+    /// (the vectors the prototype term pulls x̂ toward or, with the released sign, away from).
+    func diagnostics(_ x: Tensor, _ labels: [Int32]) -> [(String, Double)] {
+        var out: [(String, Double)] = []
+        var h = x
+        for (k, block) in blocks.enumerated().dropLast() {
+            h = block.forward(h, mode: .eval)
+            let xh = norms[k].forward(rows(k, h, .eval))
+            let w = feedback[k].weight.value, d = w.shape[0], classes = w.shape[1]   // W [d, classes]: β(c) = column c
+            let protos = Tensor([classes, d])
+            for c in 0..<classes { for t in 0..<d { protos[c * d + t] = w[t * classes + c] } }
+            out += prototypeDiagnostics(xh, prototypes: protos, labels: labels, block: k + 1)
+        }
+        return out
+    }
 }

@@ -48,6 +48,9 @@ public struct Aggregate: Sendable {
     public var accuracy: [GroupKey: Stats] = [:]
     public var curves: [GroupKey: [CurvePoint]] = [:]
     public var throughput: [GroupKey: Double] = [:]
+    /// Per group, the last epoch's per-block measures over seeds: "b<k>" a block's local head accuracy (%),
+    /// "b<k>.proto_acc" its prototype read-out accuracy (%), "b<k>.cosine" its mean pairwise cosine.
+    public var perBlock: [GroupKey: [String: Stats]] = [:]
     public var seconds: Double = 0
     public var runs = 0, failed = 0, diverged = 0
     public var profiles: Set<String> = []
@@ -111,6 +114,19 @@ public struct Aggregate: Sendable {
             }
         }
         for (k, v) in sps { throughput[k] = v.reduce(0, +) / Double(v.count) }
+        for (k, runs) in series {
+            let lasts = runs.compactMap(\.last)
+            guard let first = lasts.first else { continue }
+            var measures: [String: Stats] = [:]
+            for name in first.headAccuracy.keys where lasts.allSatisfy({ $0.headAccuracy[name] != nil }) {
+                measures[name] = Stats(lasts.map { 100 * $0.headAccuracy[name]! })
+            }
+            for name in first.diagnostics.keys where (name.hasSuffix(".proto_acc") || name.hasSuffix(".cosine"))
+                && lasts.allSatisfy({ $0.diagnostics[name] != nil }) {
+                measures[name] = Stats(lasts.map { (name.hasSuffix(".cosine") ? 1 : 100) * $0.diagnostics[name]! })
+            }
+            if !measures.isEmpty { perBlock[k] = measures }
+        }
     }
 
     /// Groups of a setting, by method and K.

@@ -141,6 +141,48 @@ public enum Tables {
         return out
     }
 
+    /// What a block's accuracy is read from: its local head ("b2"), else its prototype read-out.
+    static func blockAccuracy(_ m: [String: Stats], block b: Int) -> Stats? { m["b\(b)"] ?? m["b\(b).proto_acc"] }
+
+    /// Per setting, at its largest K (the spec's K where it has one; the end of a K axis): each non-final block's accuracy (its local head; BLL: its nearest-prototype
+    /// read-out) and the output's, per method (`accuracy-by-block-<tag>-k<K>`); and, for the rules that record
+    /// it, each block's representation collapse, the mean pairwise cosine (`collapse-by-block-<tag>-k<K>`).
+    public static func accuracyByBlock(_ agg: Aggregate) -> [ResultTable] {
+        var out: [ResultTable] = []
+        let keys = agg.perBlock.keys.filter { $0.blocks >= 2 }
+        for s in Set(keys.map(\.settingID)).sorted() {
+            let these = keys.filter { $0.settingID == s }
+            if let k = these.map(\.blocks).max() {
+                let group = these.filter { $0.blocks == k }.sorted { methodRank($0.method) < methodRank($1.method) }
+                guard let any = group.first else { continue }
+                let columns = (1..<k).map { "block \($0)" } + ["output"]
+                let rows: [(String, [Cell])] = group.compactMap { key in
+                    let m = agg.perBlock[key]!
+                    guard (1..<k).contains(where: { blockAccuracy(m, block: $0) != nil }) else { return nil }
+                    let label = m["b1"] == nil && m["b1.proto_acc"] != nil ? key.method + " (read-out)" : key.method
+                    return (label, (1..<k).map { Cell(ours: blockAccuracy(m, block: $0), paper: nil) } + [Cell(ours: agg.accuracy[key], paper: nil)])
+                }
+                if !rows.isEmpty {
+                    out.append(ResultTable(name: "accuracy-by-block-\(any.tag)-k\(k)",
+                                           title: "Accuracy by block: \(any.setting), K = \(k), profile \(any.profile) (a block's local head; read-out: nearest feedback prototype)",
+                                           unit: "test accuracy %", columns: columns, rows: rows))
+                }
+                let collapse: [(String, [Cell])] = group.compactMap { key in
+                    let m = agg.perBlock[key]!
+                    guard m["b1.cosine"] != nil else { return nil }
+                    return (key.method, (1..<k).map { Cell(ours: m["b\($0).cosine"], paper: nil) })
+                }
+                if !collapse.isEmpty {
+                    out.append(ResultTable(name: "collapse-by-block-\(any.tag)-k\(k)",
+                                           title: "Representation collapse by block: \(any.setting), K = \(k), profile \(any.profile)",
+                                           unit: "mean pairwise cosine between test samples' block representations, 1 = collapsed, so lowest is best",
+                                           columns: Array(columns.dropLast()), rows: collapse, lowerIsBetter: true))
+                }
+            }
+        }
+        return out
+    }
+
     /// Samples per second of training, per method and K, per setting and profile.
     public static func throughput(_ agg: Aggregate) -> [ResultTable] {
         var out: [ResultTable] = []

@@ -46,7 +46,7 @@ func allTables(_ agg: Aggregate, _ reference: [ReferenceRow], parallel: Parallel
      Tables.paperTable(name: "bwbpf" + suffix, title: "BWBPF table: test error", artefact: "bwbpf", reference: reference, aggregate: agg, error: true),
      Tables.paperTable(name: "localloss-fmnist" + suffix, title: "Nøkland & Eidnes, Fashion-MNIST: test error", artefact: "localloss-fmnist", reference: reference, aggregate: agg, error: true)]
         .filter { !$0.rows.isEmpty }
-        + Tables.accuracyVersusBlocks(agg) + Tables.throughput(agg) + (parallel.map { Speedup.tables($0, agg, suffix: suffix) } ?? [])
+        + Tables.accuracyVersusBlocks(agg) + Tables.accuracyByBlock(agg) + Tables.throughput(agg) + (parallel.map { Speedup.tables($0, agg, suffix: suffix) } ?? [])
 }
 
 struct ReportCommand: ParsableCommand {

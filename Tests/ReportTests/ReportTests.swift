@@ -56,6 +56,50 @@ final class ReportTests: XCTestCase {
                 row("c3", "bll", nil, metric: "claim", claim: "flat:2")]
     }()
 
+    /// Issue 18, item 4: per-block head accuracy (or BLL's prototype read-out) and collapse, from the last epoch
+    /// of each seed's run file, as tables and a figure.
+    func testAccuracyAndCollapseByBlock() throws {
+        let d = dir + "/blocks"
+        func put(_ method: MethodName, seed: UInt64, heads: [String: Double], diagnostics: [String: Double], acc: Double) throws {
+            var spec = ModelSpec(arch: "resnet18"); spec.width = 0.25
+            var c = RunConfig(method: MethodConfig(method: method), model: spec, dataset: "fashion-mnist")
+            c.blocks = 3; c.seed = seed; c.profile = "quick"
+            let early = EpochRecord(epoch: 1, lr: 1e-3, losses: ["out.ce": 1], testAccuracy: 0.1, testSequenceAccuracy: nil,
+                                    headAccuracy: heads.mapValues { _ in 0.1 }, diagnostics: diagnostics.mapValues { _ in 0.9 }, seconds: 1, samplesPerSecond: 1)
+            let last = EpochRecord(epoch: 2, lr: 1e-3, losses: ["out.ce": 1], testAccuracy: acc, testSequenceAccuracy: nil,
+                                   headAccuracy: heads, diagnostics: diagnostics, seconds: 1, samplesPerSecond: 1)
+            try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+            try RunFile.write(d + "/" + c.runID + ".h5", config: c, status: .done, error: "", records: [early, last],
+                              provenance: Provenance(values: ["git_commit": .text("test")], gitDiff: ""), started: Date(), ended: Date())
+        }
+        try put(.predsim, seed: 0, heads: ["b1": 0.70, "b2": 0.80], diagnostics: [:], acc: 0.85)
+        try put(.predsim, seed: 1, heads: ["b1": 0.72, "b2": 0.82], diagnostics: [:], acc: 0.87)
+        try put(.bll, seed: 0, heads: [:], diagnostics: ["b1.proto_acc": 0.5, "b2.proto_acc": 0.6, "b1.cosine": 0.4, "b2.cosine": 0.9], acc: 0.8)
+        try put(.bp, seed: 0, heads: [:], diagnostics: [:], acc: 0.9)
+        let agg = try Aggregate(store: RunStore(directory: d))
+        let tables = Tables.accuracyByBlock(agg)
+        XCTAssertEqual(tables.map(\.name), ["accuracy-by-block-fashion-mnist-resnet18-w0.25-quick-k3", "collapse-by-block-fashion-mnist-resnet18-w0.25-quick-k3"])
+        XCTAssertEqual(tables[0].markdown, """
+        **Accuracy by block: fashion-mnist resnet18 w0.25, K = 3, profile quick (a block's local head; read-out: nearest feedback prototype)** (test accuracy %; ours: mean ± std (n seeds) [paper]; best of ours per column in bold)
+
+        | | block 1 | block 2 | output |
+        |---|---:|---:|---:|
+        | predsim | **71.00 ± 1.41 (2)** | **81.00 ± 1.41 (2)** | **86.00 ± 1.41 (2)** |
+        | bll (read-out) | 50.00 ± 0.00 (1) | 60.00 ± 0.00 (1) | 80.00 ± 0.00 (1) |
+
+        """)
+        XCTAssertEqual(tables[1].rows.map(\.0), ["bll"])
+        XCTAssertEqual(tables[1].rows[0].1.map { $0.ours?.mean }, [0.4, 0.9])
+        XCTAssertTrue(tables[1].rows[0].1[0].best, "collapse: the lowest cosine is the best")
+        if (try? Figures.gnuplot()) != nil {
+            let files = try Figures.renderAll(agg, dir: dir + "/figures")
+            let png = try XCTUnwrap(files.first { $0.hasSuffix("accuracy-by-block-fashion-mnist-resnet18-w0.25-quick-k3.png") })
+            XCTAssertGreaterThan(try FileManager.default.attributesOfItem(atPath: png)[.size] as! Int, 10_000)
+            let dat = try String(contentsOfFile: dir + "/figures/accuracy-by-block-fashion-mnist-resnet18-w0.25-quick-k3.dat", encoding: .utf8)
+            XCTAssertTrue(dat.contains("1 71.0000 1.4142 2\n2 81.0000 1.4142 2\n3 86.0000 1.4142 2\n"), dat)
+        }
+    }
+
     /// Runs of one key under two protocols (here another learning rate) are never pooled as seeds.
     func testRunsOfAnotherProtocolAreNotPooled() throws {
         let d = dir + "/mixed"
