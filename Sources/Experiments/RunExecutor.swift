@@ -123,11 +123,19 @@ public struct RunExecutor {
         guard let lock = RunLock.acquire(runsDirectory + "/.locks/" + id + ".lock") else { return false }
         defer { lock.release() }
         guard ["missing", "partial"].contains(status(id)) else { return false }
-        var p = Provenance.collect(threads: 0, datasetChecksums: [:]); p.values["threads"] = nil
-        try RunFile.write(finalPath(id), config: config, status: .failed, error: reason, records: [],
-                          provenance: p, started: Date(), ended: Date(), origin: origin)
+        try writeCrashed(config, reason: reason, origin: origin)
         return true
     }
+
+    /// The failed file of a crashed run (under its lock); its checkpoint stays for `--rerun-failed`.
+    func writeCrashed(_ config: RunConfig, reason: String, origin: RunOrigin?) throws {
+        var p = Provenance.collect(threads: 0, datasetChecksums: [:]); p.values["threads"] = nil
+        try RunFile.write(finalPath(config.runID), config: config, status: .failed, error: reason, records: [],
+                          provenance: p, started: Date(), ended: Date(), origin: origin)
+    }
+
+    /// Where a crash of the process training run `id` leaves its signal (CrashMarker).
+    func crashMarkerPath(_ id: String) -> String { runsDirectory + "/.crashed/" + id }
 
     /// Renames a damaged file to `<name>.damaged` (`.damaged-2`, ... when taken), out of the store's
     /// listing but kept for whoever wants to look at it.
@@ -172,6 +180,18 @@ public struct RunExecutor {
         onTraining?(config)
         defer { onReleased?(config); lock.release() }
         removeStaleTemporaries(id)
+        let marker = crashMarkerPath(id)
+        if FileManager.default.fileExists(atPath: marker) {
+            // an earlier attempt crashed the process: fail the run instead of crashing again (a retry asked
+            // for with --rerun-failed starts over from its checkpoint)
+            let signal = CrashMarker.describe(markerAt: marker)
+            try? FileManager.default.removeItem(atPath: marker)
+            if !rerunFailed, ["missing", "partial"].contains(status(id)) {
+                let reason = "the process crashed with \(signal) while training it (an earlier attempt)"
+                try writeCrashed(config, reason: reason, origin: origin)
+                return .failed(reason)
+            }
+        }
         switch status(id) {
         case "done", "diverged": return .alreadyDone
         case "failed" where !rerunFailed: return .alreadyDone
@@ -210,6 +230,9 @@ public struct RunExecutor {
             }
         }
         try execution.session?.requireAllReady()   // --parallel mpi: every rank has built the same run
+        try FileManager.default.createDirectory(atPath: runsDirectory + "/.crashed", withIntermediateDirectories: true)
+        CrashMarker.arm(marker)
+        defer { CrashMarker.disarm() }
         let result = try run.trainer.run(run.rule, data: run.data, startEpoch: records.count, shouldStop: { Interrupt.requested },
                                          onBatch: onBatch) { r in
             records.append(r)

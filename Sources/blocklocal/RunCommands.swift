@@ -286,7 +286,7 @@ struct SweepCommand: ParsableCommand {
         // supervision: a worker that crashes (a signal other than an interruption) has its run marked
         // failed with the signal, and a new worker takes its place, so the sweep goes on
         let plan = try SweepPlan(specs: specs.map { try SweepSpec(path: $0) }, profile: profile, profiles: store.results + "/profiles")
-        let crashSignals: [Int32: String] = [SIGSEGV: "SIGSEGV", SIGBUS: "SIGBUS", SIGILL: "SIGILL", SIGFPE: "SIGFPE", SIGABRT: "SIGABRT", SIGTRAP: "SIGTRAP"]
+        let crashSignals = CrashMarker.signals
         var finished: [Process] = [], crashes = 0
         let supervisor = RunExecutor(runsDirectory: store.runs, dataStore: data.store)
         while !procs.isEmpty {

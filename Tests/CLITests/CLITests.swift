@@ -398,6 +398,39 @@ final class SweepCLITests: XCTestCase {
         XCTAssert(show.out.contains("status: failed (the worker process crashed with signal 11 (SIGSEGV) while training it)"), show.out)
     }
 
+    /// Issue 15: a run that crashes a single-process sweep (here SIGSEGV from outside, as a real crash ends)
+    /// leaves its signal behind; the next sweep stores it as failed with that signal and finishes every other
+    /// run, instead of crashing on it again on every retry.
+    func testACrashInASingleProcessSweepFailsItsRunOnTheNextAttempt() throws {
+        let cli = CLI()
+        let dir = try workspace(steps: 300)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let p = Process(); p.executableURL = cli.binary; p.currentDirectoryURL = dir
+        p.arguments = ["sweep", "k.toml", "--profile", "smoke", "--results", "crash1"]
+        var env = ProcessInfo.processInfo.environment; env["BLOCKLOCAL_NO_REEXEC"] = "1"; p.environment = env
+        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
+        try p.run()
+        let crashed = dir.appendingPathComponent("crash1/runs/.crashed").path
+        let end = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: crashed) && Date() < end { usleep(20_000) }
+        usleep(300_000)   // inside the first run's training
+        kill(p.processIdentifier, SIGSEGV)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .uncaughtSignal)
+        XCTAssertEqual(p.terminationStatus, SIGSEGV, "the process still dies of the signal")
+        let markers = try FileManager.default.contentsOfDirectory(atPath: crashed)
+        XCTAssertEqual(markers.count, 1)
+        let id = try XCTUnwrap(markers.first)
+        XCTAssertEqual(try String(contentsOfFile: crashed + "/" + id, encoding: .utf8), "11")
+        let again = try cli.run(["sweep", "k.toml", "--profile", "smoke", "--results", "crash1"], cwd: dir)
+        XCTAssertEqual(again.status, 0, again.err)
+        XCTAssert(again.out.contains("FAILED \(id)") && again.out.contains("crashed with signal 11 (SIGSEGV)"), again.out)
+        XCTAssert(again.out.contains("sweep: 5 done, 1 failed"), again.out)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: crashed), [], "the marker is consumed")
+        let show = try cli.run(["runs", "show", id, "--results", "crash1"], cwd: dir)
+        XCTAssert(show.out.contains("status: failed (the process crashed with signal 11 (SIGSEGV) while training it (an earlier attempt))"), show.out)
+    }
+
     func testParallelWorkersRunEveryRunOnce() throws {
         let cli = CLI()
         let dir = try workspace(steps: 5)
