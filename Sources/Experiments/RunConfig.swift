@@ -153,6 +153,37 @@ public struct RunConfig: Codable, Hashable, Sendable {
         }
     }
 
+    /// What one training step's activations may take: 16 GiB (two thirds of this machine).
+    public static let activationBudget = 16.0 * 1024 * 1024 * 1024
+    /// Bytes of working memory per float of a unit's output in one training step: the output kept for
+    /// backward, the intermediates inside the unit (convolution and normalisation outputs) and the gradients.
+    static let activationFactor = 4.0 * 4
+
+    /// An estimate of one training step's activation memory in bytes: every unit's output at batch 1, read off
+    /// `probe` (a copy of this run's model, built at `probeWidth`; convolutional activations grow linearly with
+    /// the width), times the batch and `activationFactor`. Transformers by formula, attention matrices included.
+    func activationBytes(probe: Model, probeWidth: Double) -> Double {
+        let m = (try? builtModelSpec()) ?? model
+        var perSample = 0.0
+        if m.isSequence {
+            let t = Double(m.length), d = Double(m.dModel)
+            perSample = Double(m.layers) * (t * (8 * d + 2 * Double(m.ffn)) + 2 * Double(m.heads) * t * t) + 2 * t * Double(m.vocabulary)
+        } else {
+            let scale = m.arch == "mlp" ? 1 : m.width / probeWidth
+            perSample = ((try? probe.unitShapes(batch: 1)) ?? []).map { Double($0.reduce(1, *)) }.reduce(0, +) * scale
+        }
+        return perSample * Double(batch) * RunConfig.activationFactor
+    }
+
+    /// A one-line error when one training step would not fit (e.g. `--batch 65536` on a wide ResNet-50).
+    func checkActivations(probe: Model, probeWidth: Double) throws {
+        let bytes = activationBytes(probe: probe, probeWidth: probeWidth)
+        guard bytes > RunConfig.activationBudget else { return }
+        func size(_ b: Double) -> String { ByteCountFormatter.string(fromByteCount: Int64(min(b, Double(Int64.max))), countStyle: .memory) }
+        throw EngineError.invalidArgument(name: "activation memory", value: size(bytes), allowed: "at most \(size(RunConfig.activationBudget)) for one "
+                                          + "training step (batch \(batch) × about \(size(bytes / Double(batch))) per sample; lower the batch, width or image size)")
+    }
+
     /// What parameters, gradients and two optimizer moments may take: 8 GiB (a third of this machine).
     public static let parameterBudget = 8.0 * 1024 * 1024 * 1024
 
@@ -203,6 +234,7 @@ public struct PreparedRun {
     public init(_ c: RunConfig, store: DatasetStore, fetch: FetchOptions = FetchOptions(),
                 execution: ExecutionSettings = ExecutionSettings(threads: Parallel.workers)) throws {
         try c.validate()
+        try SweepSpec.checkSplit(c)   // K, split and activation memory on a thin copy, before any data is loaded
         config = c
         var spec = try c.builtModelSpec()
         var checksums: [String: String] = [:]

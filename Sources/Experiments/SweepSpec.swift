@@ -166,7 +166,7 @@ public struct SweepSpec: Sendable {
             do {
                 try c.validate()
                 // the probe model depends on the model, K and split only: one per distinct cut, not per run
-                let probeKey = "\(c.blocks)|\(c.split)|\(c.dataset)|\(c.s2sLength)|" + ((try? JSONEncoder().encode(c.model)).map { String(decoding: $0, as: UTF8.self) } ?? "")
+                let probeKey = "\(c.blocks)|\(c.split)|\(c.dataset)|\(c.s2sLength)|\(c.batch)|" + ((try? JSONEncoder().encode(c.model)).map { String(decoding: $0, as: UTF8.self) } ?? "")
                 if checkedCuts.insert(probeKey).inserted { try SweepSpec.checkSplit(c) }
             }
             catch {
@@ -182,12 +182,15 @@ public struct SweepSpec: Sendable {
     }
 
     /// Builds a thin copy of the run's model (width 1/64: the same units, few weights) and cuts it,
-    /// so that a K the model cannot take is an error before anything runs.
+    /// so that a K the model cannot take, or a step whose activations would not fit, is an error before
+    /// anything runs.
     static func checkSplit(_ c: RunConfig) throws {
         var probe = try c.builtModelSpec()
         probe.width = min(probe.width, 1.0 / 64); probe.classes = max(2, probe.classes)
         if probe.isSequence { probe.dModel = probe.heads; probe.ffn = 1 }
-        _ = try BlockSplit.split(try probe.build(seed: 0), blocks: c.blocks, rule: try SplitRule(parsing: c.split))
+        let model = try probe.build(seed: 0)
+        _ = try BlockSplit.split(model, blocks: c.blocks, rule: try SplitRule(parsing: c.split))
+        try c.checkActivations(probe: model, probeWidth: probe.width)
     }
 
     /// The seed of a run: replicate × (dataset, model, width), not method, K or optimizer.

@@ -196,6 +196,7 @@ final class CLITests: XCTestCase {
             ("gamma = -1", "invalid gamma '-1.0'"), ("momentum = -3", "invalid momentum '-3.0'"),
             ("schedule = \"cycle\"\ncycle_peak = 0", "invalid cycle_peak '0.0'"),
             ("d_model = 8192\nffn = 65536\nlayers = 1000", "invalid model size"),
+            ("batch = 65536\nd_model = 512\nlayers = 40", "invalid activation memory '"),
             ("[method.predsim]\ndim_in_decoder = 1e300", "invalid dim_in_decoder '1e+300'"),
             ("hidden = " + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000), "arrays nested more than 8 deep"),
         ]
@@ -210,7 +211,8 @@ final class CLITests: XCTestCase {
         let flags: [([String], String)] = [
             (["--width", "nan"], "invalid width 'nan'"), (["--opt", "milestones=nan"], "invalid milestones"),
             (["--train-subset", "0"], "invalid train_subset '0'"), (["--batch", "9223372036854775807"], "invalid batch"),
-            (["--opt", "gamma=-1"], "invalid gamma"), (["--dataset", "fashion-mnist", "--model", "resnet50", "--width", "16"], "invalid model size"), (["--lr", "1e6"], "invalid lr '1000000.0': allowed a number in (0, 100]"),
+            (["--opt", "gamma=-1"], "invalid gamma"), (["--dataset", "fashion-mnist", "--model", "resnet50", "--width", "16"], "invalid model size"),
+            (["--dataset", "fashion-mnist", "--model", "resnet50", "--width", "1", "--batch", "65536"], "invalid activation memory '"), (["--lr", "1e6"], "invalid lr '1000000.0': allowed a number in (0, 100]"),
         ]
         for (extra, expected) in flags {
             let r = try run(["run", "--method", "bll", "--dataset", "s2s", "--results", "res"] + extra, cwd: tmp)
