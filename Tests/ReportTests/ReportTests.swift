@@ -22,14 +22,14 @@ func makeStore(_ dir: String) throws {
 }
 
 func putRun(_ dir: String, _ method: MethodName, _ dataset: String, _ model: String, blocks: Int, seed: UInt64, acc: [Double],
-        profile: String = "quick", width: Double = 0.25, lr: Double? = nil) throws {
+        profile: String = "quick", width: Double = 0.25, lr: Double? = nil, heads: [String: Double] = [:]) throws {
     var spec = ModelSpec(arch: model); spec.width = width
     var c = RunConfig(method: MethodConfig(method: method), model: spec, dataset: dataset)
     if let lr { c.optimizer.lr = lr }
     c.blocks = blocks; c.seed = seed; c.profile = profile; c.epochs = acc.count
     let records = acc.enumerated().map { e, a in
         EpochRecord(epoch: e + 1, lr: 1e-3, losses: ["out.ce": 2 - a], testAccuracy: a, testSequenceAccuracy: nil,
-                    headAccuracy: [:], diagnostics: [:], seconds: 10, samplesPerSecond: 100 * Double(blocks) + Double(seed))
+                    headAccuracy: heads, diagnostics: [:], seconds: 10, samplesPerSecond: 100 * Double(blocks) + Double(seed))
     }
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     try RunFile.write(dir + "/" + c.runID + ".h5", config: c, status: .done, error: "", records: records,
@@ -230,6 +230,9 @@ final class ReportTests: XCTestCase {
 
     func testGnuplotRendersEveryFigureKind() throws {
         guard (try? Figures.gnuplot()) != nil else { throw XCTSkip("gnuplot not installed (`make deps` installs gnuplot-nox)") }
+        // a rule with local heads, for the accuracy-by-block figure
+        try putRun(dir + "/runs", .predsim, "fashion-mnist", "resnet18", blocks: 4, seed: 1, acc: [0.5, 0.6], width: 0.125,
+                   heads: ["b1": 0.4, "b2": 0.5, "b3": 0.55])
         let agg = try Aggregate(store: RunStore(directory: dir + "/runs"))
         let files = try Figures.renderAll(agg, dir: dir + "/figures")
         for kind in Figures.kinds { XCTAssert(files.contains { $0.contains("/" + kind + "-") && $0.hasSuffix(".png") }, "\(kind): \(files)") }
