@@ -18,6 +18,8 @@ public struct RunRow: Codable, Sendable {
     public var seed: UInt64
     public var profile: String
     public var parallel: String
+    /// The recipe's initialisation ("-": unset, 0.5.0's).
+    public var initScheme: String = "-"
     /// Final test accuracy in percent.
     public var accuracy: Double?
     public var epochs: Int
@@ -28,7 +30,7 @@ public struct RunRow: Codable, Sendable {
 
 public enum RunBrowser {
     /// The columns `--where` and `--sort` accept, in display order.
-    public static let fields = ["id", "spec", "status", "method", "model", "dataset", "blocks", "replicate", "seed", "profile", "parallel", "accuracy", "epochs", "wall_s", "date"]
+    public static let fields = ["id", "spec", "status", "method", "model", "dataset", "blocks", "replicate", "seed", "profile", "parallel", "init", "accuracy", "epochs", "wall_s", "date"]
     public static let formats = ["table", "csv", "json"]
 
     public struct BadQuery: Error, CustomStringConvertible {
@@ -39,10 +41,14 @@ public enum RunBrowser {
         summaries.map { s in
             let c = s.config
             let width = c.map { $0.model.arch.hasPrefix("resnet") || $0.model.arch.hasPrefix("vgg") ? " w\(formatNumber($0.model.width))" : "" } ?? ""
-            return RunRow(id: s.id, spec: s.origin?.spec, replicate: s.origin?.replicate, status: s.status, method: c?.method.method.rawValue ?? "?", model: (c?.model.arch ?? "?") + width,
-                          dataset: c?.dataset ?? "?", blocks: c?.blocks ?? 0, seed: c?.seed ?? 0, profile: c?.profile ?? "",
-                          parallel: c?.parallel?.rawValue ?? "sequential", accuracy: s.finalAccuracy.map { 100 * $0 }, epochs: s.epochs,
-                          wallSeconds: s.seconds, date: String(s.ended.replacingOccurrences(of: "T", with: " ").prefix(16)))
+            let model: String = (c?.model.arch ?? "?") + width
+            let date = String(s.ended.replacingOccurrences(of: "T", with: " ").prefix(16))
+            let accuracy: Double? = s.finalAccuracy.map { 100 * $0 }
+            var row = RunRow(id: s.id, spec: s.origin?.spec, replicate: s.origin?.replicate, status: s.status, method: c?.method.method.rawValue ?? "?",
+                             model: model, dataset: c?.dataset ?? "?", blocks: c?.blocks ?? 0, seed: c?.seed ?? 0, profile: c?.profile ?? "",
+                             parallel: c?.parallel?.rawValue ?? "sequential", accuracy: accuracy, epochs: s.epochs, wallSeconds: s.seconds, date: date)
+            row.initScheme = c?.initScheme?.rawValue ?? "-"
+            return row
         }
     }
 
@@ -62,6 +68,7 @@ public enum RunBrowser {
         case "seed": return String(r.seed)
         case "profile": return r.profile
         case "parallel": return r.parallel
+        case "init": return r.initScheme
         case "accuracy": return r.accuracy.map { String(format: "%.2f", $0) } ?? "-"
         case "epochs": return String(r.epochs)
         case "wall_s": return r.wallSeconds.map { String(format: "%.0f", $0) } ?? "-"

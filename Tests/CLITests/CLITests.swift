@@ -306,8 +306,8 @@ final class SweepCLITests: XCTestCase {
         // every column but the wall time and the date (CSV: id, spec, status, method, ..., accuracy, epochs, wall_s, date)
         let csv = { (results: String) throws -> Set<String> in
             let out = try CLI().run(["runs", "list", "--results", results, "--format", "csv"], cwd: dir).out
-            XCTAssert(out.hasPrefix("id,spec,status,method,model,dataset,blocks,replicate,seed,profile,parallel,accuracy,epochs,wall_s,date\n"), out)
-            return Set(out.split(separator: "\n").dropFirst().map { $0.split(separator: ",").prefix(13).joined(separator: ",") })
+            XCTAssert(out.hasPrefix("id,spec,status,method,model,dataset,blocks,replicate,seed,profile,parallel,init,accuracy,epochs,wall_s,date\n"), out)
+            return Set(out.split(separator: "\n").dropFirst().map { $0.split(separator: ",").prefix(14).joined(separator: ",") })
         }
         let reference = try csv("ref")
         XCTAssertEqual(reference.filter { $0.contains(",done,") }.count, 6)

@@ -37,7 +37,7 @@ final class RunBrowserTests: XCTestCase {
         XCTAssertThrowsError(try RunBrowser.sort(rows, by: "speed"))
         XCTAssertThrowsError(try RunBrowser.render(rows, format: "xml")) { e in XCTAssert("\(e)".contains("allowed table, csv, json"), "\(e)") }
         let csv = try RunBrowser.render(rows, format: "csv").split(separator: "\n")
-        XCTAssertEqual(csv[0], "id,spec,status,method,model,dataset,blocks,replicate,seed,profile,parallel,accuracy,epochs,wall_s,date")
+        XCTAssertEqual(csv[0], "id,spec,status,method,model,dataset,blocks,replicate,seed,profile,parallel,init,accuracy,epochs,wall_s,date")
         XCTAssertEqual(csv.count, 4)
         let json = try JSONDecoder().decode([RunRow].self, from: Data(try RunBrowser.render(rows, format: "json").utf8))
         XCTAssertEqual(json.map(\.id), rows.map(\.id))

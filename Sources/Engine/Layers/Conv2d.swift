@@ -10,8 +10,9 @@
 // input is laid out padded once and a register-tiled kernel convolves it; backward convolves the padded
 // dy with the flipped transposed weights and sums dW over shifted views of the padded input.
 // Lane path (Conv2d+Lanes.swift, LaneConv.swift): stride-2 convolutions (kernel > 1) and stride-1 ones
-// on small maps (`laneMaxPixels`) run with 16 images in the vector lanes, computing only real pixels;
-// it is tried first, then the direct path, then im2col.
+// on small maps (`laneMaxPixels`) run with 16 images in the vector lanes, computing only real pixels.
+// Order of the paths: Winograd (Conv2d+Winograd.swift: 3×3 stride-1 pad-1 with enough channels) first,
+// then the lane path, then the direct path, then im2col.
 // Reference: convNaive (Im2col.swift), tested against every path.
 // Feedback alignment: with `feedback` set, the input gradient uses B in place of W.
 
