@@ -1,7 +1,7 @@
 #!/bin/bash
 # Issue 19's protocol: Pred-Sim and FA under each initialisation, two seeds, on ResNet-18 width 1/4, K = 4
 # (even split), the full Fashion-MNIST training set, batch 128, pad-2 crop + flip, 3 epochs, one engine
-# thread per run (two runs at once on a 2-core machine: about 30 min in all).
+# thread per run (two runs at once on a 2-core machine: about 45 min in all).
 #   Pred-Sim: Adam 5e-4, constant; init unset (0.5.0) and local-loss.
 #   FA: SGD 0.05, momentum 0.9, weight decay 5e-4, cosine; init unset, biotorch and pytorch-default.
 # Usage: scripts/init-protocol.sh [RESULTS_DIR (default results/init-protocol)] [BIN (default .build/release/blocklocal)]

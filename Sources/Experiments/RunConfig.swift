@@ -144,8 +144,8 @@ public struct RunConfig: Codable, Hashable, Sendable {
         }
         _ = try SplitRule(parsing: split)
         if initScheme == .torchvision, !model.arch.hasPrefix("resnet") {
-            throw EngineError.invalidArgument(name: "init", value: "torchvision", allowed: "torchvision's init is defined for the ResNets here; "
-                                              + "for \(model.arch) use pytorch-default, local-loss or biotorch")
+            throw EngineError.invalidArgument(name: "init", value: "torchvision", allowed: "pytorch-default, local-loss or biotorch for \(model.arch) "
+                                              + "(torchvision's init is defined for the ResNets here)")
         }
         try ParallelMode.check(parallel, method: method.method)
         guard dataset == "s2s" || Registry.all.contains(where: { $0.name == dataset }) else {

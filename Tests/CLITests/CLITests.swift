@@ -212,7 +212,9 @@ final class CLITests: XCTestCase {
             (["--width", "nan"], "invalid width 'nan'"), (["--opt", "milestones=nan"], "invalid milestones"),
             (["--train-subset", "0"], "invalid train_subset '0'"), (["--batch", "9223372036854775807"], "invalid batch"),
             (["--opt", "gamma=-1"], "invalid gamma"), (["--dataset", "fashion-mnist", "--model", "resnet50", "--width", "16"], "invalid model size"),
-            (["--dataset", "fashion-mnist", "--model", "resnet50", "--width", "1", "--batch", "65536"], "invalid activation memory '"), (["--lr", "1e6"], "invalid lr '1000000.0': allowed a number in (0, 100]"),
+            (["--dataset", "fashion-mnist", "--model", "resnet50", "--width", "1", "--batch", "65536"], "invalid activation memory '"),
+            (["--init", "xavier"], "invalid init 'xavier': allowed torchvision, pytorch-default, local-loss, biotorch"),
+            (["--init", "torchvision"], "invalid init 'torchvision': allowed pytorch-default, local-loss or biotorch for transformer"), (["--lr", "1e6"], "invalid lr '1000000.0': allowed a number in (0, 100]"),
         ]
         for (extra, expected) in flags {
             let r = try run(["run", "--method", "bll", "--dataset", "s2s", "--results", "res"] + extra, cwd: tmp)
