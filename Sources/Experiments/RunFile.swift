@@ -134,7 +134,7 @@ public enum RunFile {
             var out = [[String: Double]](repeating: [:], count: epochs.count)
             guard m.exists(group) else { return out }
             let g = try m.group(group)
-            for k in g.members() {
+            for k in try g.members() {
                 let v = try checked(group + "/" + k, g.read(k, as: Double.self).values)
                 for i in 0..<epochs.count where !v[i].isNaN { out[i][k] = v[i] }
             }

@@ -44,7 +44,9 @@ public final class HDF5File {
             throw HDF5Error(path: path, object: "/", operation: "open file", hint: "it is missing")
         }
         let fapl = H5Pcreate(bl_h5p_file_access()); defer { H5Pclose(fapl) }
-        if mode == .readOnly { H5Pset_file_locking(fapl, false, true) }
+        guard fapl >= 0, mode == .readWrite || H5Pset_file_locking(fapl, false, true) >= 0 else {
+            throw HDF5Error(path: path, object: "/", operation: "set up the file access list", hint: "the HDF5 library refused; check libhdf5")
+        }
         let id = H5Fopen(path, mode == .readOnly ? bl_h5f_acc_rdonly() : bl_h5f_acc_rdwr(), fapl)
         guard id >= 0 else {
             let hint: String
@@ -74,7 +76,7 @@ public final class HDF5File {
         guard n >= 0 else { return .unreadable(String(cString: strerror(readErrno))) }
         guard n == 8, head == [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a] else { return .damaged("no HDF5 signature at its start") }
         let fapl = H5Pcreate(bl_h5p_file_access()); defer { H5Pclose(fapl) }
-        H5Pset_file_locking(fapl, false, true)
+        guard fapl >= 0, H5Pset_file_locking(fapl, false, true) >= 0 else { return .unreadable("the HDF5 library refused a file access list") }
         let id = H5Fopen(path, bl_h5f_acc_rdonly(), fapl)
         guard id >= 0 else { return .damaged("HDF5 cannot open it (truncated or corrupt)") }
         H5Fclose(id)

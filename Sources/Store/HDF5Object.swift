@@ -18,6 +18,10 @@ public final class HDF5Object {
         HDF5Error(path: file.path, object: object ?? name, operation: op, hint: hint)
     }
     func child(_ n: String) -> String { name == "/" ? "/" + n : name + "/" + n }
+    /// An identifier HDF5 returned (a type, space or property list), or the error naming `op`.
+    func made(_ id: hid_t, _ op: String) throws -> hid_t { guard id >= 0 else { throw error(op) }; return id }
+    /// A status HDF5 returned, or the error naming `op`.
+    func ok(_ status: herr_t, _ op: String) throws { guard status >= 0 else { throw error(op) } }
 
     public func exists(_ path: String) -> Bool {
         // check each component, as H5Lexists requires the parents to exist
@@ -32,8 +36,8 @@ public final class HDF5Object {
     /// Creates a group (and any missing parents).
     @discardableResult
     public func createGroup(_ path: String) throws -> HDF5Object {
-        let lcpl = H5Pcreate(bl_h5p_link_create()); defer { H5Pclose(lcpl) }
-        H5Pset_create_intermediate_group(lcpl, 1)
+        let lcpl = try made(H5Pcreate(bl_h5p_link_create()), "create a link property list"); defer { H5Pclose(lcpl) }
+        try ok(H5Pset_create_intermediate_group(lcpl, 1), "set intermediate group creation")
         let g = H5Gcreate2(id, path, lcpl, bl_h5p_default(), bl_h5p_default())
         guard g >= 0 else { throw error("create group", child(path), hint: "it may exist already") }
         return HDF5Object(file: file, id: g, name: child(path))
@@ -47,15 +51,16 @@ public final class HDF5Object {
     }
 
     /// Names of the links (groups and datasets) directly in this group, sorted.
-    public func members() -> [String] {
+    public func members() throws -> [String] {
         var names: [String] = []
         var idx: hsize_t = 0
-        withUnsafeMutablePointer(to: &names) { ptr in
-            _ = H5Literate(id, H5_INDEX_NAME, H5_ITER_INC, &idx, { _, name, _, data in
+        let status = withUnsafeMutablePointer(to: &names) { ptr in
+            H5Literate(id, H5_INDEX_NAME, H5_ITER_INC, &idx, { _, name, _, data in
                 data!.assumingMemoryBound(to: [String].self).pointee.append(String(cString: name!))
                 return 0
             }, ptr)
         }
+        try ok(status, "list the members of")
         return names
     }
 
@@ -67,15 +72,15 @@ public final class HDF5Object {
                                       chunkRows: Int? = nil, gzip: Int? = nil) throws {
         precondition(shape.reduce(1, *) == values.count, "HDF5 write: \(values.count) values for shape \(shape)")
         var dims = shape.map { hsize_t($0) }
-        let space = H5Screate_simple(Int32(dims.count), &dims, nil); defer { H5Sclose(space) }
-        let dcpl = H5Pcreate(bl_h5p_dataset_create()); defer { H5Pclose(dcpl) }
+        let space = try made(H5Screate_simple(Int32(dims.count), &dims, nil), "create the dataspace of \(child(path))"); defer { H5Sclose(space) }
+        let dcpl = try made(H5Pcreate(bl_h5p_dataset_create()), "create a dataset property list"); defer { H5Pclose(dcpl) }
         if let chunkRows, !shape.isEmpty, shape[0] > 0 {
             var chunk = dims; chunk[0] = hsize_t(max(1, min(chunkRows, shape[0])))
             guard H5Pset_chunk(dcpl, Int32(chunk.count), &chunk) >= 0 else { throw error("set chunking of", child(path)) }
             if let gzip { guard H5Pset_deflate(dcpl, UInt32(gzip)) >= 0 else { throw error("set compression of", child(path)) } }
         }
-        let lcpl = H5Pcreate(bl_h5p_link_create()); defer { H5Pclose(lcpl) }
-        H5Pset_create_intermediate_group(lcpl, 1)
+        let lcpl = try made(H5Pcreate(bl_h5p_link_create()), "create a link property list"); defer { H5Pclose(lcpl) }
+        try ok(H5Pset_create_intermediate_group(lcpl, 1), "set intermediate group creation")
         let d = H5Dcreate2(id, path, T.hdf5Type, space, lcpl, dcpl, bl_h5p_default())
         guard d >= 0 else { throw error("create dataset", child(path), hint: "it may exist already") }
         defer { H5Dclose(d) }
@@ -145,7 +150,7 @@ public final class HDF5Object {
         offset[0] = hsize_t(start); sel[0] = hsize_t(count)
         let fspace = H5Dget_space(d); defer { H5Sclose(fspace) }
         guard H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &offset, nil, &sel, nil) >= 0 else { throw error("select rows of", child(path)) }
-        let mspace = H5Screate_simple(Int32(sel.count), &sel, nil); defer { H5Sclose(mspace) }
+        let mspace = try made(H5Screate_simple(Int32(sel.count), &sel, nil), "create a memory dataspace"); defer { H5Sclose(mspace) }
         let n = sel.reduce(1) { $0 * Int($1) }
         var ok = true
         let out = [T](unsafeUninitializedCapacity: n) { buf, c in
@@ -160,7 +165,7 @@ public final class HDF5Object {
     // MARK: attributes
 
     private func writeAttribute(_ attr: String, type: hid_t, space: hid_t, _ body: (hid_t) -> herr_t) throws {
-        if H5Aexists(id, attr) > 0 { H5Adelete(id, attr) }
+        if H5Aexists(id, attr) > 0 { try ok(H5Adelete(id, attr), "replace attribute \(attr)") }
         let a = H5Acreate2(id, attr, type, space, bl_h5p_default(), bl_h5p_default())
         guard a >= 0 else { throw error("create attribute \(attr)") }
         defer { H5Aclose(a) }
@@ -169,9 +174,9 @@ public final class HDF5Object {
 
     /// A UTF-8 variable-length string attribute (h5py reads it as `str`).
     public func setAttribute(_ attr: String, _ value: String) throws {
-        let t = H5Tcopy(bl_h5t_c_s1()); defer { H5Tclose(t) }
-        H5Tset_size(t, bl_h5t_variable()); H5Tset_cset(t, H5T_CSET_UTF8)
-        let space = H5Screate(H5S_SCALAR); defer { H5Sclose(space) }
+        let t = try made(H5Tcopy(bl_h5t_c_s1()), "create a string type"); defer { H5Tclose(t) }
+        try ok(H5Tset_size(t, bl_h5t_variable()), "size a string type"); try ok(H5Tset_cset(t, H5T_CSET_UTF8), "set UTF-8 on a string type")
+        let space = try made(H5Screate(H5S_SCALAR), "create a scalar dataspace"); defer { H5Sclose(space) }
         try value.withCString { cstr in
             var ptr: UnsafePointer<CChar>? = cstr
             try writeAttribute(attr, type: t, space: space) { a in H5Awrite(a, t, &ptr) }
@@ -184,7 +189,7 @@ public final class HDF5Object {
     /// A numeric attribute: a scalar for one value, a 1-D array otherwise.
     public func setAttribute<T: HDF5Element>(_ attr: String, _ values: [T]) throws {
         var dims = [hsize_t(values.count)]
-        let space = values.count == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dims, nil)
+        let space = try made(values.count == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dims, nil), "create the dataspace of attribute \(attr)")
         defer { H5Sclose(space) }
         try writeAttribute(attr, type: T.hdf5Type, space: space) { a in values.withUnsafeBufferPointer { H5Awrite(a, T.hdf5Type, $0.baseAddress) } }
     }
@@ -252,10 +257,10 @@ public final class HDF5Object {
 
     /// A bool attribute: HDF5's enum {FALSE = 0, TRUE = 1} over int8, which h5py reads as numpy.bool_.
     public func setAttribute(_ attr: String, _ value: Bool) throws {
-        let t = H5Tenum_create(bl_h5t_native_int8()); defer { H5Tclose(t) }
+        let t = try made(H5Tenum_create(bl_h5t_native_int8()), "create the bool type"); defer { H5Tclose(t) }
         var f: Int8 = 0, tr: Int8 = 1
-        H5Tenum_insert(t, "FALSE", &f); H5Tenum_insert(t, "TRUE", &tr)
-        let space = H5Screate(H5S_SCALAR); defer { H5Sclose(space) }
+        try ok(H5Tenum_insert(t, "FALSE", &f), "define the bool type"); try ok(H5Tenum_insert(t, "TRUE", &tr), "define the bool type")
+        let space = try made(H5Screate(H5S_SCALAR), "create a scalar dataspace"); defer { H5Sclose(space) }
         var v: Int8 = value ? 1 : 0
         try writeAttribute(attr, type: t, space: space) { a in H5Awrite(a, t, &v) }
     }
@@ -263,7 +268,7 @@ public final class HDF5Object {
     /// A 1-D numeric attribute of any length, empty included (h5py reads an array, never a scalar).
     public func setArrayAttribute<T: HDF5Element>(_ attr: String, _ values: [T]) throws {
         var dims = [hsize_t(values.count)]
-        let space = H5Screate_simple(1, &dims, nil); defer { H5Sclose(space) }
+        let space = try made(H5Screate_simple(1, &dims, nil), "create the dataspace of attribute \(attr)"); defer { H5Sclose(space) }
         try writeAttribute(attr, type: T.hdf5Type, space: space) { a in
             values.isEmpty ? 0 : values.withUnsafeBufferPointer { H5Awrite(a, T.hdf5Type, $0.baseAddress) }
         }
@@ -284,9 +289,9 @@ public final class HDF5Object {
     /// (the enum above), scalars or 1-D arrays.
     public func attribute(_ attr: String) throws -> AttributeValue {
         guard hasAttribute(attr) else { throw error("find attribute \(attr)", hint: "the file lacks it") }
-        let a = H5Aopen(id, attr, bl_h5p_default()); defer { H5Aclose(a) }
-        let t = H5Aget_type(a); defer { H5Tclose(t) }
-        let space = H5Aget_space(a); defer { H5Sclose(space) }
+        let a = try made(H5Aopen(id, attr, bl_h5p_default()), "open attribute \(attr)"); defer { H5Aclose(a) }
+        let t = try made(H5Aget_type(a), "read the type of attribute \(attr)"); defer { H5Tclose(t) }
+        let space = try made(H5Aget_space(a), "read the shape of attribute \(attr)"); defer { H5Sclose(space) }
         let scalar = H5Sget_simple_extent_ndims(space) == 0
         switch H5Tget_class(t) {
         case H5T_STRING: return .text(try stringAttribute(attr))
@@ -298,9 +303,9 @@ public final class HDF5Object {
             return scalar && v.count == 1 ? .double(v[0]) : .doubles(v)
         case H5T_ENUM:
             var v: Int8 = 0
-            let native = H5Tenum_create(bl_h5t_native_int8()); defer { H5Tclose(native) }
+            let native = try made(H5Tenum_create(bl_h5t_native_int8()), "create the bool type"); defer { H5Tclose(native) }
             var f: Int8 = 0, tr: Int8 = 1
-            H5Tenum_insert(native, "FALSE", &f); H5Tenum_insert(native, "TRUE", &tr)
+            try ok(H5Tenum_insert(native, "FALSE", &f), "define the bool type"); try ok(H5Tenum_insert(native, "TRUE", &tr), "define the bool type")
             guard scalar, H5Aread(a, native, &v) >= 0 else { throw error("read attribute \(attr) as a bool", hint: "it is an enum other than FALSE/TRUE") }
             return .bool(v != 0)
         default: throw error("read attribute \(attr)", hint: "its type is not one blocklocal writes")

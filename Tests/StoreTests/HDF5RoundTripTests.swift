@@ -42,7 +42,7 @@ final class HDF5RoundTripTests: XCTestCase {
         XCTAssertEqual(try f.root.doubleAttribute("ratio"), 0.25)
         XCTAssertEqual(try f.root.numericAttribute("means", as: Double.self), [0.1, 0.2, 0.3])
         XCTAssertEqual(try f.root.dataset("train/labels").stringAttribute("unit"), "class index")
-        XCTAssertEqual(f.root.members(), ["f32", "i64", "train"])
+        XCTAssertEqual(try f.root.members(), ["f32", "i64", "train"])
         XCTAssertEqual(try f.root.shape("train/images"), [4, 2, 3])
     }
 
