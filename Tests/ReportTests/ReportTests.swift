@@ -231,8 +231,8 @@ final class ReportTests: XCTestCase {
     func testGnuplotRendersEveryFigureKind() throws {
         guard (try? Figures.gnuplot()) != nil else { throw XCTSkip("gnuplot not installed (`make deps` installs gnuplot-nox)") }
         // a rule with local heads, for the accuracy-by-block figure
-        try putRun(dir + "/runs", .predsim, "fashion-mnist", "resnet18", blocks: 4, seed: 1, acc: [0.5, 0.6], width: 0.125,
-                   heads: ["b1": 0.4, "b2": 0.5, "b3": 0.55])
+        try putRun(dir + "/runs", .predsim, "fashion-mnist", "resnet18", blocks: 5, seed: 0, acc: [0.5, 0.6], width: 0.125,
+                   heads: ["b1": 0.4, "b2": 0.5, "b3": 0.55, "b4": 0.58])
         let agg = try Aggregate(store: RunStore(directory: dir + "/runs"))
         let files = try Figures.renderAll(agg, dir: dir + "/figures")
         for kind in Figures.kinds { XCTAssert(files.contains { $0.contains("/" + kind + "-") && $0.hasSuffix(".png") }, "\(kind): \(files)") }
