@@ -50,9 +50,9 @@ public enum MPIRank {
         if Interrupt.requested || p.terminationStatus == 130 { return .interrupted }
         let path = executor.finalPath(c.runID)
         switch executor.status(c.runID) {
-        case "done": return .done(accuracy: (try? RunFile.summary(path).finalAccuracy ?? 0) ?? 0)
-        case "diverged": return .diverged("see \(path)")
-        case "failed": return .failed("see \(path)")
+        case .done: return .done(accuracy: (try? RunFile.summary(path).finalAccuracy ?? 0) ?? 0)
+        case .diverged: return .diverged("see \(path)")
+        case .failed: return .failed("see \(path)")
         default: return .failed("mpirun exited with \(p.terminationStatus) (is Open MPI installed? `make deps`; as root Open MPI also needs OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1)")
         }
     }

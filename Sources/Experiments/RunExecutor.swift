@@ -98,18 +98,21 @@ public struct RunExecutor {
         }
     }
 
-    /// The stored status of a run: "done", "failed", "diverged", "partial", "missing", or "damaged".
-    /// "damaged" is proven damage (HDF5File.condition, or a file that opens but is not this run's);
-    /// "unreadable" (the system refuses to read it) is never treated as damage: such a run is left alone.
-    public func status(_ id: String) -> String {
+    /// The stored status of a run. `damaged` is proven damage (HDF5File.condition, a file that opens but
+    /// is not this run's, or a status no writer writes); `unreadable` (the system refuses to read it) is
+    /// never treated as damage: such a run is left alone.
+    public func status(_ id: String) -> StoredStatus {
         let fm = FileManager.default
         if fm.fileExists(atPath: finalPath(id)) {
-            if let s = try? RunFile.summary(finalPath(id)) { return s.id == id ? s.status : "damaged" }
+            if let s = try? RunFile.summary(finalPath(id)) {
+                guard s.id == id, let status = RunStatusName(rawValue: s.status) else { return .damaged }
+                return StoredStatus(status)
+            }
             // HDF5 opens it but it is no run file, or its bytes are proven bad: damaged; refused by the system: not
-            if case .unreadable = HDF5File.condition(finalPath(id)) { return "unreadable" }
-            return "damaged"
+            if case .unreadable = HDF5File.condition(finalPath(id)) { return .unreadable }
+            return .damaged
         }
-        return fm.fileExists(atPath: partialPath(id)) ? "partial" : "missing"
+        return fm.fileExists(atPath: partialPath(id)) ? .partial : .missing
     }
 
     /// Marks a run whose process crashed while training it (a worker killed by SIGSEGV, SIGBUS, ...) as
@@ -122,7 +125,7 @@ public struct RunExecutor {
         let id = config.runID
         guard let lock = RunLock.acquire(runsDirectory + "/.locks/" + id + ".lock") else { return false }
         defer { lock.release() }
-        guard ["missing", "partial"].contains(status(id)) else { return false }
+        guard [.missing, .partial].contains(status(id)) else { return false }
         try writeCrashed(config, reason: reason, origin: origin)
         return true
     }
@@ -186,17 +189,17 @@ public struct RunExecutor {
             // for with --rerun-failed starts over from its checkpoint)
             let signal = CrashMarker.describe(markerAt: marker)
             try? FileManager.default.removeItem(atPath: marker)
-            if !rerunFailed, ["missing", "partial"].contains(status(id)) {
+            if !rerunFailed, [.missing, .partial].contains(status(id)) {
                 let reason = "the process crashed with \(signal) while training it (an earlier attempt)"
                 try writeCrashed(config, reason: reason, origin: origin)
                 return .failed(reason)
             }
         }
         switch status(id) {
-        case "done", "diverged": return .alreadyDone
-        case "failed" where !rerunFailed: return .alreadyDone
-        case "unreadable": return .unavailable("its run file \(finalPath(id)) cannot be read (permissions or I/O); left as is")
-        case "damaged": try moveAside(finalPath(id))   // never trusted, never deleted: kept beside, and the run trains again
+        case .done, .diverged: return .alreadyDone
+        case .failed where !rerunFailed: return .alreadyDone
+        case .unreadable: return .unavailable("its run file \(finalPath(id)) cannot be read (permissions or I/O); left as is")
+        case .damaged: try moveAside(finalPath(id))   // never trusted, never deleted: kept beside, and the run trains again
         default: break
         }
         let started = Date()

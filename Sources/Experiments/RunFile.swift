@@ -207,3 +207,28 @@ extension FileManager {
         }
     }
 }
+
+/// What the store holds for a run id, in the one order every summary prints: a finished run's file
+/// status (done, failed, diverged), a checkpoint (partial), nothing (missing), a file proven bad
+/// (damaged, moved aside when the run trains again) or one the system refuses to read (unreadable).
+public enum StoredStatus: String, CaseIterable, Sendable {
+    case done, failed, diverged, partial, missing, damaged, unreadable
+
+    public init(_ finished: RunStatusName) {
+        switch finished { case .done: self = .done; case .failed: self = .failed; case .diverged: self = .diverged }
+    }
+
+    /// Whether a sweep trains a run in this state: not done or diverged, and failed only when rerunning.
+    public func needsTraining(rerunFailed: Bool) -> Bool {
+        switch self {
+        case .done, .diverged: return false
+        case .failed: return rerunFailed
+        case .partial, .missing, .damaged, .unreadable: return true
+        }
+    }
+
+    /// "5 done, 1 failed": the non-zero counts in this enum's order.
+    public static func summary(_ counts: [StoredStatus: Int]) -> String {
+        allCases.compactMap { s in counts[s].map { "\($0) \(s.rawValue)" } }.joined(separator: ", ")
+    }
+}

@@ -42,12 +42,12 @@ public struct SweepPlan: Sendable {
     }
 
     /// Each run's stored status, in plan order (one look at the store per run).
-    public func statuses(_ executor: RunExecutor) -> [String] { runs.map { executor.status($0.config.runID) } }
+    public func statuses(_ executor: RunExecutor) -> [StoredStatus] { runs.map { executor.status($0.config.runID) } }
 
-    public func counts(_ executor: RunExecutor) -> [String: Int] { SweepPlan.counts(statuses(executor)) }
+    public func counts(_ executor: RunExecutor) -> [StoredStatus: Int] { SweepPlan.counts(statuses(executor)) }
 
-    public static func counts(_ statuses: [String]) -> [String: Int] {
-        var c: [String: Int] = [:]
+    public static func counts(_ statuses: [StoredStatus]) -> [StoredStatus: Int] {
+        var c: [StoredStatus: Int] = [:]
         for s in statuses { c[s, default: 0] += 1 }
         return c
     }
@@ -73,10 +73,8 @@ public final class SweepRunner {
         self.plan = plan; self.executor = executor; self.threads = threads
     }
 
-    /// Whether a run in `status` is one a sweep trains: not done or diverged, and failed only when rerunning.
-    public static func needsTraining(_ status: String, rerunFailed: Bool) -> Bool {
-        !(status == "done" || status == "diverged" || (status == "failed" && !rerunFailed))
-    }
+    /// Whether a run in `status` is one a sweep trains (StoredStatus.needsTraining).
+    public static func needsTraining(_ status: StoredStatus, rerunFailed: Bool) -> Bool { status.needsTraining(rerunFailed: rerunFailed) }
 
     /// Runs every missing run of `shard` (all when nil); returns the outcomes by run id.
     @discardableResult
@@ -85,7 +83,7 @@ public final class SweepRunner {
         var outcomes: [String: RunOutcome] = [:]
         let t0 = Date()
         var finished = 0
-        func skipped(_ status: String) -> Bool { !SweepRunner.needsTraining(status, rerunFailed: rerunFailed) }
+        func skipped(_ status: StoredStatus) -> Bool { !SweepRunner.needsTraining(status, rerunFailed: rerunFailed) }
         var actual: [Double] = []   // seconds of the runs this runner trained
         /// What is left after position k: the history's estimate of each run still to do, else the mean
         /// of the runs trained here (nil before the first).

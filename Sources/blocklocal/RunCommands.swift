@@ -210,8 +210,7 @@ struct SweepCommand: ParsableCommand {
         let executor = RunExecutor(runsDirectory: store.runs, dataStore: data.store, fetch: data.fetchOptions)
         let statuses = plan.statuses(executor)
         let counts = SweepPlan.counts(statuses)
-        let summary = ["done", "failed", "diverged", "partial", "damaged", "missing"].compactMap { k in counts[k].map { "\($0) \(k)" } }
-        if !worker { print("\(plan.runs.count) runs (\(loaded.map(\.name).joined(separator: ", ")), profile \(profile)): \(summary.joined(separator: ", "))") }
+        if !worker { print("\(plan.runs.count) runs (\(loaded.map(\.name).joined(separator: ", ")), profile \(profile)): \(StoredStatus.summary(counts))") }
         if dryRun { return try printPlan(plan, statuses: statuses) }
         if slurm { return try writeSlurm(plan) }
         try executor.prepareStore()
@@ -236,13 +235,12 @@ struct SweepCommand: ParsableCommand {
         try runner.run(shard: try shard.map { try Shard(parsing: $0) })
         if Interrupt.requested { print("stopped; the current run keeps its last checkpoint. Run the same command to go on."); throw ExitCode(130) }
         if !worker {
-            let after = plan.counts(executor)
-            print("sweep: " + ["done", "failed", "diverged", "partial", "missing"].compactMap { k in after[k].map { "\($0) \(k)" } }.joined(separator: ", "))
+            print("sweep: " + StoredStatus.summary(plan.counts(executor)))
         }
     }
 
     /// The dry run: every run with its status and estimated cost, then the totals.
-    func printPlan(_ plan: SweepPlan, statuses: [String]) throws {
+    func printPlan(_ plan: SweepPlan, statuses: [StoredStatus]) throws {
         let perWorker = max(1, exec.threads / jobs)
         Engine.configure(threads: perWorker)   // measure at the thread count each worker will have
         let stored = Dictionary(RunStore(directory: store.runs).summaries().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
@@ -252,7 +250,7 @@ struct SweepCommand: ParsableCommand {
         for (r, status) in zip(plan.runs, statuses) {
             let cost = try estimator.estimate(r.config, stored: stored[r.config.runID])
             if SweepRunner.needsTraining(status, rerunFailed: rerunFailed) { todo.append(cost.seconds); sources[cost.source, default: 0] += 1 }
-            print(r.config.runID.padded(18) + status.padded(10) + CostEstimator.format(cost.seconds).leftPadded(12) + "  "
+            print(r.config.runID.padded(18) + status.rawValue.padded(10) + CostEstimator.format(cost.seconds).leftPadded(12) + "  "
                   + cost.source.rawValue.padded(10) + r.config.label)
         }
         let total = todo.reduce(0, +)
@@ -314,7 +312,7 @@ struct SweepCommand: ParsableCommand {
         if Interrupt.requested { print("stopped; each worker's current run keeps its last checkpoint. Run the same command to go on."); throw ExitCode(130) }
         let executor = RunExecutor(runsDirectory: store.runs, dataStore: data.store)
         let after = try SweepPlan(specs: specs.map { try SweepSpec(path: $0) }, profile: profile, profiles: store.results + "/profiles").counts(executor)
-        print("sweep: " + ["done", "failed", "diverged", "partial", "missing"].compactMap { k in after[k].map { "\($0) \(k)" } }.joined(separator: ", "))
+        print("sweep: " + StoredStatus.summary(after))
         if let bad = procsDone.first(where: { $0.terminationStatus != 0 }) { throw ExitCode(bad.terminationStatus) }
     }
 

@@ -99,6 +99,14 @@ final class ExperimentsTests: XCTestCase {
         }
     }
 
+    /// One typed store status with one order (the three hand-written lists of 0.5.0 disagreed on "damaged").
+    func testStoredStatusIsOneTypedList() {
+        XCTAssertEqual(StoredStatus.allCases.map(\.rawValue), ["done", "failed", "diverged", "partial", "missing", "damaged", "unreadable"])
+        XCTAssertEqual(StoredStatus.allCases.filter { $0.needsTraining(rerunFailed: false) }, [.partial, .missing, .damaged, .unreadable])
+        XCTAssertEqual(StoredStatus.allCases.filter { $0.needsTraining(rerunFailed: true) }, [.failed, .partial, .missing, .damaged, .unreadable])
+        XCTAssertEqual(StoredStatus.summary([.missing: 2, .done: 5, .damaged: 1]), "5 done, 2 missing, 1 damaged")
+    }
+
     /// Seeds come from the replicate and the data/model axes: adding a method or a K changes no run.
     func testSeedsDoNotDependOnMethodOrBlocks() throws {
         let plan = try SweepSpec(file: "t", text: tinySpec).plan(profile: nil)
@@ -135,7 +143,7 @@ final class ExperimentsTests: XCTestCase {
         let first = try cut.execute(c, threads: 2) { _ in calls += 1; if calls == 1 { Interrupt.requested = true } }
         Interrupt.requested = false
         XCTAssertEqual(first, .interrupted)
-        XCTAssertEqual(cut.status(c.runID), "partial")
+        XCTAssertEqual(cut.status(c.runID), .partial)
         _ = try cut.execute(c, threads: 2)
         let a = try RunFile.records(whole.finalPath(c.runID)), b = try RunFile.records(cut.finalPath(c.runID))
         XCTAssertEqual(a.count, 3); XCTAssertEqual(a.map(\.testAccuracy), b.map(\.testAccuracy))
@@ -201,7 +209,7 @@ final class ExperimentsTests: XCTestCase {
         let first = try cut.execute(c, execution: settings) { _ in calls += 1; if calls == 1 { Interrupt.requested = true } }
         Interrupt.requested = false
         XCTAssertEqual(first, .interrupted)
-        XCTAssertEqual(cut.status(c.runID), "partial")
+        XCTAssertEqual(cut.status(c.runID), .partial)
         _ = try cut.execute(c, execution: settings)
         var s = c; s.parallel = nil
         let a = try RunFile.records(sequential.finalPath(s.runID)), b = try RunFile.records(cut.finalPath(c.runID))
@@ -222,7 +230,7 @@ final class ExperimentsTests: XCTestCase {
         c.blocks = 99
         let e = executor()
         XCTAssertThrowsError(try e.execute(c, threads: 1)) { XCTAssert("\($0)".contains("blocks"), "\($0)") }
-        XCTAssertEqual(e.status(c.runID), "missing")
+        XCTAssertEqual(e.status(c.runID), .missing)
     }
 
     /// `parallel` is optional: a config without it keeps its id, and "sequential" is stored as no value.
@@ -258,10 +266,10 @@ final class ExperimentsTests: XCTestCase {
         _ = try e.execute(c, threads: 2)
         let data = try Data(contentsOf: URL(fileURLWithPath: e.finalPath(c.runID)))
         try data.prefix(data.count / 3).write(to: URL(fileURLWithPath: e.finalPath(c.runID)))
-        XCTAssertEqual(e.status(c.runID), "damaged")
+        XCTAssertEqual(e.status(c.runID), .damaged)
         XCTAssertEqual(RunStore(directory: e.runsDirectory).summaries().first?.status, "damaged")
         guard case .done = try e.execute(c, threads: 2) else { return XCTFail("a damaged run is run again") }
-        XCTAssertEqual(e.status(c.runID), "done")
+        XCTAssertEqual(e.status(c.runID), .done)
         let aside = try Data(contentsOf: URL(fileURLWithPath: e.finalPath(c.runID) + ".damaged"))
         XCTAssertEqual(aside, data.prefix(data.count / 3), "the damaged file is moved aside, never deleted")
         XCTAssertEqual(RunStore(directory: e.runsDirectory).files().count, 1, "and out of the store's listing")
@@ -283,7 +291,7 @@ final class ExperimentsTests: XCTestCase {
         try holder.run()
         defer { try? input.fileHandleForWriting.close(); holder.waitUntilExit() }
         XCTAssertEqual(String(decoding: output.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "open")
-        XCTAssertEqual(e.status(c.runID), "done")
+        XCTAssertEqual(e.status(c.runID), .done)
         XCTAssertEqual(try e.execute(c, threads: 2), .alreadyDone)
         try input.fileHandleForWriting.close(); holder.waitUntilExit()
         XCTAssertEqual(holder.terminationStatus, 0)
