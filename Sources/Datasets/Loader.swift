@@ -44,21 +44,24 @@ public final class ImageLoader {
     public let batchSize: Int
     public let augmentation: Augmentation
     public let shuffle: Bool
+    /// Whether an epoch leaves out the last, smaller batch (PyTorch's `drop_last`; the BLL code's loader).
+    public let dropLast: Bool
     let scale: [Float], shift: [Float]   // x·scale + shift = (x/255 − mean)/std
     let seed: UInt64
     public let images = Tensor([0])
     public private(set) var labels: [Int32] = []
 
     public init(split: ImageSplit, channels: Int, height: Int, width: Int, mean: [Float], std: [Float],
-                batchSize: Int, shuffle: Bool, augmentation: Augmentation, seed: UInt64) {
+                batchSize: Int, shuffle: Bool, augmentation: Augmentation, seed: UInt64, dropLast: Bool = false) {
         precondition(mean.count == channels && std.count == channels)
         self.split = split; self.channels = channels; self.height = height; self.width = width
         self.batchSize = batchSize; self.shuffle = shuffle; self.augmentation = augmentation; self.seed = seed
+        self.dropLast = dropLast
         scale = std.map { 1 / (255 * $0) }
         shift = zip(mean, std).map { -$0 / $1 }
     }
 
-    public var batchesPerEpoch: Int { (split.count + batchSize - 1) / batchSize }
+    public var batchesPerEpoch: Int { dropLast ? split.count / batchSize : (split.count + batchSize - 1) / batchSize }
 
     /// The sample order of epoch `e`.
     public func order(epoch e: Int) -> [Int] {
@@ -67,7 +70,8 @@ public final class ImageLoader {
         return rng.permutation(split.count)
     }
 
-    /// Calls `body(batchIndex, images, labels)` for each batch of epoch `e` (the last may be smaller).
+    /// Calls `body(batchIndex, images, labels)` for each batch of epoch `e` (the last may be smaller, unless
+    /// `dropLast`: then every batch is full and the remainder of the shuffled order sits the epoch out).
     /// The tensor is reused between batches.
     public func forEachBatch(epoch e: Int, _ body: (Int, Tensor, [Int32]) throws -> Void) rethrows {
         let ord = order(epoch: e)

@@ -38,11 +38,16 @@ public struct RunConfig: Codable, Hashable, Sendable {
     /// The initialisation of the recipe's reference code (`init` in specs and run files); nil keeps
     /// 0.5.0's (InitScheme), stored as no value so existing run ids stay.
     public var initScheme: InitScheme? = nil
+    /// Whether training epochs leave out the last, smaller batch (a recipe element: the BLL code's loader
+    /// drops it, local-loss's keeps it); nil or false keeps it and is stored as no value, so ids stay.
+    public var dropLast: Bool? = nil {
+        didSet { if dropLast == false { dropLast = nil } }
+    }
 
     enum CodingKeys: String, CodingKey {
         case method, model, dataset, blocks, split, optimizer, epochs, batch, seed, trainSubset, testSubset, augmentation
         case s2sLength, s2sSteps, profile, parallel
-        case initScheme = "init"
+        case initScheme = "init", dropLast
     }
 
     public init(method: MethodConfig, model: ModelSpec, dataset: String) {
@@ -77,7 +82,7 @@ public struct RunConfig: Codable, Hashable, Sendable {
         case "method": return parts.count == 2 && method.fieldsInUse.contains(parts[1])
         case "optimizer": return parts.count == 2 && optimizer.fieldsInUse.contains(parts[1])
         case "s2sLength", "s2sSteps": return dataset == "s2s"
-        case "trainSubset", "augmentation": return dataset != "s2s"
+        case "trainSubset", "augmentation", "dropLast": return dataset != "s2s"
         default: return true
         }
     }
@@ -250,8 +255,13 @@ public struct PreparedRun {
                 throw DatasetError.badFormat(file: c.dataset + ".h5", reason: "the cache holds \(ds.channels)×\(ds.height) images, the registry declares \(spec.inChannels)×\(spec.imageSize)")
             }
             spec = try c.builtModelSpec(classes: ds.classNames.count)
-            data = ImageData(dataset: ds, mean: def.mean, std: def.std, augmentation: c.augmentation ?? def.augmentation, batchSize: c.batch,
-                             trainSubset: c.trainSubset, testSubset: c.testSubset, seed: c.seed)
+            let images = ImageData(dataset: ds, mean: def.mean, std: def.std, augmentation: c.augmentation ?? def.augmentation, batchSize: c.batch,
+                                   trainSubset: c.trainSubset, testSubset: c.testSubset, seed: c.seed, dropLast: c.dropLast ?? false)
+            data = images
+            guard images.batchesPerEpoch > 0 else {
+                throw EngineError.invalidArgument(name: "drop_last", value: "true", allowed: "a training set of at least one full batch "
+                                                  + "(\(c.trainSubset ?? ds.train.count) samples < batch \(c.batch)); lower the batch or leave drop_last out")
+            }
             for f in def.files { checksums[f.filename] = f.check.expected }
         }
         datasetChecksums = checksums

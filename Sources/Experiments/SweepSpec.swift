@@ -37,7 +37,7 @@ public struct SweepSpec: Sendable {
         "method", "model", "dataset", "blocks", "split", "seed", "width", "stem", "epochs", "batch",
         "optimizer", "lr", "momentum", "nesterov", "weight_decay", "no_decay_on_norm", "schedule", "milestones", "gamma",
         "warmup", "period", "cycle_peak", "train_subset", "test_subset", "augment", "s2s_length", "s2s_steps",
-        "layers", "d_model", "heads", "ffn", "hidden", "dropout", "batch_norm", "conv_bias", "vgg_hidden", "parallel", "init",
+        "layers", "d_model", "heads", "ffn", "hidden", "dropout", "batch_norm", "conv_bias", "vgg_hidden", "parallel", "init", "drop_last",
     ]
     static let listValued: Set<String> = ["milestones", "hidden", "vgg_hidden"]
 
@@ -261,6 +261,7 @@ public struct SweepSpec: Sendable {
         case "dropout": c.model.dropout = try num(k, v)
         case "batch_norm": c.model.batchNorm = try bool(k, v)
         case "conv_bias": c.model.convBias = try bool(k, v)
+        case "drop_last": c.dropLast = try bool(k, v)
         case "init":
             do { c.initScheme = try InitScheme(parsing: try str(k, v)) } catch let e as EngineError { throw SpecError(file: file, line: v.line, message: "\(e)") }
         case "parallel":

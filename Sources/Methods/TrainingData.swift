@@ -18,16 +18,17 @@ public final class ImageData: TrainingData {
     public let train: ImageLoader, test: ImageLoader
     public let classes: Int
     public var isSequence: Bool { false }
-    public var trainSamplesPerEpoch: Int { train.split.count }
+    public var trainSamplesPerEpoch: Int { train.dropLast ? train.batchesPerEpoch * train.batchSize : train.split.count }
     public var batchesPerEpoch: Int { train.batchesPerEpoch }
 
+    /// `dropLast`: training epochs leave out the last, smaller batch (evaluation never does).
     public init(dataset: ImageDataset, mean: [Float], std: [Float], augmentation: Augmentation, batchSize: Int,
-                trainSubset: Int? = nil, testSubset: Int? = nil, seed: UInt64, evalBatch: Int = 500) {
+                trainSubset: Int? = nil, testSubset: Int? = nil, seed: UInt64, evalBatch: Int = 500, dropLast: Bool = false) {
         classes = dataset.classNames.count
         let tr = trainSubset.map { dataset.train.subset($0, seed: seed) } ?? dataset.train
         let te = testSubset.map { dataset.test.subset($0, seed: seed) } ?? dataset.test
         train = ImageLoader(split: tr, channels: dataset.channels, height: dataset.height, width: dataset.width, mean: mean, std: std,
-                            batchSize: batchSize, shuffle: true, augmentation: augmentation, seed: seed)
+                            batchSize: batchSize, shuffle: true, augmentation: augmentation, seed: seed, dropLast: dropLast)
         test = ImageLoader(split: te, channels: dataset.channels, height: dataset.height, width: dataset.width, mean: mean, std: std,
                            batchSize: evalBatch, shuffle: false, augmentation: .none, seed: seed)
     }

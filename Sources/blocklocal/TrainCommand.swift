@@ -26,6 +26,7 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "Seed of every random stream of the run.") var seed: UInt64 = 0
     @Option(help: "Train on a fixed random subset of this many samples.") var trainSubset: Int?
     @Option(help: "Training augmentation: none, flip, crop:P, crop:P,flip (default: the dataset's).") var augment: String?
+    @Flag(name: .customLong("drop-last"), help: "Leave out each training epoch's last, smaller batch (PyTorch's drop_last).") var dropLast = false
     @Option(name: .customLong("init"), help: "Initialisation of a reference code: torchvision, pytorch-default, local-loss, biotorch (default: 0.5.0's; docs/methods.md).") var initScheme: String?
     @Option(help: "Evaluate on a fixed random subset of this many test samples.") var testSubset: Int?
     @Option(name: .customLong("set"), help: "Method setting key=value (repeatable); see the method's keys.") var settings: [String] = []
@@ -70,6 +71,7 @@ struct TrainOptions: ParsableArguments {
         c.blocks = blocks; c.split = split; c.optimizer = try optimizerConfig(); c.epochs = epochs; c.batch = batch
         if let augment { c.augmentation = try Augmentation(parsing: augment) }
         if let initScheme { c.initScheme = try InitScheme(parsing: initScheme) }
+        if dropLast { c.dropLast = true }
         c.seed = seed; c.trainSubset = trainSubset; c.testSubset = testSubset; c.s2sLength = s2sLength; c.s2sSteps = s2sSteps
         c.parallel = try ParallelMode(parsing: parallel)
         _ = try SplitRule(parsing: split)

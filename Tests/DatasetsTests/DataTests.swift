@@ -104,6 +104,12 @@ final class DataTests: XCTestCase {
             if b == 0 { XCTAssertEqual(x[4], (4 / 255 - 0.5) / 0.25, accuracy: 1e-6) }
         }
         XCTAssertEqual(seen, [[0, 1, 2], [3]], "the last batch is smaller, nothing dropped")
+        // drop_last (issue 18): only full batches; the shuffled remainder sits the epoch out
+        let dropping = ImageLoader(split: split, channels: 1, height: 3, width: 3, mean: [0.5], std: [0.25],
+                                   batchSize: 3, shuffle: true, augmentation: .none, seed: 1, dropLast: true)
+        var sizes: [Int] = []
+        dropping.forEachBatch(epoch: 0) { _, _, y in sizes.append(y.count) }
+        XCTAssertEqual(sizes, [3]); XCTAssertEqual(dropping.batchesPerEpoch, 1)
 
         let shuffled = ImageLoader(split: split, channels: 1, height: 3, width: 3, mean: [0], std: [1],
                                    batchSize: 4, shuffle: true, augmentation: .none, seed: 7)

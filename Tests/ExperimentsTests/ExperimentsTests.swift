@@ -99,6 +99,17 @@ final class ExperimentsTests: XCTestCase {
         }
     }
 
+    /// `drop_last` (issue 18, item 1): optional, so configs without it (or with it false) keep their ids.
+    func testDropLastIsAnOptionalRecipeElement() throws {
+        let base = try SweepSpec(file: "t", text: tinySpec).plan(profile: nil)[0].config
+        var c = base; c.dropLast = false
+        XCTAssertNil(c.dropLast); XCTAssertEqual(c.runID, base.runID)
+        c.dropLast = true
+        XCTAssertNotEqual(c.runID, base.runID); XCTAssertTrue(c.canonicalJSON.contains("\"dropLast\":true"), c.canonicalJSON)
+        let spec = tinySpec.replacingOccurrences(of: "[fixed]\n", with: "[fixed]\ndrop_last = true\n")
+        XCTAssertEqual(try SweepSpec(file: "d", text: spec).plan(profile: nil)[0].config.dropLast, true)
+    }
+
     /// One typed store status with one order (the three hand-written lists of 0.5.0 disagreed on "damaged").
     func testStoredStatusIsOneTypedList() {
         XCTAssertEqual(StoredStatus.allCases.map(\.rawValue), ["done", "failed", "diverged", "partial", "missing", "damaged", "unreadable"])
