@@ -143,7 +143,7 @@ public struct RunConfig: Codable, Hashable, Sendable {
         try check(finite(c.labelSmoothing) && c.labelSmoothing >= 0 && c.labelSmoothing < 1, "label_smoothing", c.labelSmoothing, "a number in [0, 1)")
         let bytes = parameterBytes()
         if bytes > RunConfig.parameterBudget {
-            func size(_ b: Double) -> String { ByteCountFormatter.string(fromByteCount: Int64(min(b, Double(Int64.max))), countStyle: .memory) }
+            let size = RunConfig.memoryText
             throw EngineError.invalidArgument(name: "model size", value: size(bytes), allowed: "at most \(size(RunConfig.parameterBudget)) of parameters with "
                                               + "their gradients and optimizer state (width, hidden, d_model, ffn, vgg_hidden set it)")
         }
@@ -156,6 +156,11 @@ public struct RunConfig: Codable, Hashable, Sendable {
         guard dataset == "s2s" || Registry.all.contains(where: { $0.name == dataset }) else {
             throw DatasetError.unknownDataset(dataset, known: Registry.names)
         }
+    }
+
+    /// A byte count as the memory errors print it ("1.39 TB").
+    static func memoryText(_ bytes: Double) -> String {
+        ByteCountFormatter.string(fromByteCount: Int64(min(bytes, Double(Int64.max))), countStyle: .memory)
     }
 
     /// What one training step's activations may take: 16 GiB (two thirds of this machine).
@@ -184,7 +189,7 @@ public struct RunConfig: Codable, Hashable, Sendable {
     func checkActivations(probe: Model, probeWidth: Double) throws {
         let bytes = activationBytes(probe: probe, probeWidth: probeWidth)
         guard bytes > RunConfig.activationBudget else { return }
-        func size(_ b: Double) -> String { ByteCountFormatter.string(fromByteCount: Int64(min(b, Double(Int64.max))), countStyle: .memory) }
+        let size = RunConfig.memoryText
         throw EngineError.invalidArgument(name: "activation memory", value: size(bytes), allowed: "at most \(size(RunConfig.activationBudget)) for one "
                                           + "training step (batch \(batch) × about \(size(bytes / Double(batch))) per sample; lower the batch, width or image size)")
     }

@@ -89,10 +89,7 @@ public struct SweepSpec: Sendable {
             let m = MethodName(rawValue: String(t.dropFirst(7)))!
             var probe = MethodConfig(method: m)
             for (k, v) in doc.tables[t]! {
-                if k == "init" {
-                    do { _ = try InitScheme(parsing: try str(k, v)) } catch let e as EngineError { throw SpecError(file: file, line: v.line, message: "\(e)") }
-                    continue
-                }
+                if k == "init" { continue }   // not a MethodConfig key: applied, and checked at its line, by plan()
                 do { try probe.apply([k: SweepSpec.plain(v)]) }
                 catch { throw SpecError(file: file, line: v.line, message: "\(error)") }
             }

@@ -58,7 +58,7 @@ public enum Figures {
             if ks.count > 1 { out += try accuracyVersusK(agg, keys: keys, ks: ks, methods: methods, any: any, dir: dir) }
             out += try curves(agg, keys: keys, methods: methods, any: any, dir: dir)
             if ks.count > 1 { out += try throughput(agg, keys: keys, ks: ks, methods: methods, any: any, dir: dir) }
-            if let k = ks.last, k >= 2 { out += try accuracyByBlock(agg, keys: keys.filter { $0.blocks == k }, k: k, methods: methods, any: any, dir: dir) }
+            if let k = Tables.byBlockK(agg, settingID: s) { out += try accuracyByBlock(agg, keys: keys.filter { $0.blocks == k }, k: k, methods: methods, any: any, dir: dir) }
         }
         return out
     }
@@ -81,7 +81,7 @@ public enum Figures {
         var accPlots: [String] = [], cosPlots: [String] = [], cosDat = "# block cosine_mean cosine_std n   (one data block per method)\n", cosIndex = 0
         for (i, key) in these.enumerated() {
             let m = agg.perBlock[key] ?? [:]
-            let readOut = m["b1"] == nil && m["b1.proto_acc"] != nil
+            let readOut = Tables.isReadOut(m)
             dat += "# \(key.method)\(readOut ? " (prototype read-out)" : "")\n"
             for b in 1..<k { if let st = Tables.blockAccuracy(m, block: b) { dat += String(format: "%d %.4f %.4f %d\n", b, st.mean, st.std, st.n) } }
             if let st = agg.accuracy[key] { dat += String(format: "%d %.4f %.4f %d\n", k, st.mean, st.std, st.n) }

@@ -143,23 +143,27 @@ public enum Tables {
 
     /// What a block's accuracy is read from: its local head ("b2"), else its prototype read-out.
     static func blockAccuracy(_ m: [String: Stats], block b: Int) -> Stats? { m["b\(b)"] ?? m["b\(b).proto_acc"] }
+    /// Whether a rule's block accuracies are prototype read-outs (BLL) rather than heads.
+    static func isReadOut(_ m: [String: Stats]) -> Bool { m["b1"] == nil && m["b1.proto_acc"] != nil }
+    /// The K at which a setting's accuracy by block is shown: the largest K with per-block measures.
+    static func byBlockK(_ agg: Aggregate, settingID: String) -> Int? {
+        agg.perBlock.keys.filter { $0.settingID == settingID && $0.blocks >= 2 }.map(\.blocks).max()
+    }
 
     /// Per setting, at its largest K (the spec's K where it has one; the end of a K axis): each non-final block's accuracy (its local head; BLL: its nearest-prototype
     /// read-out) and the output's, per method (`accuracy-by-block-<tag>-k<K>`); and, for the rules that record
     /// it, each block's representation collapse, the mean pairwise cosine (`collapse-by-block-<tag>-k<K>`).
     public static func accuracyByBlock(_ agg: Aggregate) -> [ResultTable] {
         var out: [ResultTable] = []
-        let keys = agg.perBlock.keys.filter { $0.blocks >= 2 }
-        for s in Set(keys.map(\.settingID)).sorted() {
-            let these = keys.filter { $0.settingID == s }
-            if let k = these.map(\.blocks).max() {
-                let group = these.filter { $0.blocks == k }.sorted { methodRank($0.method) < methodRank($1.method) }
+        for s in Set(agg.perBlock.keys.map(\.settingID)).sorted() {
+            if let k = byBlockK(agg, settingID: s) {
+                let group = agg.perBlock.keys.filter { $0.settingID == s && $0.blocks == k }.sorted { methodRank($0.method) < methodRank($1.method) }
                 guard let any = group.first else { continue }
                 let columns = (1..<k).map { "block \($0)" } + ["output"]
                 let rows: [(String, [Cell])] = group.compactMap { key in
                     let m = agg.perBlock[key]!
                     guard (1..<k).contains(where: { blockAccuracy(m, block: $0) != nil }) else { return nil }
-                    let label = m["b1"] == nil && m["b1.proto_acc"] != nil ? key.method + " (read-out)" : key.method
+                    let label = isReadOut(m) ? key.method + " (read-out)" : key.method
                     return (label, (1..<k).map { Cell(ours: blockAccuracy(m, block: $0), paper: nil) } + [Cell(ours: agg.accuracy[key], paper: nil)])
                 }
                 if !rows.isEmpty {

@@ -45,47 +45,37 @@ final class ComposedLossTests: XCTestCase {
         GradProbe.random([labels.count] + setup.blockShapes()[0].dropFirst(), seed: seed)
     }
 
-    /// BLL (Gaussian, average pooling): L(a) = λ·Σ|N(pool(a)) − b|²/B + w·decorr(N(pool(a))); the feedback
-    /// map's gradient is that of λ·Σ|b(W) − sg(r)|²/B.
+    /// BLL's block-1 loss as composed, checked against central differences: dL/da of kl + w·decorr, and the
+    /// feedback map's gradient of the kl term (its own objective λ·Σ|b(W) − sg(r)|²/B).
+    func checkBLLBlockOne(_ name: String, _ configure: @escaping (inout MethodConfig) -> Void, seed: UInt64) throws {
+        let setup = try imageSetup(.bll, configure: configure)
+        let rule = try XCTUnwrap(try Methods.make(setup) as? BLL)
+        let a = blockOutput(setup, seed: seed), w = Float(setup.config.decorrelation)
+        func evaluate() -> (total: Float, grad: Tensor, kl: Float) {
+            let b = rule.blockFeedback(0, labels: labels, next: nil)!
+            let g = Tensor(a.shape)
+            rule.feedback[0].weight.grad.zero()
+            let terms = Dictionary(uniqueKeysWithValues: rule.localLoss(0, a, labels, feedback: b, into: g))
+            return (terms["kl"]! + w * terms["decorr"]!, g, terms["kl"]!)
+        }
+        let first = evaluate()
+        XCTAssertGreaterThan(first.kl, 0)
+        checkGradient("\(name) dL/da", a, first.grad.array, indices: spread(a.count)) { evaluate().total }
+        let weight = rule.feedback[0].weight.value
+        _ = evaluate()
+        checkGradient("\(name) dL/dW_feedback", weight, rule.feedback[0].weight.grad.array, indices: spread(weight.count)) { evaluate().kl }
+    }
+
+    /// BLL (Gaussian): L(a) = λ·Σ|N(pool(a)) − b|²/B + w·decorr(N(pool(a))), average and max pooling.
     func testBLLGaussianLossAsComposed() throws {
         for pooling in [MethodConfig.Pooling.avg, .max] {
-            let setup = try imageSetup(.bll) { $0.lambda = 0.7; $0.decorrelation = 0.5; $0.pooling = pooling }
-            let rule = try XCTUnwrap(try Methods.make(setup) as? BLL)
-            let a = blockOutput(setup, seed: 1)
-            func evaluate() -> (Float, Tensor, [String: Float]) {
-                let b = rule.blockFeedback(0, labels: labels, next: nil)!
-                let g = Tensor(a.shape)
-                rule.feedback[0].weight.grad.zero()
-                let terms = Dictionary(uniqueKeysWithValues: rule.localLoss(0, a, labels, feedback: b, into: g))
-                return (terms["kl"]! + 0.5 * terms["decorr"]!, g, terms)
-            }
-            let (_, g, _) = evaluate()
-            checkGradient("bll \(pooling) dL/da", a, g.array, indices: spread(a.count)) { evaluate().0 }
-            let w = rule.feedback[0].weight.value
-            _ = evaluate()
-            let gw = rule.feedback[0].weight.grad.array
-            checkGradient("bll \(pooling) dL/dW_feedback", w, gw, indices: spread(w.count)) { evaluate().2["kl"]! }
+            try checkBLLBlockOne("bll \(pooling)", { $0.lambda = 0.7; $0.decorrelation = 0.5; $0.pooling = pooling }, seed: 1)
         }
     }
 
     /// BLL Bernoulli: KL(σ(u)‖σ(z)) summed over units, mean over rows, z = pool(a) unnormalised, plus w·decorr(N(z)).
     func testBLLBernoulliLossAsComposed() throws {
-        let setup = try imageSetup(.bll) { $0.distribution = .bernoulli; $0.lambda = 13; $0.decorrelation = 0.25 }
-        let rule = try XCTUnwrap(try Methods.make(setup) as? BLL)
-        let a = blockOutput(setup, seed: 2)
-        func evaluate() -> (Float, Tensor, [String: Float]) {
-            let b = rule.blockFeedback(0, labels: labels, next: nil)!
-            let g = Tensor(a.shape)
-            rule.feedback[0].weight.grad.zero()
-            let terms = Dictionary(uniqueKeysWithValues: rule.localLoss(0, a, labels, feedback: b, into: g))
-            return (terms["kl"]! + 0.25 * terms["decorr"]!, g, terms)
-        }
-        let (_, g, terms) = evaluate()
-        XCTAssertGreaterThan(terms["kl"]!, 0)
-        checkGradient("bernoulli dL/da", a, g.array, indices: spread(a.count)) { evaluate().0 }
-        let w = rule.feedback[0].weight.value
-        _ = evaluate()
-        checkGradient("bernoulli dL/dW_feedback", w, rule.feedback[0].weight.grad.array, indices: spread(w.count)) { evaluate().2["kl"]! }
+        try checkBLLBlockOne("bernoulli", { $0.distribution = .bernoulli; $0.lambda = 13; $0.decorrelation = 0.25 }, seed: 2)
     }
 
     /// bll-code on features: corr·decorr(x̂) + proto·sign·Σ⟨β(y_i), x̂_i⟩/B² + aux·CE_ls(aux(a)); and the feedback
