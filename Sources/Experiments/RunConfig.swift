@@ -87,6 +87,14 @@ public struct RunConfig: Codable, Hashable, Sendable {
         }
     }
 
+    /// Stores an explicit value that changes nothing as no value, so a spec or command line that states
+    /// a recipe element in full names the same run as one that leaves it at its default: an augmentation
+    /// equal to the dataset's default, a per-epoch learning-rate step that gives the per-iteration rates.
+    public mutating func canonicalize() {
+        if let a = augmentation, let def = try? Registry.definition(dataset), a == def.augmentation { augmentation = nil }
+        if optimizer.lrStep == .epoch, optimizer.epochSteppingIsExact(epochs: epochs) { optimizer.lrStep = nil }
+    }
+
     /// A short human label: "bll resnet18 fashion-mnist K=4 seed 0".
     public var label: String { "\(method.method.rawValue) \(model.arch) \(dataset) K=\(blocks) seed \(seed)" }
 
@@ -277,6 +285,6 @@ public struct PreparedRun {
         rule = try Methods.make(MethodSetup(model: model, blocks: blocks, config: c.method, optimizer: c.optimizer,
                                             classes: data.classes, seed: c.seed, initScheme: c.initScheme))
         trainer = Trainer(epochs: c.epochs, baseLR: Float(c.optimizer.lr), schedule: c.optimizer.schedule(epochs: c.epochs),
-                          scheduler: try execution.scheduler(for: rule, mode: c.parallel))
+                          scheduler: try execution.scheduler(for: rule, mode: c.parallel), stepPerEpoch: c.optimizer.lrStep == .epoch)
     }
 }

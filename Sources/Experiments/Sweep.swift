@@ -35,7 +35,7 @@ public struct SweepPlan: Sendable {
             for r in try s.plan(profile: profile) {
                 let config = try profiles.map { try BalancedSplit.resolve(r.config, profiles: $0).config } ?? r.config
                 guard seen.insert(config.runID).inserted else { continue }
-                out.append(PlannedRun(index: out.count, replicate: r.replicate, config: config, spec: r.spec))
+                out.append(PlannedRun(index: out.count, replicate: r.replicate, config: config, spec: r.spec, setting: r.setting, statedKeys: r.statedKeys))
             }
         }
         runs = out

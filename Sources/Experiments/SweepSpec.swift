@@ -23,6 +23,11 @@ public struct PlannedRun: Sendable {
     public let config: RunConfig
     /// The name of the spec that planned it.
     public var spec: String = ""
+    /// The [setting.S] bundle it was planned from (nil when the spec has no setting axis).
+    public var setting: String? = nil
+    /// The spec keys that set it (fixed, axes, its setting's bundle, its method's table, its profile): what
+    /// the spec states, as opposed to what it leaves at a default (the recipe check reads it).
+    public var statedKeys: Set<String> = []
     public var origin: RunOrigin { RunOrigin(spec: spec, replicate: replicate) }
 }
 
@@ -37,7 +42,7 @@ public struct SweepSpec: Sendable {
         "method", "model", "dataset", "blocks", "split", "seed", "width", "stem", "epochs", "batch",
         "optimizer", "lr", "momentum", "nesterov", "weight_decay", "no_decay_on_norm", "schedule", "milestones", "gamma",
         "warmup", "period", "cycle_peak", "train_subset", "test_subset", "augment", "s2s_length", "s2s_steps",
-        "layers", "d_model", "heads", "ffn", "hidden", "dropout", "batch_norm", "conv_bias", "vgg_hidden", "parallel", "init", "drop_last",
+        "layers", "d_model", "heads", "ffn", "hidden", "dropout", "batch_norm", "conv_bias", "vgg_hidden", "parallel", "init", "drop_last", "lr_step",
     ]
     static let listValued: Set<String> = ["milestones", "hidden", "vgg_hidden"]
 
@@ -139,15 +144,19 @@ public struct SweepSpec: Sendable {
             var c = RunConfig(method: MethodConfig(method: .bp), model: ModelSpec(arch: "resnet18"), dataset: "fashion-mnist")
             c.profile = profile ?? ""
             var replicate = 0
+            var setting: String? = nil
+            var stated = Set<String>()
             for (k, v) in fixed + combo + late {
+                stated.insert(k)
                 if k == "seed" { replicate = try int(k, v); continue }
                 if k == "setting" {
                     let name = try str(k, v)
+                    setting = name
                     guard let bundle = doc.tables["setting." + name] else {
                         let known = doc.tableOrder.filter { $0.hasPrefix("setting.") }.map { String($0.dropFirst(8)) }
                         throw SpecError(file: file, line: v.line, message: "no [setting.\(name)] table; this spec has: \(known.joined(separator: ", "))")
                     }
-                    for (bk, bv) in bundle { try apply(bk, bv, to: &c) }
+                    for (bk, bv) in bundle { try apply(bk, bv, to: &c); stated.insert(bk) }
                     continue
                 }
                 try apply(k, v, to: &c)
@@ -158,7 +167,9 @@ public struct SweepSpec: Sendable {
                 c.method = m
                 // the method's reference init wins over [fixed] (a profile's own `init` wins over both)
                 if let v = t.first(where: { $0.0 == "init" })?.1, !late.contains(where: { $0.0 == "init" }) { try apply("init", v, to: &c) }
+                stated.formUnion(t.map(\.0))
             }
+            c.canonicalize()
             c.seed = SweepSpec.runSeed(replicate: replicate, c)
             do {
                 try c.validate()
@@ -173,7 +184,7 @@ public struct SweepSpec: Sendable {
                    let hit = doc.tableOrder.lazy.compactMap({ self.doc.tables[$0]?.first { $0.0 == name }?.1.line }).first { line = hit }
                 throw SpecError(file: file, line: line, message: "\(c.label): \(error)")
             }
-            runs.append(PlannedRun(index: runs.count, replicate: replicate, config: c, spec: name))
+            runs.append(PlannedRun(index: runs.count, replicate: replicate, config: c, spec: name, setting: setting, statedKeys: stated))
         }
         return runs
     }
@@ -241,6 +252,7 @@ public struct SweepSpec: Sendable {
         case "optimizer", "schedule": try opt(k, try str(k, v))
         case "lr", "momentum", "weight_decay", "gamma", "warmup", "period", "cycle_peak": try opt(k, String(try num(k, v)))
         case "nesterov", "no_decay_on_norm": try opt(k, String(try bool(k, v)))
+        case "lr_step": try opt(k, try str(k, v))
         case "milestones": try opt(k, try v.list.map { String(try num(k, $0)) }.joined(separator: ","))
         case "train_subset": c.trainSubset = try int(k, v)
         case "test_subset": c.testSubset = try int(k, v)

@@ -31,8 +31,28 @@ public struct OptimizerConfig: Codable, Hashable, Sendable {
     /// cosine: period in epochs (0 = the run's length); cycle: the peak epoch.
     public var period: Double = 0
     public var cyclePeak: Double = 2
+    /// When the schedule's factor moves: every iteration (at the fractional epoch; nil, 0.5.0's) or once per
+    /// epoch (PyTorch's `scheduler.step()` after each epoch, as the BWBPF code does). `.iteration` is stored
+    /// as no value, so existing run ids stay.
+    public enum LRStep: String, Codable, CaseIterable, Sendable { case iteration, epoch }
+    public var lrStep: LRStep? = nil {
+        didSet { if lrStep == .iteration { lrStep = nil } }
+    }
 
     public init() {}
+
+    /// Whether stepping once per epoch gives the same rate at every iteration as stepping every iteration:
+    /// a constant schedule, or steps at whole epochs, without warm-up.
+    public func epochSteppingIsExact(epochs: Int) -> Bool {
+        guard warmupEpochs == 0 else { return false }
+        switch schedule {
+        case .constant: return true
+        case .step:
+            let e = Double(epochs)
+            return milestones.allSatisfy { m in let at = m <= 1 ? m * e : m; return at == at.rounded() }
+        case .cosine, .cycle: return false
+        }
+    }
 
     public func make(_ params: [Parameter]) -> Optimizer {
         let groups = noDecayOnNorm ? ParameterGroup.excludingNorm(params, weightDecay: Float(weightDecay))
@@ -173,7 +193,7 @@ public struct MethodConfig: Codable, Hashable, Sendable {
 extension OptimizerConfig {
     /// The fields (their Codable names) this optimizer and schedule read.
     public var fieldsInUse: Set<String> {
-        var f: Set<String> = ["kind", "lr", "weightDecay", "noDecayOnNorm", "schedule", "warmupEpochs"]
+        var f: Set<String> = ["kind", "lr", "weightDecay", "noDecayOnNorm", "schedule", "warmupEpochs", "lrStep"]
         if kind == .sgd { f.formUnion(["momentum", "nesterov"]) }
         switch schedule {
         case .constant: break
@@ -185,7 +205,7 @@ extension OptimizerConfig {
     }
 
     public static let keys = ["optimizer", "lr", "momentum", "nesterov", "weight_decay", "no_decay_on_norm",
-                              "schedule", "milestones", "gamma", "warmup", "period", "cycle_peak"]
+                              "schedule", "milestones", "gamma", "warmup", "period", "cycle_peak", "lr_step"]
 
     public mutating func apply(_ settings: [String: String]) throws {
         for (key, value) in settings.sorted(by: { $0.key < $1.key }) {
@@ -213,6 +233,9 @@ extension OptimizerConfig {
             case "warmup": warmupEpochs = try num()
             case "period": period = try num()
             case "cycle_peak": cyclePeak = try num()
+            case "lr_step":
+                guard let v = LRStep(rawValue: value) else { throw EngineError.invalidArgument(name: key, value: value, allowed: LRStep.allCases.map(\.rawValue).joined(separator: ", ")) }
+                lrStep = v
             default:
                 throw EngineError.invalidArgument(name: "optimizer setting", value: key, allowed: OptimizerConfig.keys.joined(separator: ", "))
             }

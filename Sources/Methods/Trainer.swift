@@ -138,8 +138,10 @@ public struct Trainer {
     public var baseLR: Float
     public var schedule: Schedule
     public var scheduler: StepScheduler
-    public init(epochs: Int, baseLR: Float, schedule: Schedule, scheduler: StepScheduler = SequentialScheduler()) {
-        self.epochs = epochs; self.baseLR = baseLR; self.schedule = schedule; self.scheduler = scheduler
+    /// The schedule's factor moves once per epoch (PyTorch's per-epoch `scheduler.step()`), not every iteration.
+    public var stepPerEpoch: Bool
+    public init(epochs: Int, baseLR: Float, schedule: Schedule, scheduler: StepScheduler = SequentialScheduler(), stepPerEpoch: Bool = false) {
+        self.epochs = epochs; self.baseLR = baseLR; self.schedule = schedule; self.scheduler = scheduler; self.stepPerEpoch = stepPerEpoch
     }
 
     /// `onBatch(epoch, batches done, batches per epoch)` follows progress within an epoch (epochs from 1).
@@ -151,7 +153,7 @@ public struct Trainer {
             let t0 = DispatchTime.now().uptimeNanoseconds
             let batchesPerEpoch = Double(max(1, data.batchesPerEpoch))
             let trained = scheduler.trainEpoch(rule, data: data, epoch: epoch, rate: { i in
-                schedule.rate(base: baseLR, at: Double(epoch) + Double(i) / batchesPerEpoch)
+                schedule.rate(base: baseLR, at: Double(epoch) + (stepPerEpoch ? 0 : Double(i) / batchesPerEpoch))
             }, shouldStop: shouldStop, progress: { onBatch(epoch + 1, $0, data.batchesPerEpoch) })
             let trainSeconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             switch trained.stop {

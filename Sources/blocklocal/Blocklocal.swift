@@ -6,7 +6,7 @@ struct Blocklocal: ParsableCommand {
         commandName: "blocklocal",
         abstract: "Reproduce and benchmark block-local training (BP, FA, Pred-Sim, BWBPF, BLL).",
         version: Engine.version,
-        subcommands: [TrainCommand.self, RunCommand.self, RunsCommand.self, SweepCommand.self, ReportCommand.self, FiguresCommand.self, DiffCommand.self, DataCommand.self, BenchCommand.self, ModelCommand.self])
+        subcommands: [TrainCommand.self, RunCommand.self, RunsCommand.self, SweepCommand.self, ReportCommand.self, FiguresCommand.self, DiffCommand.self, DataCommand.self, BenchCommand.self, ModelCommand.self, RecipeCommand.self])
 }
 
 /// Defaults every command shares (one place, so `model describe` and `train` describe the same model).

@@ -75,6 +75,7 @@ struct TrainOptions: ParsableArguments {
         c.seed = seed; c.trainSubset = trainSubset; c.testSubset = testSubset; c.s2sLength = s2sLength; c.s2sSteps = s2sSteps
         c.parallel = try ParallelMode(parsing: parallel)
         _ = try SplitRule(parsing: split)
+        c.canonicalize()
         try c.validate()
         return c
     }

@@ -181,3 +181,44 @@ final class ComposedLossTests: XCTestCase {
         print("block 1 accuracy, trained vs frozen at init (MLP 784-64-64-10, K = 3, 6,000 samples): " + lines.joined(separator: ", "))
     }
 }
+
+/// lr_step = epoch: the schedule's factor holds for a whole epoch (PyTorch's per-epoch scheduler.step()).
+final class LRStepTests: XCTestCase {
+    final class Recorder: LearningRule {
+        var rates: [Float] = []
+        let inner: LearningRule
+        init(_ r: LearningRule) { inner = r }
+        var name: MethodName { inner.name }
+        var model: Model { inner.model }
+        var blocks: [Block] { inner.blocks }
+        var optimizers: [Optimizer] { inner.optimizers }
+        func step(_ x: Tensor, _ labels: [Int32], lr: Float) throws -> [(String, Float)] { rates.append(lr); return try inner.step(x, labels, lr: lr) }
+        func headLogits(_ x: Tensor) -> [(String, Tensor)] { [] }
+        func diagnostics(_ x: Tensor, _ labels: [Int32]) -> [(String, Double)] { [] }
+    }
+    final class Batches: TrainingData {
+        let x = GradProbe.random([8, 4], seed: 1), y: [Int32] = [0, 1, 0, 1, 0, 1, 0, 1]
+        var classes: Int { 2 }; var trainSamplesPerEpoch: Int { 32 }; var batchesPerEpoch: Int { 4 }; var isSequence: Bool { false }
+        func forEachTrainBatch(epoch: Int, _ body: (Tensor, [Int32]) throws -> Void) rethrows { for _ in 0..<4 { try body(x, y) } }
+        func forEachTestBatch(_ body: (Tensor, [Int32]) throws -> Void) rethrows { try body(x, y) }
+    }
+
+    func rates(perEpoch: Bool) throws -> [Float] {
+        var spec = ModelSpec(arch: "mlp"); spec.hidden = [4]; spec.inChannels = 1; spec.imageSize = 2; spec.classes = 2
+        let model = try spec.build(seed: 0)
+        let rule = Recorder(try Methods.make(MethodSetup(model: model, blocks: try BlockSplit.split(model, blocks: 1, rule: .even),
+                                                         config: MethodConfig(method: .bp), optimizer: OptimizerConfig(), classes: 2, seed: 0)))
+        _ = try Trainer(epochs: 2, baseLR: 1, schedule: .cosine(period: 2, minFactor: 0), stepPerEpoch: perEpoch).run(rule, data: Batches())
+        return rule.rates
+    }
+
+    func testPerEpochSteppingHoldsTheRateForTheEpoch() throws {
+        let epoch = try rates(perEpoch: true), iteration = try rates(perEpoch: false)
+        XCTAssertEqual(epoch.count, 8)
+        XCTAssertEqual(Array(epoch[0..<4]), [1, 1, 1, 1])
+        for r in epoch[4..<8] { XCTAssertEqual(r, 0.5, accuracy: 1e-6) }   // cos at epoch 1 of 2
+        XCTAssertEqual(iteration[0], 1)
+        XCTAssertLessThan(iteration[3], iteration[1])                     // moves within the epoch
+        XCTAssertEqual(iteration[4], 0.5, accuracy: 1e-6)
+    }
+}
