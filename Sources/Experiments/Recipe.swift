@@ -72,9 +72,11 @@ public enum RecipeElement: String, CaseIterable, Sendable {
         return String(x)
     }
 
-    /// Whether a table cell states this value: the same text, or the same number.
+    /// Whether a table cell states this value: the same text, or the same number; "any of 1,2,4" (an axis
+    /// of the grid) states each of its values.
     static func matches(_ cell: String, _ value: String) -> Bool {
         if cell == value { return true }
+        if cell.hasPrefix("any of ") { return cell.dropFirst(7).split(separator: ",").contains { matches($0.trimmingCharacters(in: .whitespaces), value) } }
         if let a = Double(cell), let b = Double(value) { return a == b }
         return false
     }

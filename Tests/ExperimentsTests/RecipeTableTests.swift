@@ -97,3 +97,11 @@ final class RecipeTableTests: XCTestCase {
         XCTAssertEqual(cifar.runID, cos, "per-iteration is the default, stored as no value")
     }
 }
+
+extension RecipeTableTests {
+    func testAxisCellsStateEachValue() {
+        XCTAssert(RecipeElement.matches("any of 1,2,4,8,16", "8"))
+        XCTAssertFalse(RecipeElement.matches("any of 1,2,4,8,16", "3"))
+        XCTAssertFalse(RecipeElement.matches("1,2,4,8,16", "8"))
+    }
+}
