@@ -59,6 +59,9 @@ public struct Aggregate: Sendable {
     public var leftOut: [GroupKey: Int] = [:]
     /// Run files that could not be read (damaged or crafted), by path with the reason: left out, and said.
     public var damaged: [(path: String, reason: String)] = []
+    /// The budget study's runs (planned by the `budget` spec): their budgets differ within a group, so they
+    /// are kept apart from the groups above and read by BudgetStudy.
+    public var budget: [BudgetRun] = []
 
     /// Reads every stored run (all profiles, or one). A group aggregates the seeds of one protocol:
     /// runs of the same key whose configs differ in anything but the seed are never pooled.
@@ -67,6 +70,7 @@ public struct Aggregate: Sendable {
         var grouped: [GroupKey: [Run]] = [:]
         var seconds = 0.0, runs = 0, failed = 0, diverged = 0, profiles = Set<String>()
         var damaged: [(path: String, reason: String)] = []
+        var budget: [BudgetRun] = []
         for path in store.files() {
             let s: RunSummary
             do { s = try RunFile.summary(path) } catch { damaged.append((path, "\(error)")); continue }
@@ -81,6 +85,12 @@ public struct Aggregate: Sendable {
             let records: [EpochRecord]
             do { records = try RunFile.records(path) } catch { damaged.append((path, "\(error)")); continue }
             guard let last = records.last else { continue }
+            if let origin = s.origin, origin.spec == BudgetStudy.spec {
+                budget.append(BudgetRun(dataset: c.dataset, model: c.model.arch, width: c.model.width, profile: c.profile, method: c.method.method.rawValue,
+                                        blocks: c.blocks, epochs: c.epochs, replicate: origin.replicate, accuracy: 100 * last.testAccuracy))
+                seconds += records.map(\.seconds).reduce(0, +); runs += 1; profiles.insert(c.profile)
+                continue
+            }
             let key = GroupKey(dataset: c.dataset, model: c.model.arch, width: c.dataset == "s2s" ? 1 : c.model.width,
                                method: c.method.method.rawValue, blocks: c.blocks, profile: c.profile, parallel: c.parallel?.rawValue ?? "")
             var unseeded = c; unseeded.seed = 0
@@ -100,7 +110,7 @@ public struct Aggregate: Sendable {
         }
         self.init(finals: finals, series: series, sps: sps)
         self.seconds = seconds; self.runs = runs; self.failed = failed; self.diverged = diverged; self.profiles = profiles
-        self.leftOut = leftOut; self.damaged = damaged
+        self.leftOut = leftOut; self.damaged = damaged; self.budget = budget
     }
 
     init(finals: [GroupKey: [Double]], series: [GroupKey: [[EpochRecord]]], sps: [GroupKey: [Double]]) {

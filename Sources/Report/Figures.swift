@@ -6,11 +6,12 @@
 //   throughput     training samples/s against K per method
 //   accuracy-by-block  each block's local head (or prototype read-out) accuracy and the output's, per method,
 //                  at the setting's largest K; beside it each block's representation collapse (mean pairwise cosine)
+//   budget-gap     each rule's gap to BP against the training budget (the budget study, Budget.swift)
 
 import Foundation
 
 public enum Figures {
-    public static let kinds = ["accuracy-vs-k", "curves", "throughput", "accuracy-by-block"]
+    public static let kinds = ["accuracy-vs-k", "curves", "throughput", "accuracy-by-block", "budget-gap"]
 
     /// gnuplot's path, or an error that says how to install it.
     public static func gnuplot() throws -> String {
@@ -60,6 +61,7 @@ public enum Figures {
             if ks.count > 1 { out += try throughput(agg, keys: keys, ks: ks, methods: methods, any: any, dir: dir) }
             if let k = Tables.byBlockK(agg, settingID: s) { out += try accuracyByBlock(agg, keys: keys.filter { $0.blocks == k }, k: k, methods: methods, any: any, dir: dir) }
         }
+        for study in BudgetStudy.studies(agg.budget) where study.budgets.count > 1 { out += try study.figure(dir: dir) }
         return out
     }
 

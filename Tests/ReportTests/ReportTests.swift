@@ -22,7 +22,7 @@ func makeStore(_ dir: String) throws {
 }
 
 func putRun(_ dir: String, _ method: MethodName, _ dataset: String, _ model: String, blocks: Int, seed: UInt64, acc: [Double],
-        profile: String = "quick", width: Double = 0.25, lr: Double? = nil, heads: [String: Double] = [:]) throws {
+        profile: String = "quick", width: Double = 0.25, lr: Double? = nil, heads: [String: Double] = [:], origin: RunOrigin? = nil) throws {
     var spec = ModelSpec(arch: model); spec.width = width
     var c = RunConfig(method: MethodConfig(method: method), model: spec, dataset: dataset)
     if let lr { c.optimizer.lr = lr }
@@ -33,7 +33,7 @@ func putRun(_ dir: String, _ method: MethodName, _ dataset: String, _ model: Str
     }
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     try RunFile.write(dir + "/" + c.runID + ".h5", config: c, status: .done, error: "", records: records,
-                      provenance: Provenance(values: ["git_commit": .text("test")], gitDiff: ""), started: Date(), ended: Date())
+                      provenance: Provenance(values: ["git_commit": .text("test")], gitDiff: ""), started: Date(), ended: Date(), origin: origin)
 }
 
 final class ReportTests: XCTestCase {
@@ -233,6 +233,7 @@ final class ReportTests: XCTestCase {
         // a rule with local heads, for the accuracy-by-block figure
         try putRun(dir + "/runs", .predsim, "fashion-mnist", "resnet18", blocks: 5, seed: 0, acc: [0.5, 0.6], width: 0.125,
                    heads: ["b1": 0.4, "b2": 0.5, "b3": 0.55, "b4": 0.58])
+        BudgetTests.putBudget(dir + "/runs", ["bp": [[0.8], [0.9, 0.92]], "bll": [[0.7], [0.85, 0.9]]])
         let agg = try Aggregate(store: RunStore(directory: dir + "/runs"))
         let files = try Figures.renderAll(agg, dir: dir + "/figures")
         for kind in Figures.kinds { XCTAssert(files.contains { $0.contains("/" + kind + "-") && $0.hasSuffix(".png") }, "\(kind): \(files)") }
@@ -265,5 +266,62 @@ final class ReportTests: XCTestCase {
         try (ReferenceTable.columns.joined(separator: ",") + "\nr1,s,a,v,d,m,bp,four,test_accuracy_pct,1,,,n\n").write(toFile: bad, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try ReferenceTable.load(bad)) { XCTAssert("\($0)".contains("bad.csv:2: blocks 'four' is not a number"), "\($0)") }
         XCTAssertEqual(CSV.parse("a,\"b,c\",\"d\"\"e\"\n1,2,3\n"), [["a", "b,c", "d\"e"], ["1", "2", "3"]])
+    }
+}
+
+/// The budget study: gaps paired by seed, the verdicts, and the runs kept apart from the other groups.
+final class BudgetTests: XCTestCase {
+    /// Budget runs: per method, per seed, the accuracy curve (its length is the budget, in epochs).
+    static func putBudget(_ dir: String, _ runs: [String: [[Double]]], seeds: Int = 2) {
+        for (method, curves) in runs { for curve in curves { for seed in 0..<seeds {
+            let shifted = curve.map { $0 + 0.01 * Double(seed) * (method == "bp" ? 1 : 0.5) }
+            try! putRun(dir, MethodName(rawValue: method)!, "fashion-mnist", "resnet18", blocks: 4, seed: UInt64(100 + seed), acc: shifted,
+                        width: 0.125, origin: RunOrigin(spec: "budget", replicate: seed))
+        } } }
+    }
+
+    func study(_ runs: [(String, Int, Int, Double)]) -> BudgetStudy {
+        BudgetStudy.studies(runs.map { BudgetRun(dataset: "fashion-mnist", model: "resnet18", width: 0.125, profile: "quick", method: $0.0,
+                                                 blocks: 4, epochs: $0.1, replicate: $0.2, accuracy: $0.3) })[0]
+    }
+
+    func testGapsArePairedBySeedAndVerdictsFollowTheSpread() {
+        // BLL trails by 10 then 2 points (seed spread 0.5): holds; Pred-Sim trails by 3 then 6: does not hold
+        let s = study([("bp", 1, 0, 80), ("bp", 1, 1, 90), ("bp", 8, 0, 90), ("bp", 8, 1, 95),
+                       ("bll", 1, 0, 70), ("bll", 1, 1, 80.5), ("bll", 8, 0, 88), ("bll", 8, 1, 93),
+                       ("predsim", 1, 0, 77), ("predsim", 1, 1, 87), ("predsim", 8, 0, 84), ("predsim", 8, 1, 89)])
+        XCTAssertEqual(s.budgets, [1, 8]); XCTAssertEqual(s.rules, ["predsim", "bll"])
+        let g = s.gap("bll", 1)!
+        XCTAssertEqual(g.mean, -9.75, accuracy: 1e-9); XCTAssertEqual(g.n, 2)   // paired: (-10, -9.5), not the means' 85 vs 75.25
+        XCTAssertEqual(s.verdict("bll").0, .holds, s.verdict("bll").1)
+        XCTAssert(s.verdict("bll").1.contains("trails BP by 9.75"), s.verdict("bll").1)
+        XCTAssertEqual(s.verdict("predsim").0, .doesNotHold)
+        XCTAssert(s.verdict("predsim").1.contains("grows by 3.00"), s.verdict("predsim").1)
+        // within the spread: no shrinking measured
+        let noisy = study([("bp", 1, 0, 80), ("bp", 1, 1, 80), ("bp", 4, 0, 90), ("bp", 4, 1, 90),
+                           ("bll", 1, 0, 75), ("bll", 1, 1, 79), ("bll", 4, 0, 86), ("bll", 4, 1, 89)])
+        XCTAssertEqual(noisy.verdict("bll").0, .doesNotHold); XCTAssert(noisy.verdict("bll").1.contains("within the seed spread"))
+        // one seed: not judged
+        let one = study([("bp", 1, 0, 80), ("bp", 4, 0, 90), ("bll", 1, 0, 70), ("bll", 4, 0, 89)])
+        XCTAssertEqual(one.verdict("bll").0, .notJudged)
+        XCTAssert(s.reading.contains { $0.contains("for bll: **holds**") })
+    }
+
+    func testBudgetRunsStayOutOfTheOtherGroups() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("blocklocal-budget-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try putRun(dir, .bll, "fashion-mnist", "resnet18", blocks: 4, seed: 7, acc: [0.5, 0.6], width: 0.125)   // another spec's run
+        BudgetTests.putBudget(dir, ["bp": [[0.8], [0.9, 0.92]], "bll": [[0.7], [0.85, 0.9]]])
+        let agg = try Aggregate(store: RunStore(directory: dir))
+        XCTAssertEqual(agg.budget.count, 8)
+        XCTAssertEqual(agg.runs, 9)
+        XCTAssert(agg.leftOut.isEmpty, "\(agg.leftOut)")
+        let key = try XCTUnwrap(agg.accuracy.keys.first { $0.method == "bll" })
+        XCTAssertEqual(agg.accuracy[key]!.n, 1); XCTAssertEqual(agg.accuracy[key]!.mean, 60, accuracy: 1e-9)
+        let study = try XCTUnwrap(BudgetStudy.studies(agg.budget).first)
+        XCTAssertEqual(study.budgets, [1, 2])
+        let tables = study.tables
+        XCTAssertEqual(tables.map(\.name), ["budget-accuracy-fashion-mnist-resnet18-w0.125-quick", "budget-gap-fashion-mnist-resnet18-w0.125-quick"])
+        XCTAssert(tables[1].markdown.contains("| bll − bp |"), tables[1].markdown)
     }
 }
