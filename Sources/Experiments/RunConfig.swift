@@ -27,6 +27,11 @@ public struct RunConfig: Codable, Hashable, Sendable {
     /// S2S: digits to reverse and training steps per epoch.
     public var s2sLength: Int = 10
     public var s2sSteps: Int = 200
+    /// S2S: the causal decoder (nil, 0.5.0's) or the bidirectional encoder reading (S2STask.Layout); the
+    /// decoder is stored as no value, so existing run ids stay.
+    public var s2sLayout: S2STask.Layout? = nil {
+        didSet { if s2sLayout == .decoder { s2sLayout = nil } }
+    }
     /// The sweep profile this run belongs to ("" for a single run).
     public var profile: String = ""
     /// How the blocks run: nil is sequential (stored as no value, so existing run ids stay); `pipeline`
@@ -46,7 +51,7 @@ public struct RunConfig: Codable, Hashable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case method, model, dataset, blocks, split, optimizer, epochs, batch, seed, trainSubset, testSubset, augmentation
-        case s2sLength, s2sSteps, profile, parallel
+        case s2sLength, s2sSteps, s2sLayout, profile, parallel
         case initScheme = "init", dropLast
     }
 
@@ -81,7 +86,7 @@ public struct RunConfig: Codable, Hashable, Sendable {
         case "model": return parts.count == 2 && model.fieldsInUse.contains(parts[1])
         case "method": return parts.count == 2 && method.fieldsInUse.contains(parts[1])
         case "optimizer": return parts.count == 2 && optimizer.fieldsInUse.contains(parts[1])
-        case "s2sLength", "s2sSteps": return dataset == "s2s"
+        case "s2sLength", "s2sSteps", "s2sLayout": return dataset == "s2s"
         case "trainSubset", "augmentation", "dropLast": return dataset != "s2s"
         default: return true
         }
@@ -95,6 +100,9 @@ public struct RunConfig: Codable, Hashable, Sendable {
         if optimizer.lrStep == .epoch, optimizer.epochSteppingIsExact(epochs: epochs) { optimizer.lrStep = nil }
     }
 
+    /// The S2S task this config trains on.
+    public func s2sTask() throws -> S2STask { try S2STask(length: s2sLength, digits: 10, layout: s2sLayout ?? .decoder) }
+
     /// A short human label: "bll resnet18 fashion-mnist K=4 seed 0".
     public var label: String { "\(method.method.rawValue) \(model.arch) \(dataset) K=\(blocks) seed \(seed)" }
 
@@ -105,8 +113,9 @@ public struct RunConfig: Codable, Hashable, Sendable {
     public func builtModelSpec(classes loaded: Int? = nil) throws -> ModelSpec {
         var spec = model
         if dataset == "s2s" {
-            let task = try S2STask(length: s2sLength, digits: 10)
+            let task = try s2sTask()
             spec.arch = "transformer"; spec.vocabulary = task.vocabulary; spec.length = task.sequenceLength; spec.classes = task.vocabulary
+            spec.causal = task.layout.causal
         } else {
             let def = try Registry.definition(dataset)
             spec.inChannels = def.shape.channels; spec.imageSize = def.shape.height
@@ -257,7 +266,7 @@ public struct PreparedRun {
         var spec = try c.builtModelSpec()
         var checksums: [String: String] = [:]
         if c.dataset == "s2s" {
-            data = SequenceData(task: try S2STask(length: c.s2sLength, digits: 10), batchSize: c.batch, stepsPerEpoch: c.s2sSteps,
+            data = SequenceData(task: try c.s2sTask(), batchSize: c.batch, stepsPerEpoch: c.s2sSteps,
                                 testCount: c.testSubset ?? 2000, seed: c.seed)
             checksums["s2s"] = "generated"
         } else {

@@ -7,6 +7,8 @@
 //   [profile.P]  key = value or [values]            overrides for profile P (a list replaces an axis)
 //   [setting.S]  key = value                        a named bundle of settings: the axis `setting = ["S", ...]`
 //                                                   picks combinations that are not a product (dataset × model)
+// A method's own settings (MethodConfig keys: `feedback`, `decorrelation`, …) may also stand in [fixed], an axis,
+// a setting or a profile (an ablation): they apply on top of [method.M], to the runs whose method reads them.
 // A run's seed is derived from its replicate (the `seed` axis) and the data and model axes only, so
 // every method and block count of a replicate starts from the same weights and sees the same data
 // order, and adding a method or a block count changes no other run.
@@ -42,9 +44,11 @@ public struct SweepSpec: Sendable {
         "method", "model", "dataset", "blocks", "split", "seed", "width", "stem", "epochs", "batch",
         "optimizer", "lr", "momentum", "nesterov", "weight_decay", "no_decay_on_norm", "schedule", "milestones", "gamma",
         "warmup", "period", "cycle_peak", "train_subset", "test_subset", "augment", "s2s_length", "s2s_steps",
-        "layers", "d_model", "heads", "ffn", "hidden", "dropout", "batch_norm", "conv_bias", "vgg_hidden", "parallel", "init", "drop_last", "lr_step",
+        "layers", "d_model", "heads", "ffn", "hidden", "dropout", "batch_norm", "conv_bias", "vgg_hidden", "parallel", "init", "drop_last", "lr_step", "s2s_layout",
     ]
     static let listValued: Set<String> = ["milestones", "hidden", "vgg_hidden"]
+    /// Every method's settings: allowed outside [method.M] too (the header).
+    static let methodKeys = Set(MethodName.allCases.flatMap { MethodConfig.keys(for: $0) })
 
     public init(path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -82,7 +86,7 @@ public struct SweepSpec: Sendable {
         }
         name = n; description = text("description") ?? ""; artefact = text("artefact") ?? ""
         for t in ["grid", "fixed"] + doc.tableOrder.filter({ $0.hasPrefix("profile.") || $0.hasPrefix("setting.") }) {
-            for (k, v) in doc.tables[t] ?? [] where !SweepSpec.settingKeys.contains(k) && !(k == "setting" && !t.hasPrefix("setting.")) {
+            for (k, v) in doc.tables[t] ?? [] where !SweepSpec.settingKeys.contains(k) && !SweepSpec.methodKeys.contains(k) && !(k == "setting" && !t.hasPrefix("setting.")) {
                 throw SpecError(file: file, line: v.line, message: "unknown key '\(k)' in [\(t)]\(Suggestion.phrase(k, in: SweepSpec.settingKeys)); allowed: \(SweepSpec.settingKeys.joined(separator: ", "))")
             }
         }
@@ -146,9 +150,11 @@ public struct SweepSpec: Sendable {
             var replicate = 0
             var setting: String? = nil
             var stated = Set<String>()
+            var methodSettings: [(String, SpecValue)] = []
             for (k, v) in fixed + combo + late {
                 stated.insert(k)
                 if k == "seed" { replicate = try int(k, v); continue }
+                if SweepSpec.methodKeys.contains(k) { methodSettings.append((k, v)); continue }
                 if k == "setting" {
                     let name = try str(k, v)
                     setting = name
@@ -156,7 +162,10 @@ public struct SweepSpec: Sendable {
                         let known = doc.tableOrder.filter { $0.hasPrefix("setting.") }.map { String($0.dropFirst(8)) }
                         throw SpecError(file: file, line: v.line, message: "no [setting.\(name)] table; this spec has: \(known.joined(separator: ", "))")
                     }
-                    for (bk, bv) in bundle { try apply(bk, bv, to: &c); stated.insert(bk) }
+                    for (bk, bv) in bundle {
+                        stated.insert(bk)
+                        if SweepSpec.methodKeys.contains(bk) { methodSettings.append((bk, bv)) } else { try apply(bk, bv, to: &c) }
+                    }
                     continue
                 }
                 try apply(k, v, to: &c)
@@ -169,12 +178,15 @@ public struct SweepSpec: Sendable {
                 if let v = t.first(where: { $0.0 == "init" })?.1, !late.contains(where: { $0.0 == "init" }) { try apply("init", v, to: &c) }
                 stated.formUnion(t.map(\.0))
             }
+            for (k, v) in methodSettings where MethodConfig.keys(for: c.method.method).contains(k) {
+                do { try c.method.apply([k: SweepSpec.plain(v)]) } catch { throw SpecError(file: file, line: v.line, message: "\(error)") }
+            }
             c.canonicalize()
             c.seed = SweepSpec.runSeed(replicate: replicate, c)
             do {
                 try c.validate()
                 // the probe model depends on the model, K and split only: one per distinct cut, not per run
-                let probeKey = "\(c.blocks)|\(c.split)|\(c.dataset)|\(c.s2sLength)|\(c.batch)|" + ((try? JSONEncoder().encode(c.model)).map { String(decoding: $0, as: UTF8.self) } ?? "")
+                let probeKey = "\(c.blocks)|\(c.split)|\(c.dataset)|\(c.s2sLength)|\(c.s2sLayout?.rawValue ?? "")|\(c.batch)|" + ((try? JSONEncoder().encode(c.model)).map { String(decoding: $0, as: UTF8.self) } ?? "")
                 if checkedCuts.insert(probeKey).inserted { try SweepSpec.checkSplit(c) }
             }
             catch {
@@ -261,6 +273,12 @@ public struct SweepSpec: Sendable {
             do { c.augmentation = try Augmentation(parsing: text) } catch { throw SpecError(file: file, line: v.line, message: "\(error)") }
         case "s2s_length": c.s2sLength = try int(k, v)
         case "s2s_steps": c.s2sSteps = try int(k, v)
+        case "s2s_layout":
+            let text = try str(k, v)
+            guard let layout = S2STask.Layout(rawValue: text) else {
+                throw SpecError(file: file, line: v.line, message: "invalid s2s_layout '\(text)'; allowed: \(S2STask.Layout.list)")
+            }
+            c.s2sLayout = layout
         case "layers": c.model.layers = try int(k, v)
         case "d_model": c.model.dModel = try int(k, v)
         case "heads": c.model.heads = try int(k, v)

@@ -62,6 +62,8 @@ public struct Aggregate: Sendable {
     /// The budget study's runs (planned by the `budget` spec): their budgets differ within a group, so they
     /// are kept apart from the groups above and read by BudgetStudy.
     public var budget: [BudgetRun] = []
+    /// The BLL variant ablation's runs (the `bll-variants` spec), kept apart likewise and read by VariantStudy.
+    public var variants: [StudyRun] = []
 
     /// Reads every stored run (all profiles, or one). A group aggregates the seeds of one protocol:
     /// runs of the same key whose configs differ in anything but the seed are never pooled.
@@ -70,7 +72,7 @@ public struct Aggregate: Sendable {
         var grouped: [GroupKey: [Run]] = [:]
         var seconds = 0.0, runs = 0, failed = 0, diverged = 0, profiles = Set<String>()
         var damaged: [(path: String, reason: String)] = []
-        var budget: [BudgetRun] = []
+        var budget: [BudgetRun] = [], variants: [StudyRun] = []
         for path in store.files() {
             let s: RunSummary
             do { s = try RunFile.summary(path) } catch { damaged.append((path, "\(error)")); continue }
@@ -91,7 +93,13 @@ public struct Aggregate: Sendable {
                 seconds += records.map(\.seconds).reduce(0, +); runs += 1; profiles.insert(c.profile)
                 continue
             }
-            let key = GroupKey(dataset: c.dataset, model: c.model.arch, width: c.dataset == "s2s" ? 1 : c.model.width,
+            if let origin = s.origin, origin.spec == VariantStudy.spec {
+                variants.append(StudyRun(config: c, replicate: origin.replicate, accuracy: 100 * last.testAccuracy,
+                                         sequenceAccuracy: last.testSequenceAccuracy.map { 100 * $0 }))
+                seconds += records.map(\.seconds).reduce(0, +); runs += 1; profiles.insert(c.profile)
+                continue
+            }
+            let key = GroupKey(dataset: c.dataset, model: c.s2sLayout == .encoder ? "transformer-encoder" : c.model.arch, width: c.dataset == "s2s" ? 1 : c.model.width,
                                method: c.method.method.rawValue, blocks: c.blocks, profile: c.profile, parallel: c.parallel?.rawValue ?? "")
             var unseeded = c; unseeded.seed = 0
             grouped[key, default: []].append(Run(protocol_: unseeded.canonicalJSON, final: 100 * last.testAccuracy, records: records,
@@ -110,7 +118,7 @@ public struct Aggregate: Sendable {
         }
         self.init(finals: finals, series: series, sps: sps)
         self.seconds = seconds; self.runs = runs; self.failed = failed; self.diverged = diverged; self.profiles = profiles
-        self.leftOut = leftOut; self.damaged = damaged; self.budget = budget
+        self.leftOut = leftOut; self.damaged = damaged; self.budget = budget; self.variants = variants
     }
 
     init(finals: [GroupKey: [Double]], series: [GroupKey: [[EpochRecord]]], sps: [GroupKey: [Double]]) {

@@ -83,6 +83,7 @@ public struct ReproductionReport {
         }
         if let parallel { lines += Speedup.reading(parallel) }
         for study in BudgetStudy.studies(aggregate.budget) { lines += study.reading }
+        for study in VariantStudy.studies(aggregate.variants) { lines += study.reading }
         if !unavailable.isEmpty {
             lines.append("- \(unavailable.joined(separator: " and ")) could not be fetched on this machine, so every cell on them is `not runnable here`; put the original archives in a directory and pass `--mirror DIR` (or `MIRROR=DIR` to make) to run them.")
         }

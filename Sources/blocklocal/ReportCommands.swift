@@ -47,7 +47,7 @@ func allTables(_ agg: Aggregate, _ reference: [ReferenceRow], parallel: Parallel
      Tables.paperTable(name: "localloss-fmnist" + suffix, title: "Nøkland & Eidnes, Fashion-MNIST: test error", artefact: "localloss-fmnist", reference: reference, aggregate: agg, error: true)]
         .filter { !$0.rows.isEmpty }
         + Tables.accuracyVersusBlocks(agg) + Tables.accuracyByBlock(agg) + Tables.throughput(agg) + (parallel.map { Speedup.tables($0, agg, suffix: suffix) } ?? [])
-        + BudgetStudy.studies(agg.budget).flatMap(\.tables)
+        + BudgetStudy.studies(agg.budget).flatMap(\.tables) + VariantStudy.studies(agg.variants).map(\.table)
 }
 
 struct ReportCommand: ParsableCommand {

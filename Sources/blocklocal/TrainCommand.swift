@@ -33,6 +33,7 @@ struct TrainOptions: ParsableArguments {
     @Option(name: .customLong("opt"), help: "Optimizer setting key=value (repeatable): \(OptimizerConfig.keys.joined(separator: ", ")).") var optSettings: [String] = []
     @Option(help: "S2S: digits to reverse (sequence length L).") var s2sLength: Int = 10
     @Option(help: "S2S: training steps per epoch.") var s2sSteps: Int = 200
+    @Option(help: "S2S: decoder (causal, teacher forcing) or encoder (bidirectional, the reversal at every position).") var s2sLayout: String = "decoder"
     @Option(help: "Transformer layers (S2S).") var layers: Int = 20
     @Option(help: "Transformer d_model (S2S).") var dModel: Int = 64
     @Option(help: "Transformer heads (S2S).") var heads: Int = 1
@@ -74,6 +75,8 @@ struct TrainOptions: ParsableArguments {
         if dropLast { c.dropLast = true }
         c.seed = seed; c.trainSubset = trainSubset; c.testSubset = testSubset; c.s2sLength = s2sLength; c.s2sSteps = s2sSteps
         c.parallel = try ParallelMode(parsing: parallel)
+        guard let layout = S2STask.Layout(rawValue: s2sLayout) else { throw ValidationError("invalid --s2s-layout '\(s2sLayout)': allowed \(S2STask.Layout.list)") }
+        c.s2sLayout = layout
         _ = try SplitRule(parsing: split)
         c.canonicalize()
         try c.validate()

@@ -68,6 +68,21 @@ final class DataTests: XCTestCase {
         }
     }
 
+    /// The encoder reading: the permutation alone, the reversal as the target at every position.
+    func testS2SEncoderLayoutTargetsEveryPosition() throws {
+        let task = try S2STask(length: 7, digits: 10, layout: .encoder)
+        XCTAssertEqual(task.sequenceLength, 7)
+        XCTAssertFalse(task.layout.causal); XCTAssert(S2STask.Layout.decoder.causal)
+        var rng = RandomStream(seed: 3, name: "s2s/train")
+        let b = task.trainBatch(size: 5, rng: &rng)
+        XCTAssertEqual(b.tokens.shape, [5, 7]); XCTAssertEqual(b.targets.count, 35)
+        for (i, x) in b.inputs.enumerated() {
+            XCTAssertEqual((0..<7).map { Int(b.tokens[i * 7 + $0]) }, x)
+            XCTAssertEqual((0..<7).map { Int(b.targets[i * 7 + $0]) }, x.reversed())
+        }
+        XCTAssertEqual(try S2STask(length: 7, digits: 10).sequenceLength, 14)
+    }
+
     func testS2STargetsAreTheReversedInputsAndSeedsReproduce() throws {
         let task = try S2STask(length: 10, digits: 10)
         var a = RandomStream(seed: 5, name: "s2s/train"), b = RandomStream(seed: 5, name: "s2s/train")

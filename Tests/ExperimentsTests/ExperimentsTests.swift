@@ -359,6 +359,55 @@ final class ExperimentsTests: XCTestCase {
         }
     }
 
+    /// An ablation: method settings as axes apply to the runs whose method reads them, on top of [method.M].
+    func testMethodSettingsAsAxes() throws {
+        let text = """
+        [experiment]
+        name = "abl"
+        [grid]
+        method = ["bp", "bll"]
+        feedback = ["chain", "direct"]
+        decorrelation = [1.0, 0.0]
+        [method.bll]
+        lambda = 0.5
+        decorrelation = 0.25
+        [fixed]
+        dataset = "fashion-mnist"
+        model = "mlp"
+        blocks = 2
+        [profile.q]
+        epochs = 1
+        """
+        let spec = try SweepSpec(file: "abl.toml", text: text)
+        let runs = try spec.plan(profile: nil)
+        XCTAssertEqual(runs.count, 8)
+        let bll = runs.filter { $0.config.method.method == .bll }.map(\.config.method)
+        XCTAssertEqual(Set(bll.map { "\($0.feedback.rawValue) \($0.decorrelation)" }), ["chain 1.0", "chain 0.0", "direct 1.0", "direct 0.0"])
+        XCTAssert(bll.allSatisfy { $0.lambda == 0.5 }, "the method table still applies")
+        XCTAssertEqual(Set(runs.filter { $0.config.method.method == .bp }.map(\.config.runID)).count, 1, "bp does not read them: one run")
+        XCTAssertEqual(try SweepPlan(specs: [spec], profile: "q").runs.count, 5)
+        XCTAssertThrowsError(try SweepSpec(file: "abl.toml", text: text.replacingOccurrences(of: "\"direct\"]", with: "\"sideways\"]"))) {
+            XCTAssert("\($0)".hasPrefix("abl.toml:5: "), "\($0)"); XCTAssert("\($0)".contains("chain, direct"), "\($0)")
+        }
+    }
+
+    /// The S2S layout: the encoder reading is a field of the run (s2s_layout), the decoder keeps 0.5.0's ids.
+    func testS2SLayoutIsARecordedFieldAndTheDecoderKeepsIDs() throws {
+        var c = RunConfig(method: MethodConfig(method: .bll), model: ModelSpec(arch: "transformer"), dataset: "s2s")
+        let id = c.runID
+        c.s2sLayout = .decoder
+        XCTAssertEqual(c.runID, id)
+        XCTAssertFalse(c.canonicalJSON.contains("s2sLayout"))
+        c.s2sLayout = .encoder
+        XCTAssertNotEqual(c.runID, id)
+        let m = try c.builtModelSpec()
+        XCTAssertFalse(m.causal); XCTAssertEqual(m.length, 10)
+        c.s2sLayout = nil
+        XCTAssert(try c.builtModelSpec().causal); XCTAssertEqual(try c.builtModelSpec().length, 20)
+        let bad = "[experiment]\nname = \"x\"\n[fixed]\ndataset = \"s2s\"\nmodel = \"transformer\"\ns2s_layout = \"sideways\"\n"
+        XCTAssertThrowsError(try SweepSpec(file: "s.toml", text: bad)) { XCTAssert("\($0)".hasPrefix("s.toml:6: invalid s2s_layout 'sideways'; allowed: decoder, encoder"), "\($0)") }
+    }
+
     func testSpecErrorsNameFileLineAndAllowedValues() {
         func err(_ text: String, profile: String? = nil) -> String {
             do { let s = try SweepSpec(file: "bad.toml", text: text); if let profile { _ = try s.plan(profile: profile) }; return "" }

@@ -325,3 +325,29 @@ final class BudgetTests: XCTestCase {
         XCTAssert(tables[1].markdown.contains("| bll − bp |"), tables[1].markdown)
     }
 }
+
+/// The BLL variant ablation: one row per variant beside BP, one column per setting, the reading names the best.
+final class VariantStudyTests: XCTestCase {
+    func testVariantsTableAndReading() {
+        func run(_ method: MethodName, _ feedback: MethodConfig.Feedback, _ decorrelation: Double, _ acc: Double, seed: Int) -> StudyRun {
+            var m = MethodConfig(method: method); m.feedback = feedback; m.decorrelation = decorrelation
+            var c = RunConfig(method: m, model: ModelSpec(arch: "resnet18"), dataset: "fashion-mnist")
+            c.blocks = 4; c.profile = "quick"; c.model.width = 0.125
+            return StudyRun(config: c, replicate: seed, accuracy: acc)
+        }
+        let runs = [run(.bp, .chain, 1, 90, seed: 0), run(.bp, .chain, 1, 92, seed: 1),
+                    run(.bll, .chain, 1, 80, seed: 0), run(.bll, .chain, 1, 82, seed: 1),
+                    run(.bll, .direct, 1, 85, seed: 0), run(.bll, .direct, 1, 87, seed: 1),
+                    run(.bll, .chain, 0, 70, seed: 0), run(.bll, .direct, 0, 75, seed: 0)]
+        let study = VariantStudy.studies(runs)[0]
+        XCTAssertEqual(study.rows, ["bp", "bll chain + decorrelation", "bll chain, no decorrelation", "bll direct + decorrelation", "bll direct, no decorrelation"])
+        XCTAssertEqual(study.settings, ["fashion-mnist resnet18 w0.125, K=4"])
+        let t = study.table
+        XCTAssertEqual(t.name, "bll-variants-quick")
+        XCTAssertEqual(t.rows[3].1[0].ours?.mean, 86)
+        let line = study.reading.joined()
+        XCTAssert(line.contains("the best is bll direct + decorrelation (86.00 ± 1.41 %), -5.00 points from BP (91.00 %)"), line)
+        XCTAssert(line.contains("the default (bll chain + decorrelation) reaches 81.00"), line)
+        XCTAssert(line.contains("span 16.00 points"), line)
+    }
+}
