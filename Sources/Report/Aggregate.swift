@@ -72,7 +72,7 @@ public struct Aggregate: Sendable {
         var grouped: [GroupKey: [Run]] = [:]
         var seconds = 0.0, runs = 0, failed = 0, diverged = 0, profiles = Set<String>()
         var damaged: [(path: String, reason: String)] = []
-        var budget: [BudgetRun] = [], variants: [StudyRun] = []
+        var budget: [BudgetRun] = [], variants: [StudyRun] = [], others: [StudyRun] = []
         for path in store.files() {
             let s: RunSummary
             do { s = try RunFile.summary(path) } catch { damaged.append((path, "\(error)")); continue }
@@ -99,6 +99,8 @@ public struct Aggregate: Sendable {
                 seconds += records.map(\.seconds).reduce(0, +); runs += 1; profiles.insert(c.profile)
                 continue
             }
+            others.append(StudyRun(config: c, replicate: s.origin?.replicate ?? 0, accuracy: 100 * last.testAccuracy,
+                                   sequenceAccuracy: last.testSequenceAccuracy.map { 100 * $0 }))
             let key = GroupKey(dataset: c.dataset, model: c.s2sLayout == .encoder ? "transformer-encoder" : c.model.arch, width: c.dataset == "s2s" ? 1 : c.model.width,
                                method: c.method.method.rawValue, blocks: c.blocks, profile: c.profile, parallel: c.parallel?.rawValue ?? "")
             var unseeded = c; unseeded.seed = 0
@@ -108,6 +110,9 @@ public struct Aggregate: Sendable {
             runs += 1
             profiles.insert(c.profile)
         }
+        // a variant whose config another spec planned first (the default bll, bp) is stored once, under that spec
+        let variantSettings = Set(variants.map { VariantStudy.signature($0.config) })
+        variants += others.filter { [.bp, .bll].contains($0.config.method.method) && variantSettings.contains(VariantStudy.signature($0.config)) }
         var finals: [GroupKey: [Double]] = [:], series: [GroupKey: [[EpochRecord]]] = [:], sps: [GroupKey: [Double]] = [:]
         var leftOut: [GroupKey: Int] = [:]
         for (key, all) in grouped {

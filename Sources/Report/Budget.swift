@@ -73,7 +73,8 @@ public struct BudgetStudy: Sendable {
         } else if shrink < -spread {
             v = .doesNotHold; text += String(format: ": the gap grows by %.2f points, more than the seed spread (%.2f)", -shrink, spread)
         } else {
-            v = .doesNotHold; text += String(format: ": the gap changes by %.2f points, within the seed spread (%.2f), so no shrinking is measured", -shrink, spread)
+            v = .doesNotHold
+            text += String(format: ": the gap %@ by %.2f points, within the seed spread (%.2f), so no shrinking is measured", shrink >= 0 ? "shrinks" : "grows", abs(shrink), spread)
         }
         return (v, text)
     }
@@ -125,7 +126,7 @@ public struct BudgetStudy: Sendable {
         var lines: [String] = []
         for m in rules {
             let (v, text) = verdict(m)
-            lines.append("- Budget study (\(title)), claim \"the gap to BP shrinks with budget\" for \(m): **\(v.rawValue)**. \(text.prefix(1).uppercased() + text.dropFirst()).")
+            lines.append("- Budget study (\(title)), claim \"the gap to BP shrinks with budget\" for \(m): **\(v.rawValue)**; \(text).")
         }
         return lines
     }

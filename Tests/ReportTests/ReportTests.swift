@@ -312,11 +312,20 @@ final class BudgetTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try putRun(dir, .bll, "fashion-mnist", "resnet18", blocks: 4, seed: 7, acc: [0.5, 0.6], width: 0.125)   // another spec's run
         BudgetTests.putBudget(dir, ["bp": [[0.8], [0.9, 0.92]], "bll": [[0.7], [0.85, 0.9]]])
+        // the default bll and bp of a variant setting, stored under another spec, join the ablation
+        var vm = MethodConfig(method: .bll); vm.feedback = .direct
+        for (m, origin) in [(vm, "bll-variants"), (MethodConfig(method: .bll), "fig3a"), (MethodConfig(method: .bp), "fig3a")] {
+            var c = RunConfig(method: m, model: ModelSpec(arch: "mlp"), dataset: "fashion-mnist"); c.blocks = 2; c.profile = "quick"
+            try RunFile.write(dir + "/" + c.runID + ".h5", config: c, status: .done, error: "", records: [EpochRecord(epoch: 1, lr: 1e-3, losses: [:], testAccuracy: 0.5,
+                              testSequenceAccuracy: nil, headAccuracy: [:], diagnostics: [:], seconds: 1, samplesPerSecond: 1)],
+                              provenance: Provenance(values: [:], gitDiff: ""), started: Date(), ended: Date(), origin: RunOrigin(spec: origin, replicate: 0))
+        }
         let agg = try Aggregate(store: RunStore(directory: dir))
+        XCTAssertEqual(Set(agg.variants.map { VariantStudy.variant($0.config) }), ["bp", "bll chain + decorrelation", "bll direct + decorrelation"])
         XCTAssertEqual(agg.budget.count, 8)
-        XCTAssertEqual(agg.runs, 9)
+        XCTAssertEqual(agg.runs, 12)
         XCTAssert(agg.leftOut.isEmpty, "\(agg.leftOut)")
-        let key = try XCTUnwrap(agg.accuracy.keys.first { $0.method == "bll" })
+        let key = try XCTUnwrap(agg.accuracy.keys.first { $0.method == "bll" && $0.model == "resnet18" })
         XCTAssertEqual(agg.accuracy[key]!.n, 1); XCTAssertEqual(agg.accuracy[key]!.mean, 60, accuracy: 1e-9)
         let study = try XCTUnwrap(BudgetStudy.studies(agg.budget).first)
         XCTAssertEqual(study.budgets, [1, 2])
