@@ -144,25 +144,21 @@ public struct RecipeTable: Sendable {
             for r in runs {
                 let specific = rows.filter { $0.runs != nil && $0.covers(r) }
                 let chosen = specific.isEmpty ? rows.filter { $0.runs == nil } : specific
-                let runName = [r.setting, r.config.method.method.rawValue].compactMap { $0 }.joined(separator: " ")
-                guard chosen.count == 1, let row = chosen.first else {
-                    let p = "\(chosen.isEmpty ? "no" : "\(chosen.count)") rows of \(element.rawValue) cover it"
-                    if who[p] == nil { order.append(p) }
-                    if who[p]?.contains(runName) != true { who[p, default: []].append(runName) }
-                    continue
+                let problem: String?
+                if chosen.count == 1, let row = chosen.first {
+                    let expected = profile == "quick" ? (row.quick ?? row.paper) : row.paper
+                    let actual = element.value(r.config)
+                    if !RecipeElement.matches(expected, actual) {
+                        problem = "\(element.rawValue) is \(actual), the table (line \(row.line)) says \(expected)"
+                    } else if profile == "paper", !["n/a", "unset"].contains(expected), r.statedKeys.isDisjoint(with: element.specKeys) {
+                        problem = "\(element.rawValue) is left unset, the table (line \(row.line)) says \(expected)"
+                    } else { problem = nil }
+                } else {
+                    problem = "\(chosen.isEmpty ? "no" : "\(chosen.count)") rows of \(element.rawValue) cover it"
                 }
-                let expected = profile == "quick" ? (row.quick ?? row.paper) : row.paper
-                let actual = element.value(r.config)
-                var problem: String? = nil
-                if !RecipeElement.matches(expected, actual) {
-                    problem = "\(element.rawValue) is \(actual), the table (line \(row.line)) says \(expected)"
-                } else if profile == "paper", !["n/a", "unset"].contains(expected), r.statedKeys.isDisjoint(with: element.specKeys) {
-                    problem = "\(element.rawValue) is left unset, the table (line \(row.line)) says \(expected)"
-                }
-                if let problem {
-                    if who[problem] == nil { order.append(problem) }
-                    if who[problem]?.contains(runName) != true { who[problem, default: []].append(runName) }
-                }
+                guard let problem else { continue }
+                if who[problem] == nil { order.append(problem) }
+                if who[problem]?.contains(r.name) != true { who[problem, default: []].append(r.name) }
             }
             for p in order {
                 let names = who[p]!
@@ -198,7 +194,7 @@ extension RecipeTable {
                 }
                 let scope = order.count == 1 ? "all"
                     : (all({ $0.setting }, settings) ?? all({ $0.config.method.method.rawValue }, methods)
-                       ?? mine.map { [$0.setting, $0.config.method.method.rawValue].compactMap { $0 }.joined(separator: "/") }
+                       ?? mine.map(\.name)
                            .reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }).joined(separator: ", ")
                 out.append((element, scope, v))
             }

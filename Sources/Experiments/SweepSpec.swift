@@ -31,6 +31,8 @@ public struct PlannedRun: Sendable {
     /// the spec states, as opposed to what it leaves at a default (the recipe check reads it).
     public var statedKeys: Set<String> = []
     public var origin: RunOrigin { RunOrigin(spec: spec, replicate: replicate) }
+    /// Its setting and method: "fmnist-resnet18 bll" (the method alone without a setting axis).
+    public var name: String { [setting, config.method.method.rawValue].compactMap { $0 }.joined(separator: " ") }
 }
 
 public struct SweepSpec: Sendable {

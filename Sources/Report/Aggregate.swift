@@ -59,11 +59,12 @@ public struct Aggregate: Sendable {
     public var leftOut: [GroupKey: Int] = [:]
     /// Run files that could not be read (damaged or crafted), by path with the reason: left out, and said.
     public var damaged: [(path: String, reason: String)] = []
-    /// The budget study's runs (planned by the `budget` spec): their budgets differ within a group, so they
-    /// are kept apart from the groups above and read by BudgetStudy.
-    public var budget: [BudgetRun] = []
-    /// The BLL variant ablation's runs (the `bll-variants` spec), kept apart likewise and read by VariantStudy.
-    public var variants: [StudyRun] = []
+    /// The runs of study specs, by spec: their protocols differ within a group (budgets, method settings), so
+    /// they are kept apart from the groups above and read by their study (BudgetStudy, VariantStudy).
+    public var studies: [String: [StudyRun]] = [:]
+    public static let studySpecs: Set<String> = [BudgetStudy.spec, VariantStudy.spec]
+    public var budget: [StudyRun] { studies[BudgetStudy.spec] ?? [] }
+    public var variants: [StudyRun] { studies[VariantStudy.spec] ?? [] }
 
     /// Reads every stored run (all profiles, or one). A group aggregates the seeds of one protocol:
     /// runs of the same key whose configs differ in anything but the seed are never pooled.
@@ -72,7 +73,7 @@ public struct Aggregate: Sendable {
         var grouped: [GroupKey: [Run]] = [:]
         var seconds = 0.0, runs = 0, failed = 0, diverged = 0, profiles = Set<String>()
         var damaged: [(path: String, reason: String)] = []
-        var budget: [BudgetRun] = [], variants: [StudyRun] = [], others: [StudyRun] = []
+        var studies: [String: [StudyRun]] = [:], others: [StudyRun] = []
         for path in store.files() {
             let s: RunSummary
             do { s = try RunFile.summary(path) } catch { damaged.append((path, "\(error)")); continue }
@@ -87,32 +88,24 @@ public struct Aggregate: Sendable {
             let records: [EpochRecord]
             do { records = try RunFile.records(path) } catch { damaged.append((path, "\(error)")); continue }
             guard let last = records.last else { continue }
-            if let origin = s.origin, origin.spec == BudgetStudy.spec {
-                budget.append(BudgetRun(dataset: c.dataset, model: c.model.arch, width: c.model.width, profile: c.profile, method: c.method.method.rawValue,
-                                        blocks: c.blocks, epochs: c.epochs, replicate: origin.replicate, accuracy: 100 * last.testAccuracy))
-                seconds += records.map(\.seconds).reduce(0, +); runs += 1; profiles.insert(c.profile)
-                continue
-            }
-            if let origin = s.origin, origin.spec == VariantStudy.spec {
-                variants.append(StudyRun(config: c, replicate: origin.replicate, accuracy: 100 * last.testAccuracy,
-                                         sequenceAccuracy: last.testSequenceAccuracy.map { 100 * $0 }))
-                seconds += records.map(\.seconds).reduce(0, +); runs += 1; profiles.insert(c.profile)
-                continue
-            }
-            others.append(StudyRun(config: c, replicate: s.origin?.replicate ?? 0, accuracy: 100 * last.testAccuracy,
-                                   sequenceAccuracy: last.testSequenceAccuracy.map { 100 * $0 }))
+            seconds += records.map(\.seconds).reduce(0, +)
+            runs += 1
+            profiles.insert(c.profile)
+            let study = StudyRun(config: c, replicate: s.origin?.replicate ?? 0, accuracy: 100 * last.testAccuracy,
+                                 sequenceAccuracy: last.testSequenceAccuracy.map { 100 * $0 })
+            if let spec = s.origin?.spec, Aggregate.studySpecs.contains(spec) { studies[spec, default: []].append(study); continue }
+            others.append(study)
             let key = GroupKey(dataset: c.dataset, model: c.s2sLayout == .encoder ? "transformer-encoder" : c.model.arch, width: c.dataset == "s2s" ? 1 : c.model.width,
                                method: c.method.method.rawValue, blocks: c.blocks, profile: c.profile, parallel: c.parallel?.rawValue ?? "")
             var unseeded = c; unseeded.seed = 0
             grouped[key, default: []].append(Run(protocol_: unseeded.canonicalJSON, final: 100 * last.testAccuracy, records: records,
                                                  sps: records.map(\.samplesPerSecond).reduce(0, +) / Double(records.count)))
-            seconds += records.map(\.seconds).reduce(0, +)
-            runs += 1
-            profiles.insert(c.profile)
         }
         // a variant whose config another spec planned first (the default bll, bp) is stored once, under that spec
-        let variantSettings = Set(variants.map { VariantStudy.signature($0.config) })
-        variants += others.filter { [.bp, .bll].contains($0.config.method.method) && variantSettings.contains(VariantStudy.signature($0.config)) }
+        let variantSettings = Set((studies[VariantStudy.spec] ?? []).map { VariantStudy.signature($0.config) })
+        if !variantSettings.isEmpty {
+            studies[VariantStudy.spec]! += others.filter { [.bp, .bll].contains($0.config.method.method) && variantSettings.contains(VariantStudy.signature($0.config)) }
+        }
         var finals: [GroupKey: [Double]] = [:], series: [GroupKey: [[EpochRecord]]] = [:], sps: [GroupKey: [Double]] = [:]
         var leftOut: [GroupKey: Int] = [:]
         for (key, all) in grouped {
@@ -123,7 +116,7 @@ public struct Aggregate: Sendable {
         }
         self.init(finals: finals, series: series, sps: sps)
         self.seconds = seconds; self.runs = runs; self.failed = failed; self.diverged = diverged; self.profiles = profiles
-        self.leftOut = leftOut; self.damaged = damaged; self.budget = budget; self.variants = variants
+        self.leftOut = leftOut; self.damaged = damaged; self.studies = studies
     }
 
     init(finals: [GroupKey: [Double]], series: [GroupKey: [[EpochRecord]]], sps: [GroupKey: [Double]]) {

@@ -9,48 +9,39 @@
 
 import Foundation
 
-/// One finished run of the budget study.
-public struct BudgetRun: Sendable, Equatable {
-    public var dataset: String, model: String, width: Double, profile: String, method: String
-    public var blocks: Int, epochs: Int, replicate: Int
-    /// Final test accuracy (%).
-    public var accuracy: Double
-    public init(dataset: String, model: String, width: Double, profile: String, method: String, blocks: Int, epochs: Int, replicate: Int, accuracy: Double) {
-        self.dataset = dataset; self.model = model; self.width = width; self.profile = profile; self.method = method
-        self.blocks = blocks; self.epochs = epochs; self.replicate = replicate; self.accuracy = accuracy
-    }
-}
-
 public struct BudgetStudy: Sendable {
     /// The spec whose runs make the study.
     public static let spec = "budget"
-    public enum Verdict: String, Sendable { case holds, doesNotHold = "does not hold", notJudged = "not judged" }
 
     /// The setting: every run shares dataset, model, width, K and profile.
     public var key: GroupKey
     public var budgets: [Int]
     public var methods: [String]
-    let runs: [BudgetRun]
+    let runs: [StudyRun]
 
     /// One study per setting among the runs, in a fixed order.
-    public static func studies(_ runs: [BudgetRun]) -> [BudgetStudy] {
-        let bySetting = Dictionary(grouping: runs) { GroupKey(dataset: $0.dataset, model: $0.model, width: $0.width, method: "", blocks: $0.blocks, profile: $0.profile) }
+    public static func studies(_ runs: [StudyRun]) -> [BudgetStudy] {
+        let bySetting = Dictionary(grouping: runs) { r in
+            GroupKey(dataset: r.config.dataset, model: r.config.model.arch, width: r.config.model.width, method: "", blocks: r.config.blocks, profile: r.config.profile)
+        }
         return bySetting.keys.sorted().map { key in
             let mine = bySetting[key]!
-            return BudgetStudy(key: key, budgets: Set(mine.map(\.epochs)).sorted(),
+            return BudgetStudy(key: key, budgets: Set(mine.map(\.config.epochs)).sorted(),
                                methods: Set(mine.map(\.method)).sorted { Tables.methodRank($0) < Tables.methodRank($1) }, runs: mine)
         }
     }
 
+    func runs(_ method: String, _ epochs: Int) -> [StudyRun] { runs.filter { $0.method == method && $0.config.epochs == epochs } }
+
     public func accuracy(_ method: String, _ epochs: Int) -> Stats? {
-        let xs = runs.filter { $0.method == method && $0.epochs == epochs }.map(\.accuracy)
+        let xs = runs(method, epochs).map(\.accuracy)
         return xs.isEmpty ? nil : Stats(xs)
     }
 
     /// The rule's accuracy minus BP's, seed by seed (replicates both have), in points.
     public func gap(_ method: String, _ epochs: Int) -> Stats? {
-        let bp = Dictionary(runs.filter { $0.method == "bp" && $0.epochs == epochs }.map { ($0.replicate, $0.accuracy) }, uniquingKeysWith: { a, _ in a })
-        let xs = runs.filter { $0.method == method && $0.epochs == epochs }.compactMap { r in bp[r.replicate].map { r.accuracy - $0 } }
+        let bp = Dictionary(runs("bp", epochs).map { ($0.replicate, $0.accuracy) }, uniquingKeysWith: { a, _ in a })
+        let xs = runs(method, epochs).compactMap { r in bp[r.replicate].map { r.accuracy - $0 } }
         return xs.isEmpty ? nil : Stats(xs)
     }
 
@@ -112,7 +103,7 @@ public struct BudgetStudy: Sendable {
         set xlabel "training epochs (log scale)"
         set ylabel "test accuracy − BP's (points, paired by seed)"
         set logscale x 2
-        set xtics (\(budgets.map { "\"\($0)\" \($0)" }.joined(separator: ", ")))
+        set xtics (\(Figures.xtics(budgets)))
         set xrange [\(Double(budgets.first!) / 1.3):\(Double(budgets.last!) * 1.3)]
         set key outside right
         set grid

@@ -41,6 +41,9 @@ public enum Figures {
         return s
     }
 
+    /// gnuplot tics at each value, labelled with it: `"1" 1, "2" 2`.
+    static func xtics(_ values: [Int]) -> String { values.map { "\"\($0)\" \($0)" }.joined(separator: ", ") }
+
     static let palette = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"]
 
     static func settings(_ keys: [GroupKey]) -> [String] { Set(keys.map(\.settingID)).sorted() }
@@ -99,14 +102,14 @@ public enum Figures {
             }
         }
         try dat.write(toFile: dir + "/" + name + ".dat", atomically: true, encoding: .utf8)
-        let xtics = (1...k).map { "\"\($0 == k ? "out" : String($0))\" \($0)" }.joined(separator: ", ")
+        let blockTics = (1...k).map { "\"\($0 == k ? "out" : String($0))\" \($0)" }.joined(separator: ", ")
         let where_ = "\(any.setting), K = \(k)\(any.profile.isEmpty ? "" : ", profile \(any.profile)")"
         var body = """
         set multiplot layout 1,\(cosPlots.isEmpty ? 1 : 2) title "Accuracy by block — \(where_)"
         set title "each block's local head (read-out: nearest feedback prototype); out = the network"
         set xlabel "block"
         set ylabel "test accuracy (%)"
-        set xtics (\(xtics))
+        set xtics (\(blockTics))
         set xrange [0.5:\(Double(k) + 0.5)]
         set key bottom right
         set grid
@@ -118,7 +121,7 @@ public enum Figures {
 
             set title "representation collapse (1 = every sample alike)"
             set ylabel "mean pairwise cosine"
-            set xtics (\((1..<k).map { "\"\($0)\" \($0)" }.joined(separator: ", ")))
+            set xtics (\(Figures.xtics(Array(1..<k))))
             set xrange [0.5:\(Double(k) - 0.5)]
             set yrange [-0.1:1.05]
             plot \(cosPlots.joined(separator: ", \\\n     "))
@@ -149,7 +152,7 @@ public enum Figures {
         set title "Test accuracy against the number of blocks — \(any.setting)\(any.profile.isEmpty ? "" : ", profile \(any.profile)")"
         set xlabel "number of blocks K"
         set ylabel "test accuracy (%)"
-        set xtics (\(ks.map { "\"\($0)\" \($0)" }.joined(separator: ", ")))
+        set xtics (\(xtics(ks)))
         set xrange [\(Double(ks.first!) - 0.5):\(Double(ks.last!) + 0.5)]
         set key outside right
         set grid
@@ -202,7 +205,7 @@ public enum Figures {
         set title "Training throughput — \(any.setting)\(any.profile.isEmpty ? "" : ", profile \(any.profile)")"
         set xlabel "number of blocks K"
         set ylabel "samples / s (one process, \(ProcessInfo.processInfo.activeProcessorCount) cores)"
-        set xtics (\(ks.map { "\"\($0)\" \($0)" }.joined(separator: ", ")))
+        set xtics (\(xtics(ks)))
         set key outside right
         set grid
         plot \(plots.joined(separator: ", \\\n     "))

@@ -155,7 +155,7 @@ public enum Speedup {
             set title "Speedup against K: \(summary(model)), batch \(batch(model))\\n\(r.cores) cores; open points: K > cores (oversubscribed); error bars: std over \(r.passes) bench passes"
             set xlabel "blocks K (a worker thread or an MPI rank per block, 1 engine thread each; bp: K engine threads)"
             set ylabel "samples/s over the same rule on 1 thread"
-            set xtics (\(ks.map { "\"\($0)\" \($0)" }.joined(separator: ", ")))
+            set xtics (\(Figures.xtics(ks)))
             set xrange [\(Double(ks.first ?? 1) - 0.3):\(Double(ks.last ?? 1) + 0.3)]
             set yrange [0:*]
             set key top left box opaque font ',9'

@@ -8,7 +8,7 @@ import Experiments
 import Foundation
 import Methods
 
-/// One finished run of a study spec, with the replicate it was planned as.
+/// One finished run of a study spec (the budget study, the variant ablation), with the replicate it was planned as.
 public struct StudyRun: Sendable {
     public var config: RunConfig
     public var replicate: Int
@@ -18,6 +18,7 @@ public struct StudyRun: Sendable {
     public init(config: RunConfig, replicate: Int, accuracy: Double, sequenceAccuracy: Double? = nil) {
         self.config = config; self.replicate = replicate; self.accuracy = accuracy; self.sequenceAccuracy = sequenceAccuracy
     }
+    public var method: String { config.method.method.rawValue }
 }
 
 public struct VariantStudy: Sendable {

@@ -281,8 +281,11 @@ final class BudgetTests: XCTestCase {
     }
 
     func study(_ runs: [(String, Int, Int, Double)]) -> BudgetStudy {
-        BudgetStudy.studies(runs.map { BudgetRun(dataset: "fashion-mnist", model: "resnet18", width: 0.125, profile: "quick", method: $0.0,
-                                                 blocks: 4, epochs: $0.1, replicate: $0.2, accuracy: $0.3) })[0]
+        BudgetStudy.studies(runs.map { r in
+            var c = RunConfig(method: MethodConfig(method: MethodName(rawValue: r.0)!), model: ModelSpec(arch: "resnet18"), dataset: "fashion-mnist")
+            c.model.width = 0.125; c.profile = "quick"; c.blocks = 4; c.epochs = r.1
+            return StudyRun(config: c, replicate: r.2, accuracy: r.3)
+        })[0]
     }
 
     func testGapsArePairedBySeedAndVerdictsFollowTheSpread() {
