@@ -73,7 +73,7 @@ public struct Aggregate: Sendable {
         var grouped: [GroupKey: [Run]] = [:]
         var seconds = 0.0, runs = 0, failed = 0, diverged = 0, profiles = Set<String>()
         var damaged: [(path: String, reason: String)] = []
-        var studies: [String: [StudyRun]] = [:], others: [StudyRun] = []
+        var studies: [String: [StudyRun]] = [:]
         for path in store.files() {
             let s: RunSummary
             do { s = try RunFile.summary(path) } catch { damaged.append((path, "\(error)")); continue }
@@ -91,20 +91,16 @@ public struct Aggregate: Sendable {
             seconds += records.map(\.seconds).reduce(0, +)
             runs += 1
             profiles.insert(c.profile)
-            let study = StudyRun(config: c, replicate: s.origin?.replicate ?? 0, accuracy: 100 * last.testAccuracy,
-                                 sequenceAccuracy: last.testSequenceAccuracy.map { 100 * $0 })
-            if let spec = s.origin?.spec, Aggregate.studySpecs.contains(spec) { studies[spec, default: []].append(study); continue }
-            others.append(study)
+            if let origin = s.origin, Aggregate.studySpecs.contains(origin.spec) {
+                studies[origin.spec, default: []].append(StudyRun(config: c, replicate: origin.replicate, accuracy: 100 * last.testAccuracy,
+                                                                  sequenceAccuracy: last.testSequenceAccuracy.map { 100 * $0 }))
+                continue
+            }
             let key = GroupKey(dataset: c.dataset, model: c.s2sLayout == .encoder ? "transformer-encoder" : c.model.arch, width: c.dataset == "s2s" ? 1 : c.model.width,
                                method: c.method.method.rawValue, blocks: c.blocks, profile: c.profile, parallel: c.parallel?.rawValue ?? "")
             var unseeded = c; unseeded.seed = 0
             grouped[key, default: []].append(Run(protocol_: unseeded.canonicalJSON, final: 100 * last.testAccuracy, records: records,
                                                  sps: records.map(\.samplesPerSecond).reduce(0, +) / Double(records.count)))
-        }
-        // a variant whose config another spec planned first (the default bll, bp) is stored once, under that spec
-        let variantSettings = Set((studies[VariantStudy.spec] ?? []).map { VariantStudy.signature($0.config) })
-        if !variantSettings.isEmpty {
-            studies[VariantStudy.spec]! += others.filter { [.bp, .bll].contains($0.config.method.method) && variantSettings.contains(VariantStudy.signature($0.config)) }
         }
         var finals: [GroupKey: [Double]] = [:], series: [GroupKey: [[EpochRecord]]] = [:], sps: [GroupKey: [Double]] = [:]
         var leftOut: [GroupKey: Int] = [:]

@@ -31,11 +31,6 @@ public struct VariantStudy: Sendable {
         Dictionary(grouping: runs, by: \.config.profile).sorted { $0.key < $1.key }.map { VariantStudy(profile: $0.key, runs: $0.value) }
     }
 
-    /// The setting a run belongs to: its config without its method's settings.
-    static func signature(_ c: RunConfig) -> String {
-        var s = c; s.method = MethodConfig(method: .bp); return s.canonicalJSON
-    }
-
     /// A row: "bp", or "bll chain + decorrelation", "bll direct, no decorrelation", …
     static func variant(_ c: RunConfig) -> String {
         guard c.method.method == .bll else { return c.method.method.rawValue }
