@@ -149,15 +149,7 @@ public struct RunConfig: Codable, Hashable, Sendable {
         try check(finite(o.period) && o.period >= 0, "period", o.period, "epochs ≥ 0 (0: the run's length)")
         try check(finite(o.cyclePeak) && o.cyclePeak > 0, "cycle_peak", o.cyclePeak, "an epoch > 0")
         try model.validate()
-        let c = method
-        try check(finite(c.beta) && (0...1).contains(c.beta), "beta", c.beta, "0...1")
-        try check((1...65_536).contains(c.dimInDecoder), "dim_in_decoder", c.dimInDecoder, "an integer in 1...65536")
-        for (name, v) in [("lambda", c.lambda), ("decorrelation", c.decorrelation), ("alpha", c.alpha), ("corr_weight", c.corrWeight),
-                          ("proto_weight", c.protoWeight), ("aux_weight", c.auxWeight), ("feedback_lr", c.feedbackLR),
-                          ("feedback_momentum", c.feedbackMomentum), ("feedback_weight_decay", c.feedbackWeightDecay)] {
-            try check(finite(v) && v >= 0 && v <= 1000, name, v, "a number in [0, 1000]")
-        }
-        try check(finite(c.labelSmoothing) && c.labelSmoothing >= 0 && c.labelSmoothing < 1, "label_smoothing", c.labelSmoothing, "a number in [0, 1)")
+        try method.validate()
         let bytes = parameterBytes()
         if bytes > RunConfig.parameterBudget {
             let size = RunConfig.memoryText

@@ -50,7 +50,7 @@ public struct SweepSpec: Sendable {
     ]
     static let listValued: Set<String> = ["milestones", "hidden", "vgg_hidden"]
     /// Every method's settings: allowed outside [method.M] too (the header).
-    static let methodKeys = Set(MethodName.allCases.flatMap { MethodConfig.keys(for: $0) })
+    static var methodKeys: Set<String> { MethodConfig.allKeys }
 
     public init(path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {

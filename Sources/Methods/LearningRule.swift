@@ -9,7 +9,7 @@ public protocol LearningRule: AnyObject {
     var name: MethodName { get }
     var model: Model { get }
     var blocks: [Block] { get }
-    /// One training step at learning rate `lr`; returns the loss terms, in order. Throws only when a
+    /// One training step at learning rate `lr` (the schedule's rate for this step); returns the loss terms, in order. Throws only when a
     /// block's work fails (a planted failure in the tests; nothing in the rules throws today).
     func step(_ x: Tensor, _ labels: [Int32], lr: Float) throws -> [(String, Float)]
     /// The network output in evaluation mode.
@@ -20,6 +20,9 @@ public protocol LearningRule: AnyObject {
     func diagnostics(_ x: Tensor, _ labels: [Int32]) -> [(String, Double)]
     /// Every optimizer, in a fixed order (checkpoints).
     var optimizers: [Optimizer] { get }
+    /// State of the rule's heads that no optimizer holds (BatchNorm statistics of an auxiliary network),
+    /// in a fixed order (checkpoints); most rules have none.
+    var headBuffers: [Tensor] { get }
 }
 
 public extension LearningRule {
@@ -32,8 +35,11 @@ public extension LearningRule {
         model.parameters.forEach { add($0.value) }
         model.buffers.forEach(add)
         for o in optimizers { o.parameters.forEach { add($0.value) }; o.state.forEach(add) }
+        headBuffers.forEach(add)
         return out
     }
+
+    var headBuffers: [Tensor] { [] }
 
     func predict(_ x: Tensor) -> Tensor { model.forward(x, mode: .eval) }
     func headLogits(_ x: Tensor) -> [(String, Tensor)] { [] }
@@ -66,24 +72,9 @@ public struct MethodSetup {
 
 public enum Methods {
     /// Forward MACs of the local head `config`'s rule attaches to a block with output `shape` (batch 1), for
-    /// the `balanced` split: Pred-Sim's 3×3 similarity conv and its decoder; the other rules' heads (a pooled
-    /// linear classifier, a feedback map) are a small fraction of a block and are counted as such.
+    /// the `balanced` split (each rule's `headMACs`).
     public static func headMACs(_ config: MethodConfig, classes: Int) -> ([Int]) -> Int {
-        { shape in
-            let samplePositions = shape.count == 3 ? shape[1] : 1            // sequences: per token
-            let features = shape.count == 4 ? shape[1] : shape.last!
-            switch config.method {
-            case .predsim:
-                if shape.count == 4 {
-                    let c = shape[1], h = shape[2], w = shape[3]
-                    let p = predSimPooling(channels: c, height: h, width: w, dimIn: config.dimInDecoder)
-                    return 9 * c * c * h * w + c * p.outH * p.outW * classes
-                }
-                return samplePositions * (features * features + features * classes)
-            case .bp, .fa, .bwbpfCode: return 0
-            default: return samplePositions * features * classes
-            }
-        }
+        { shape in config.method.rule.headMACs(config, classes: classes, shape: shape) }
     }
 
     /// Builds the learning rule named in `setup.config`.
@@ -91,15 +82,7 @@ public enum Methods {
         // local-loss train.py: `if not args.backprop: self.linear.weight.data.zero_()` — every rule that
         // trains its blocks locally starts from a zero output weight (its bias keeps the default)
         if setup.initScheme == .localLoss, setup.config.method.isBlockLocal { setup.model.outputLinear?.weight.value.zero() }
-        switch setup.config.method {
-        case .bp: return Backprop(setup, feedbackAlignment: false)
-        case .fa: return Backprop(setup, feedbackAlignment: true)
-        case .predsim: return PredSim(setup)
-        case .bwbpf: return BWBPF(setup)
-        case .bwbpfCode: return BWBPFCode(setup)
-        case .bll: return try BLL(setup)
-        case .bllCode: return BLLCode(setup)
-        }
+        return try setup.config.method.rule.make(setup)
     }
 }
 
@@ -130,6 +113,8 @@ public protocol DetachedBlockRule: LearningRule {
     /// optimizer of the rule exactly once: a worker that owns block k owns these (MPI ranks send their
     /// state to rank 0; a test checks the partition).
     func optimizers(ofBlock k: Int) -> [Optimizer]
+    /// Block k's part of `headBuffers` (a worker that owns block k owns these too).
+    func headBuffers(ofBlock k: Int) -> [Tensor]
 }
 
 /// What one block's update returns: its loss terms, and the tensor block k+1 reads when that is not the
@@ -141,6 +126,8 @@ public struct BlockUpdate {
 }
 
 public extension DetachedBlockRule {
+    func headBuffers(ofBlock k: Int) -> [Tensor] { [] }
+
     /// The sequential schedule: every feedback target top-down, then block by block forward and update.
     func step(_ x: Tensor, _ labels: [Int32], lr: Float) throws -> [(String, Float)] {
         let count = blocks.count
@@ -227,6 +214,20 @@ class BlockLocalRule {
         if frozenBlocks.contains(k) { for p in blocks[k].parameters { p.grad.zero() } }
         if !skipOptimizerStep { blockOptimizers[k].step(lr: lr); stepLocal(k, lr: lr) }
         return BlockUpdate(terms: terms, passOn: passOn)
+    }
+}
+
+extension BlockLocalRule {
+    /// Runs the blocks in evaluation mode and reads each non-final block's head.
+    func blockHeadLogits(_ x: Tensor, _ heads: [LocalHead]) -> [(String, Tensor)] {
+        var out: [(String, Tensor)] = []
+        var h = x
+        for (k, block) in blocks.enumerated().dropLast() {
+            h = block.forward(h, mode: .eval)
+            let z = heads[k].logits(h)
+            out.append(("b\(k + 1)", Tensor(z.shape, z.array)))
+        }
+        return out
     }
 }
 

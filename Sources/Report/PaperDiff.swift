@@ -9,6 +9,7 @@
 
 import Datasets
 import Foundation
+import Methods
 
 public enum Verdict: String, Sendable, CaseIterable {
     case reproduced, higher, lower
@@ -30,7 +31,6 @@ public struct DiffRow: Sendable {
 }
 
 public enum PaperDiff {
-    static let implemented: Set<String> = ["bp", "fa", "predsim", "bwbpf", "bwbpf-code", "bll", "bll-code"]
     /// Points over chance a run group's mean accuracy must reach before a claim is judged on it.
     public static let learnedMargin = 10.0
 
@@ -58,7 +58,7 @@ public enum PaperDiff {
                             available: (String) -> Bool) -> [DiffRow] {
         reference.map { r in
             if r.isClaim { return claim(r, agg, tolerance: tolerance, available: available, blocks: statedK(r, reference)) }
-            guard implemented.contains(r.method) else {
+            guard MethodName(rawValue: r.method) != nil else {   // the registry's rules
                 return DiffRow(ref: r, key: nil, ours: nil, delta: nil, verdict: .notRun, note: "\(r.method) is not implemented in blocklocal")
             }
             guard let key = Tables.match(agg, dataset: r.dataset, model: r.model, method: r.method, blocks: r.blocks),

@@ -3,6 +3,7 @@
 // marked (bold in Markdown and LaTeX, best = 1 in CSV).
 
 import Foundation
+import Methods
 
 public struct Cell: Sendable, Equatable {
     public var ours: Stats?
@@ -75,8 +76,13 @@ public struct ResultTable: Sendable {
 }
 
 public enum Tables {
-    static let methodOrder = ["bp", "fa", "predsim", "bwbpf", "bwbpf-code", "bll", "bll-code", "dgl", "sedona"]
-    static func methodRank(_ m: String) -> Int { methodOrder.firstIndex(of: m) ?? methodOrder.count }
+    /// Methods the papers quote that blocklocal does not run (reference rows only), after the registry's.
+    static let quotedOnly = ["sedona"]
+    /// The tables' method order: the registry's (Rules.all), then the quoted-only methods.
+    static func methodRank(_ m: String) -> Int {
+        if let name = MethodName(rawValue: m) { return name.rank }
+        return MethodName.allCases.count + (quotedOnly.firstIndex(of: m) ?? quotedOnly.count)
+    }
 
     /// The group that stands for a reference cell: same dataset, model, method and K (when given; a
     /// K-free method like bp matches any K), preferring the wider model, then more seeds.

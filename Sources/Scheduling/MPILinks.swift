@@ -160,6 +160,7 @@ struct BlockState {
                 o.state.forEach(add)
                 opts.append(o)
             }
+            rule.headBuffers(ofBlock: k).forEach(add)
         }
         tensors = ts; optimizers = opts; dropouts = drops
     }

@@ -4,9 +4,9 @@ import Engine
 struct Blocklocal: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "blocklocal",
-        abstract: "Reproduce and benchmark block-local training (BP, FA, Pred-Sim, BWBPF, BLL).",
+        abstract: "Reproduce and benchmark block-local training (BP, FA, Pred-Sim, BWBPF, BLL, DGL).",
         version: Engine.version,
-        subcommands: [TrainCommand.self, RunCommand.self, RunsCommand.self, SweepCommand.self, ReportCommand.self, FiguresCommand.self, DiffCommand.self, DataCommand.self, BenchCommand.self, ModelCommand.self, RecipeCommand.self])
+        subcommands: [TrainCommand.self, RunCommand.self, RunsCommand.self, SweepCommand.self, ReportCommand.self, FiguresCommand.self, DiffCommand.self, DataCommand.self, BenchCommand.self, ModelCommand.self, RecipeCommand.self, RulesCommand.self])
 }
 
 /// Defaults every command shares (one place, so `model describe` and `train` describe the same model).

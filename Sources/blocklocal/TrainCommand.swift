@@ -29,7 +29,8 @@ struct TrainOptions: ParsableArguments {
     @Flag(name: .customLong("drop-last"), help: "Leave out each training epoch's last, smaller batch (PyTorch's drop_last).") var dropLast = false
     @Option(name: .customLong("init"), help: "Initialisation of a reference code: torchvision, pytorch-default, local-loss, biotorch (default: 0.5.0's; docs/methods.md).") var initScheme: String?
     @Option(help: "Evaluate on a fixed random subset of this many test samples.") var testSubset: Int?
-    @Option(name: .customLong("set"), help: "Method setting key=value (repeatable); see the method's keys.") var settings: [String] = []
+    @Option(name: .customLong("set"), help: "Method setting key=value (repeatable): \(RulesCommand.keyList) (`blocklocal rules` lists each with its default and range).")
+    var settings: [String] = []
     @Option(name: .customLong("opt"), help: "Optimizer setting key=value (repeatable): \(OptimizerConfig.keys.joined(separator: ", ")).") var optSettings: [String] = []
     @Option(help: "S2S: digits to reverse (sequence length L).") var s2sLength: Int = 10
     @Option(help: "S2S: training steps per epoch.") var s2sSteps: Int = 200

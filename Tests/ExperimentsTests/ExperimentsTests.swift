@@ -59,13 +59,14 @@ final class ExperimentsTests: XCTestCase {
         var ids = Set([base.runID])
         var c = base; c.epochs += 1; ids.insert(c.runID)
         c = base; c.optimizer.lr *= 2; ids.insert(c.runID)
-        c = base; c.method.lambda = 0.3; ids.insert(c.runID)
+        c = base; c.method = MethodConfig(method: .bll); ids.insert(c.runID)
+        c.method.lambda = 0.3; ids.insert(c.runID)   // a rule's own setting
         c = base; c.model.width = 0.5; ids.insert(c.runID)
         c = base; c.seed += 1; ids.insert(c.runID)
         c = base; c.profile = "quick"; ids.insert(c.runID)
         c = base; c.split = "layers"; ids.insert(c.runID)
         c = base; c.augmentation = Augmentation(cropPadding: 2, horizontalFlip: true); ids.insert(c.runID)
-        XCTAssertEqual(ids.count, 9, "every change gives a new id")
+        XCTAssertEqual(ids.count, 10, "every change gives a new id")
         // an unset augmentation is absent from the canonical JSON: older configs keep their ids
         XCTAssertFalse(base.canonicalJSON.contains("augmentation"))
         let withAugment = try SweepSpec(file: "a.toml", text: tinySpec.replacingOccurrences(of: "[fixed]\n", with: "[fixed]\naugment = \"crop:2,flip\"\n"))

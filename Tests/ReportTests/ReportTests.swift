@@ -343,7 +343,8 @@ final class BudgetTests: XCTestCase {
 final class VariantStudyTests: XCTestCase {
     func testVariantsTableAndReading() {
         func run(_ method: MethodName, _ feedback: MethodConfig.Feedback, _ decorrelation: Double, _ acc: Double, seed: Int) -> StudyRun {
-            var m = MethodConfig(method: method); m.feedback = feedback; m.decorrelation = decorrelation
+            var m = MethodConfig(method: method)
+            if method == .bll { m.feedback = feedback; m.decorrelation = decorrelation }
             var c = RunConfig(method: m, model: ModelSpec(arch: "resnet18"), dataset: "fashion-mnist")
             c.blocks = 4; c.profile = "quick"; c.model.width = 0.125
             return StudyRun(config: c, replicate: seed, accuracy: acc)

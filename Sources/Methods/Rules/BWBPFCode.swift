@@ -1,28 +1,20 @@
+// `bwbpf-code`: what the released BWBPF code does (Belis0811/BWBPF distributed/*): nothing is detached;
+// L = Σ_k CE(aux_k(a_k)) + CE(output), all weights 1, backpropagated through everything: block k receives its
+// own head's gradient plus everything from later blocks — backprop with deep supervision, so its blocks are
+// locked like BP's. The heads are `bwbpf`'s (pooled linear classifiers, stream "heads/bwbpf").
+
 import Engine
 
-/// `bwbpf` as the paper describes it (Cheng et al. 2023): block inputs are detached; every non-final
-/// block k is trained only by its auxiliary classifier's CE (global average pooling + Linear); the global
-/// CE reaches only the last block. One optimizer per block.
-final class BWBPF: BlockLocalRule, DetachedBlockRule {
-    let name = MethodName.bwbpf
-    let heads: [ClassifierHead]
-    var optimizers: [Optimizer] { blockOptimizers }
+extension MethodName { public static let bwbpfCode = MethodName(declaring: "bwbpf-code") }
 
-    init(_ setup: MethodSetup) {
-        var rng = RandomStream(seed: setup.seed, name: "heads/bwbpf")
-        heads = setup.blockShapes().dropLast().map { ClassifierHead(name: "aux.ce", inputShape: $0, classes: setup.classes, rng: &rng) }
-        super.init(setup, heads: singletons(heads))
-    }
-
-    override func localLoss(_ k: Int, _ a: Tensor, _ labels: [Int32], feedback: Tensor?, into grad: Tensor) -> [(String, Float)] {
-        heads[k].loss(a, labels, into: grad, mode: .train)
-    }
-    func headLogits(_ x: Tensor) -> [(String, Tensor)] { blockHeadLogits(x, heads) }
+enum BWBPFCodeRule: RuleDefinition {
+    static let name = MethodName.bwbpfCode
+    static let summary = "BWBPF as its released code runs: auxiliary classifiers, nothing detached (deep supervision)"
+    static let isLocked = true
+    static let storesLegacyLayout = true
+    static func make(_ setup: MethodSetup) throws -> LearningRule { BWBPFCode(setup) }
 }
 
-/// `bwbpf-code`: what the released BWBPF code does (Belis0811/BWBPF distributed/*): nothing is detached;
-/// L = Σ_k CE(aux_k(a_k)) + CE(output), all weights 1, backpropagated through everything: block k receives
-/// its own head's gradient plus everything from later blocks — backprop with deep supervision.
 final class BWBPFCode: BlockLocalRule, LearningRule {
     let name = MethodName.bwbpfCode
     let heads: [ClassifierHead]

@@ -1,6 +1,72 @@
 import Engine
 
-/// `bll-code`: the losses of the released BLL ImageNet code (CeFKZP/congenial-octo-tribble; methods.md §5.1).
+extension MethodName { public static let bllCode = MethodName(declaring: "bll-code") }
+
+enum BLLCodeRule: RuleDefinition {
+    static let name = MethodName.bllCode
+    static let summary = "BLL as its released ImageNet code runs: decorrelation, prototype and auxiliary terms"
+    static let storesLegacyLayout = true
+    static let settings: [Setting] = {
+        func weight(_ key: String, field: String? = nil, _ v: Double, _ doc: String) -> Setting {
+            Setting(key, field: field, .number(0...1000, allowed: "a number in [0, 1000]"), default: .number(v), doc: doc)
+        }
+        return [
+            weight("alpha", 0.43, "weight α of the last block's CE"),
+            weight("corr_weight", 0.7, "weight of the decorrelation term"),
+            weight("proto_weight", 0.25, "weight of the prototype term"),
+            Setting("proto_sign", .numberIn([1, -1], allowed: "1 (as released), -1 (corrected)"), default: .number(1),
+                    doc: "sign of the prototype term: 1 as released (rewards anti-alignment), -1 corrected"),
+            weight("aux_weight", 0.5, "weight of the auxiliary head's CE"),
+            Setting("train_aux_head", .flag, default: .flag(false), doc: "train the auxiliary head (false: it stays at its init, as with torch ≥ 2)"),
+            Setting(optional: "aux_pooling", .choice(MethodConfig.AuxPooling.allCases.map(\.rawValue)), absent: .choice("global"),
+                    stated: .choice("adaptive"), doc: "the auxiliary head's pooling: adaptive (as released) or global (configs before the option)"),
+            Setting("label_smoothing", .number(0...0.999_999, allowed: "a number in [0, 1)"), default: .number(0.1), doc: "label smoothing of every CE"),
+            weight("feedback_lr", field: "feedbackLR", 0.9, "learning rate of the feedback maps' own SGD"),
+            weight("feedback_momentum", 0.01, "momentum of the feedback maps' SGD"),
+            weight("feedback_weight_decay", 0.01, "weight decay of the feedback maps' SGD"),
+            Setting(optional: "denoise", field: "denoiseWeight", .number(0...1000, allowed: "a weight ≥ 0"), absent: .number(0),
+                    doc: "weight of the denoising term (train_imagenet_BLL.py's default 0: off)"),
+            Setting(optional: "denoise_std", .number(1e-12...1000, allowed: "a standard deviation > 0"), absent: .number(0.01),
+                    doc: "standard deviation σ of the denoising noise"),
+        ]
+    }()
+    static func headMACs(_ config: MethodConfig, classes: Int, shape: [Int]) -> Int { classifierHeadMACs(shape, classes: classes) }
+    static func make(_ setup: MethodSetup) throws -> LearningRule { BLLCode(setup) }
+}
+
+extension MethodConfig {
+    /// bll-code's auxiliary head pooling: `adaptive` (as released: AdaptiveAvgPool2d to the size an
+    /// AvgPool2d(3, stride 2) would give, then Linear on C·h'·w') or `global` (average). New bll-code configs
+    /// say `adaptive`; configs written before the option lack it, which means `global`.
+    public enum AuxPooling: String, Codable, CaseIterable, Sendable { case adaptive, global }
+    public var alpha: Double { get { number("alpha") } set { state("alpha", .number(newValue)) } }
+    public var corrWeight: Double { get { number("corr_weight") } set { state("corr_weight", .number(newValue)) } }
+    public var protoWeight: Double { get { number("proto_weight") } set { state("proto_weight", .number(newValue)) } }
+    public var protoSign: Double { get { number("proto_sign") } set { state("proto_sign", .number(newValue)) } }
+    public var auxWeight: Double { get { number("aux_weight") } set { state("aux_weight", .number(newValue)) } }
+    public var trainAuxHead: Bool { get { flag("train_aux_head") } set { state("train_aux_head", .flag(newValue)) } }
+    /// nil: the field is absent (a config from before the option: global pooling).
+    public var auxPooling: AuxPooling? {
+        get { isStated("aux_pooling") ? choice("aux_pooling") : nil }
+        set { state("aux_pooling", newValue.map { .choice($0.rawValue) }) }
+    }
+    public var labelSmoothing: Double { get { number("label_smoothing") } set { state("label_smoothing", .number(newValue)) } }
+    public var feedbackLR: Double { get { number("feedback_lr") } set { state("feedback_lr", .number(newValue)) } }
+    public var feedbackMomentum: Double { get { number("feedback_momentum") } set { state("feedback_momentum", .number(newValue)) } }
+    public var feedbackWeightDecay: Double { get { number("feedback_weight_decay") } set { state("feedback_weight_decay", .number(newValue)) } }
+    /// nil: unstated (0, off).
+    public var denoiseWeight: Double? {
+        get { isStated("denoise") ? number("denoise") : nil }
+        set { state("denoise", newValue.map { .number($0) }) }
+    }
+    /// nil: unstated (0.01).
+    public var denoiseStd: Double? {
+        get { isStated("denoise_std") ? number("denoise_std") : nil }
+        set { state("denoise_std", newValue.map { .number($0) }) }
+    }
+}
+
+/// `bll-code`: the losses of the released BLL ImageNet code (CeFKZP/congenial-octo-tribble; docs/methods.md).
 /// Block inputs are detached. For non-final block k: x̂_k = N(globalmax(a_k)); a direct feedback map
 /// β_k(c) = W_k e_c (bias-free Linear from the one-hot label) is trained by its own SGD (lr 0.9, momentum
 /// 0.01, wd 0.01) on ½Σ_c‖β_k(c) − p_c‖², p_c the batch mean of x̂ over class c (0 when absent), using β from

@@ -1,7 +1,40 @@
 import Engine
 import Foundation
 
-/// `bll`: the variational block-local rule (Kappel et al.; DESIGN.md, methods.md §5.2). Block inputs are
+extension MethodName { public static let bll = MethodName(declaring: "bll") }
+
+enum BLLRule: RuleDefinition {
+    static let name = MethodName.bll
+    static let summary = "BLL (Kappel et al.): detached blocks pulled toward a feedback network's targets by a KL term"
+    static let storesLegacyLayout = true
+    static let settings = [
+        Setting("lambda", .number(0...1000, allowed: "a number in [0, 1000]"), default: .number(1), doc: "weight λ of the KL term"),
+        Setting("feedback", .choice(MethodConfig.Feedback.allCases.map(\.rawValue)), default: .choice("chain"),
+                doc: "chain: b_k from b_{k+1}; direct: every b_k from the labels (docs/methods.md: which learns S2S)"),
+        Setting("distribution", .choice(MethodConfig.Distribution.allCases.map(\.rawValue)), default: .choice("gaussian"),
+                doc: "the variational family: gaussian (squared distance) or bernoulli (sigmoid means)"),
+        Setting("decorrelation", .number(0...1000, allowed: "a number in [0, 1000]"), default: .number(1),
+                doc: "weight of the decorrelation term against collapse (0: off)"),
+        Setting("pooling", .choice(MethodConfig.Pooling.allCases.map(\.rawValue)), default: .choice("avg"),
+                doc: "how a block's output is pooled over space into r_k"),
+    ]
+    /// Counted as a pooled linear map per block (the feedback map is of that size).
+    static func headMACs(_ config: MethodConfig, classes: Int, shape: [Int]) -> Int { classifierHeadMACs(shape, classes: classes) }
+    static func make(_ setup: MethodSetup) throws -> LearningRule { try BLL(setup) }
+}
+
+extension MethodConfig {
+    public enum Feedback: String, Codable, CaseIterable, Sendable { case chain, direct }
+    public enum Distribution: String, Codable, CaseIterable, Sendable { case gaussian, bernoulli }
+    public enum Pooling: String, Codable, CaseIterable, Sendable { case avg, max }
+    public var lambda: Double { get { number("lambda") } set { state("lambda", .number(newValue)) } }
+    public var feedback: Feedback { get { choice("feedback") } set { state("feedback", .choice(newValue.rawValue)) } }
+    public var distribution: Distribution { get { choice("distribution") } set { state("distribution", .choice(newValue.rawValue)) } }
+    public var decorrelation: Double { get { number("decorrelation") } set { state("decorrelation", .number(newValue)) } }
+    public var pooling: Pooling { get { choice("pooling") } set { state("pooling", .choice(newValue.rawValue)) } }
+}
+
+/// `bll`: the variational block-local rule (Kappel et al.; docs/methods.md). Block inputs are
 /// detached. A feedback network runs from the target: b_{K−1} = N(g_{K−1}(onehot y)) and, with `chain`,
 /// b_k = N(g_k(sg(b_{k+1}))) (with `direct`, b_k = N(G_k onehot y)); g are bias-free Linear maps, N centres
 /// and L2-normalises. Forward block k's representation is r_k = N(pool(a_k)) (global average or max pool

@@ -1,10 +1,21 @@
+// `bp`: end-to-end backpropagation. L = CE(f(x), y); every parameter gets the exact gradient; nothing is
+// cut, so every block waits for the whole backward pass. One optimizer per block (the same update as one
+// optimizer over the model). `fa` (Rules/FA.swift) is this rule with the engine's feedback alignment on.
+
 import Engine
 
-/// `bp`: end-to-end backpropagation. L = CE(f(x), y); every parameter gets the exact gradient;
-/// nothing is cut. `fa`: the same with feedback alignment switched on for every Linear and Conv2d
-/// (shortcut projections and the classifier included): their input gradients use fixed random B in
-/// place of W (drawn from W's init distribution, stream "feedback/<unit>"); BatchNorm, activations,
-/// pooling and residual additions keep exact derivatives; B is never updated.
+extension MethodName { public static let bp = MethodName(declaring: "bp") }
+
+enum BPRule: RuleDefinition {
+    static let name = MethodName.bp
+    static let summary = "end-to-end backpropagation (the baseline every claim is measured against)"
+    static let isLocked = true
+    static let storesLegacyLayout = true
+    static func make(_ setup: MethodSetup) throws -> LearningRule { Backprop(setup, feedbackAlignment: false) }
+}
+
+/// The backward pass of the whole model and one step of every block's optimizer; `feedbackAlignment`
+/// switches the engine's fixed random feedback weights on first (FA).
 final class Backprop: LearningRule {
     let name: MethodName
     let setup: MethodSetup
