@@ -28,17 +28,17 @@ public struct BenchConfig: Sendable {
     }
 
     public static let reference: [BenchConfig] = {
-        func resnet(_ arch: String, _ w: Double, _ c: Int, _ hw: Int) -> ModelSpec {
+        func resnet(_ arch: Architecture, _ w: Double, _ c: Int, _ hw: Int) -> ModelSpec {
             var s = ModelSpec(arch: arch); s.width = w; s.inChannels = c; s.imageSize = hw; return s
         }
-        var gpt = ModelSpec(arch: "transformer")
+        var gpt = ModelSpec(arch: .transformer)
         gpt.layers = 20; gpt.dModel = 64; gpt.heads = 1; gpt.ffn = 256; gpt.vocabulary = 12; gpt.length = 20
         gpt.classes = gpt.vocabulary   // as S2S runs set it: every token is a class
-        var mlp = ModelSpec(arch: "mlp"); mlp.hidden = [1024, 1024]
+        var mlp = ModelSpec(arch: .mlp); mlp.hidden = [1024, 1024]
         return [
-            BenchConfig(key: "r18_fm_w0.25", summary: "ResNet-18 w1/4, 1x28x28", batch: 128, torchAnchor: 503.2, spec: resnet("resnet18", 0.25, 1, 28)),
-            BenchConfig(key: "r18_fm_w1", summary: "ResNet-18 w1, 1x28x28", batch: 128, torchAnchor: 44.6, spec: resnet("resnet18", 1, 1, 28)),
-            BenchConfig(key: "r50_c10_w0.25", summary: "ResNet-50 w1/4, 3x32x32", batch: 64, torchAnchor: 113.7, spec: resnet("resnet50", 0.25, 3, 32)),
+            BenchConfig(key: "r18_fm_w0.25", summary: "ResNet-18 w1/4, 1x28x28", batch: 128, torchAnchor: 503.2, spec: resnet(.resnet18, 0.25, 1, 28)),
+            BenchConfig(key: "r18_fm_w1", summary: "ResNet-18 w1, 1x28x28", batch: 128, torchAnchor: 44.6, spec: resnet(.resnet18, 1, 1, 28)),
+            BenchConfig(key: "r50_c10_w0.25", summary: "ResNet-50 w1/4, 3x32x32", batch: 64, torchAnchor: 113.7, spec: resnet(.resnet50, 0.25, 3, 32)),
             BenchConfig(key: "gpt_d64", summary: "Transformer 20L d64 1 head", batch: 128, torchAnchor: 545.3, spec: gpt),
             BenchConfig(key: "mlp", summary: "MLP 784-1024-1024-10", batch: 128, torchAnchor: 9694.2, spec: mlp),
         ]

@@ -97,10 +97,28 @@ public struct DatasetDefinition: Sendable {
     public var approximateBytes: Int { files.reduce(0) { $0 + ($1.size ?? 0) } }
 }
 
+/// A dataset generated in memory from the run's seed (no files, nothing to fetch).
+public struct GeneratedDataset: Sendable {
+    public let name: String
+    public let title: String
+}
+
 public enum Registry {
-    public static let generated = ["s2s"]
+    /// The sequence-to-sequence reversal task (S2STask): a transformer reads token sequences.
+    public static let s2s = GeneratedDataset(name: "s2s", title: "seeded permutations of 0..9 and their reversal")
+    public static let generated = [s2s]
+    /// The image datasets, fetched and cached.
     public static var all: [DatasetDefinition] { [fashionMNIST, cifar10, tinyImageNet] }
-    public static var names: [String] { all.map(\.name) + generated }
+    public static var names: [String] { all.map(\.name) + generated.map(\.name) }
+
+    /// What a dataset is: fetched images or a generated task. An unknown name is an error listing the known ones.
+    public enum Entry: Sendable { case images(DatasetDefinition), generated(GeneratedDataset) }
+    public static func entry(_ name: String) throws -> Entry {
+        if let g = generated.first(where: { $0.name == name }) { return .generated(g) }
+        return .images(try definition(name))
+    }
+    /// Whether `name` is the generated S2S token task (its runs build a transformer over tokens).
+    public static func isSequenceTask(_ name: String) -> Bool { name == s2s.name }
 
     public static func definition(_ name: String) throws -> DatasetDefinition {
         guard let d = all.first(where: { $0.name == name }) else {

@@ -13,13 +13,13 @@ public enum BalancedSplit {
     /// Returns `c` with a `balanced` split replaced by the measured cuts (unchanged otherwise), and a line
     /// that says what was chosen.
     public static func resolve(_ c: RunConfig, profiles directory: String) throws -> (config: RunConfig, note: String?) {
-        guard c.split == SplitRule.balanced.description else { return (c, nil) }
+        guard c.split == .balanced else { return (c, nil) }
         let spec = try c.builtModelSpec()
         let model = try spec.build(seed: 0)
         let (starts, share) = try BlockBalance.starts(model, blocks: c.blocks, headMACs: Methods.headMACs(c.method, classes: spec.classes),
                                                       batch: c.batch, profiles: directory)
         var out = c
-        out.split = c.blocks == 1 ? SplitRule.even.description : SplitRule.cuts(Array(starts.dropFirst())).description
-        return (out, String(format: "balanced split (measured here, batch %d, 1 thread): %@; costliest block %.0f %% of the step", c.batch, out.split, 100 * share))
+        out.split = c.blocks == 1 ? .even : .cuts(Array(starts.dropFirst()))
+        return (out, String(format: "balanced split (measured here, batch %d, 1 thread): %@; costliest block %.0f %% of the step", c.batch, out.split.description, 100 * share))
     }
 }

@@ -47,7 +47,7 @@ public final class CostEstimator {
 
     /// Training samples per epoch and test samples per evaluation.
     public static func samples(_ c: RunConfig) -> (train: Int, test: Int) {
-        if c.dataset == "s2s" { return (c.s2sSteps * c.batch, c.testSubset ?? 2000) }
+        if c.isSequenceTask { return (c.s2sSteps * c.batch, c.testSubset ?? 2000) }
         guard let def = try? Registry.definition(c.dataset) else { return (0, 0) }
         return (min(c.trainSubset ?? def.examples.train, def.examples.train), min(c.testSubset ?? def.examples.test, def.examples.test))
     }
@@ -65,7 +65,7 @@ public final class CostEstimator {
         if let v = measuredCache[key] { return v }
         let spec = try c.builtModelSpec()
         let model = try spec.build(seed: 0)
-        let blocks = try BlockSplit.split(model, blocks: c.blocks, rule: try SplitRule(parsing: c.split),
+        let blocks = try BlockSplit.split(model, blocks: c.blocks, rule: c.split,
                                           headMACs: Methods.headMACs(c.method, classes: spec.classes))
         let rule = try Methods.make(MethodSetup(model: model, blocks: blocks, config: c.method, optimizer: c.optimizer,
                                                 classes: spec.classes, seed: 0))

@@ -29,7 +29,7 @@ public enum RecipeElement: String, CaseIterable, Sendable {
 
     /// The element's value in `c`, as the recipe tables write it; "n/a" where the run does not read it.
     public func value(_ c: RunConfig) -> String {
-        let o = c.optimizer, images = c.dataset != "s2s"
+        let o = c.optimizer, images = !c.isSequenceTask
         func num(_ x: Double) -> String { RecipeElement.number(x) }
         switch self {
         case .optimizer: return o.kind.rawValue
@@ -57,7 +57,7 @@ public enum RecipeElement: String, CaseIterable, Sendable {
             return (c.augmentation ?? (try? Registry.definition(c.dataset))?.augmentation ?? .none).description
         case .`init`: return c.initScheme?.rawValue ?? "unset"
         case .epochs: return String(c.epochs)
-        case .split: return c.split
+        case .split: return c.split.description
         }
     }
 

@@ -40,8 +40,8 @@ public enum RunBrowser {
     public static func rows(_ summaries: [RunSummary]) -> [RunRow] {
         summaries.map { s in
             let c = s.config
-            let width = c.map { $0.model.arch.hasPrefix("resnet") || $0.model.arch.hasPrefix("vgg") ? " w\(formatNumber($0.model.width))" : "" } ?? ""
-            let model: String = (c?.model.arch ?? "?") + width
+            let width = c.map { $0.model.arch.family == .resnet || $0.model.arch.family == .vgg ? " w\(formatNumber($0.model.width))" : "" } ?? ""
+            let model: String = (c?.model.arch.rawValue ?? "?") + width
             let date = String(s.ended.replacingOccurrences(of: "T", with: " ").prefix(16))
             let accuracy: Double? = s.finalAccuracy.map { 100 * $0 }
             var row = RunRow(id: s.id, spec: s.origin?.spec, replicate: s.origin?.replicate, status: s.status, method: c?.method.method.rawValue ?? "?",

@@ -14,7 +14,7 @@ public struct RunConfig: Codable, Hashable, Sendable {
     public var model: ModelSpec
     public var dataset: String
     public var blocks: Int = 1
-    public var split: String = "even"
+    public var split: SplitRule = .even
     public var optimizer: OptimizerConfig = OptimizerConfig()
     public var epochs: Int = 1
     public var batch: Int = 128
@@ -86,8 +86,8 @@ public struct RunConfig: Codable, Hashable, Sendable {
         case "model": return parts.count == 2 && model.fieldsInUse.contains(parts[1])
         case "method": return parts.count == 2 && method.fieldsInUse.contains(parts[1])
         case "optimizer": return parts.count == 2 && optimizer.fieldsInUse.contains(parts[1])
-        case "s2sLength", "s2sSteps", "s2sLayout": return dataset == "s2s"
-        case "trainSubset", "augmentation", "dropLast": return dataset != "s2s"
+        case "s2sLength", "s2sSteps", "s2sLayout": return isSequenceTask
+        case "trainSubset", "augmentation", "dropLast": return !isSequenceTask
         default: return true
         }
     }
@@ -99,6 +99,9 @@ public struct RunConfig: Codable, Hashable, Sendable {
         if let a = augmentation, let def = try? Registry.definition(dataset), a == def.augmentation { augmentation = nil }
         if optimizer.lrStep == .epoch, optimizer.epochSteppingIsExact(epochs: epochs) { optimizer.lrStep = nil }
     }
+
+    /// Whether the run trains on the generated S2S token task (Registry.s2s) rather than images.
+    public var isSequenceTask: Bool { Registry.isSequenceTask(dataset) }
 
     /// The S2S task this config trains on.
     public func s2sTask() throws -> S2STask { try S2STask(length: s2sLength, digits: 10, layout: s2sLayout ?? .decoder) }
@@ -112,12 +115,12 @@ public struct RunConfig: Codable, Hashable, Sendable {
     /// (Tiny-ImageNet's wnids); without it such a dataset keeps the spec's own count.
     public func builtModelSpec(classes loaded: Int? = nil) throws -> ModelSpec {
         var spec = model
-        if dataset == "s2s" {
+        switch try Registry.entry(dataset) {
+        case .generated:
             let task = try s2sTask()
-            spec.arch = "transformer"; spec.vocabulary = task.vocabulary; spec.length = task.sequenceLength; spec.classes = task.vocabulary
+            spec.arch = .transformer; spec.vocabulary = task.vocabulary; spec.length = task.sequenceLength; spec.classes = task.vocabulary
             spec.causal = task.layout.causal
-        } else {
-            let def = try Registry.definition(dataset)
+        case .images(let def):
             spec.inChannels = def.shape.channels; spec.imageSize = def.shape.height
             spec.classes = loaded ?? (def.classNames.isEmpty ? spec.classes : def.classNames.count)
         }
@@ -156,15 +159,12 @@ public struct RunConfig: Codable, Hashable, Sendable {
             throw EngineError.invalidArgument(name: "model size", value: size(bytes), allowed: "at most \(size(RunConfig.parameterBudget)) of parameters with "
                                               + "their gradients and optimizer state (width, hidden, d_model, ffn, vgg_hidden set it)")
         }
-        _ = try SplitRule(parsing: split)
-        if initScheme == .torchvision, !model.arch.hasPrefix("resnet") {
+        if initScheme == .torchvision, model.arch.family != .resnet {
             throw EngineError.invalidArgument(name: "init", value: "torchvision", allowed: "pytorch-default, local-loss or biotorch for \(model.arch) "
                                               + "(torchvision's init is defined for the ResNets here)")
         }
         try ParallelMode.check(parallel, method: method.method)
-        guard dataset == "s2s" || Registry.all.contains(where: { $0.name == dataset }) else {
-            throw DatasetError.unknownDataset(dataset, known: Registry.names)
-        }
+        _ = try Registry.entry(dataset)
     }
 
     /// A byte count as the memory errors print it ("1.39 TB").
@@ -188,7 +188,7 @@ public struct RunConfig: Codable, Hashable, Sendable {
             let t = Double(m.length), d = Double(m.dModel)
             perSample = Double(m.layers) * (t * (8 * d + 2 * Double(m.ffn)) + 2 * Double(m.heads) * t * t) + 2 * t * Double(m.vocabulary)
         } else {
-            let scale = m.arch == "mlp" ? 1 : m.width / probeWidth
+            let scale = m.arch == .mlp ? 1 : m.width / probeWidth
             perSample = ((try? probe.unitShapes(batch: 1)) ?? []).map { Double($0.reduce(1, *)) }.reduce(0, +) * scale
         }
         return perSample * Double(batch) * RunConfig.activationFactor
@@ -216,11 +216,11 @@ public struct RunConfig: Codable, Hashable, Sendable {
         var p = 0.0
         let input = Double(m.inChannels * m.imageSize * m.imageSize)
         switch m.arch {
-        case "mlp":
+        case .mlp:
             var prev = input
             for h in m.hidden { p += prev * Double(h); prev = Double(h) }
             p += prev * Double(max(m.classes, 10))
-        case "transformer":
+        case .transformer:
             let d = Double(m.dModel)
             p = Double(m.layers) * (4 * d * d + 2 * d * Double(m.ffn)) + Double(m.vocabulary) * d * 2
         default:
@@ -257,10 +257,10 @@ public struct PreparedRun {
         config = c
         var spec = try c.builtModelSpec()
         var checksums: [String: String] = [:]
-        if c.dataset == "s2s" {
+        if c.isSequenceTask {
             data = SequenceData(task: try c.s2sTask(), batchSize: c.batch, stepsPerEpoch: c.s2sSteps,
                                 testCount: c.testSubset ?? 2000, seed: c.seed)
-            checksums["s2s"] = "generated"
+            checksums[c.dataset] = "generated"
         } else {
             let def = try Registry.definition(c.dataset)
             if try store.status(def) != .valid { try store.fetch(def, options: fetch) }
@@ -281,7 +281,7 @@ public struct PreparedRun {
         datasetChecksums = checksums
         model = try spec.build(seed: c.seed)
         if let scheme = c.initScheme { model.initialize(scheme, seed: c.seed) }
-        let blocks = try BlockSplit.split(model, blocks: c.blocks, rule: try SplitRule(parsing: c.split),
+        let blocks = try BlockSplit.split(model, blocks: c.blocks, rule: c.split,
                                           headMACs: Methods.headMACs(c.method, classes: spec.classes))
         rule = try Methods.make(MethodSetup(model: model, blocks: blocks, config: c.method, optimizer: c.optimizer,
                                             classes: data.classes, seed: c.seed, initScheme: c.initScheme))

@@ -147,7 +147,7 @@ public struct SweepSpec: Sendable {
         for (k, values) in axes { combos = combos.flatMap { c in values.map { c + [(k, $0)] } } }
         var runs: [PlannedRun] = []
         for combo in combos {
-            var c = RunConfig(method: MethodConfig(method: .bp), model: ModelSpec(arch: "resnet18"), dataset: "fashion-mnist")
+            var c = RunConfig(method: MethodConfig(method: .bp), model: ModelSpec(arch: .resnet18), dataset: "fashion-mnist")
             c.profile = profile ?? ""
             var replicate = 0
             var setting: String? = nil
@@ -211,7 +211,7 @@ public struct SweepSpec: Sendable {
         probe.width = min(probe.width, 1.0 / 64); probe.classes = max(2, probe.classes)
         if probe.isSequence { probe.dModel = probe.heads; probe.ffn = 1 }
         let model = try probe.build(seed: 0)
-        _ = try BlockSplit.split(model, blocks: c.blocks, rule: try SplitRule(parsing: c.split))
+        _ = try BlockSplit.split(model, blocks: c.blocks, rule: c.split)
         try c.checkActivations(probe: model, probeWidth: probe.width)
     }
 
@@ -250,13 +250,14 @@ public struct SweepSpec: Sendable {
             c.method = MethodConfig(method: m)
         case "model":
             let s = try str(k, v)
-            guard ModelSpec.architectures.contains(s) else { throw SpecError(file: file, line: v.line, message: "unknown model '\(s)'; allowed: \(ModelSpec.architectures.joined(separator: ", "))") }
-            c.model.arch = s
-        case "dataset": c.dataset = try str(k, v)
+            guard let a = Architecture(rawValue: s) else { throw SpecError(file: file, line: v.line, message: "unknown model '\(s)'; allowed: \(Architecture.list)") }
+            c.model.arch = a
+        case "dataset":
+            c.dataset = try str(k, v)
+            do { _ = try Registry.entry(c.dataset) } catch { throw SpecError(file: file, line: v.line, message: "\(error)") }
         case "blocks": c.blocks = try int(k, v)
         case "split":
-            c.split = try str(k, v)
-            do { _ = try SplitRule(parsing: c.split) } catch { throw SpecError(file: file, line: v.line, message: "\(error)") }
+            do { c.split = try SplitRule(parsing: try str(k, v)) } catch let e as EngineError { throw SpecError(file: file, line: v.line, message: "\(e)") }
         case "width": c.model.width = try num(k, v)
         case "stem":
             guard let s = ModelSpec.Stem(rawValue: try str(k, v)) else { throw SpecError(file: file, line: v.line, message: "'stem' is cifar or imagenet, got \(v)") }

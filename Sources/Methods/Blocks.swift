@@ -9,7 +9,8 @@
 
 import Engine
 
-public enum SplitRule: Equatable, Sendable, CustomStringConvertible {
+/// How a model is cut into blocks; stored (specs, run files, the canonical JSON) as its text form.
+public enum SplitRule: Hashable, Sendable, CustomStringConvertible, Codable {
     case even, stages, layers, balanced
     case cuts([Int])
 
@@ -29,6 +30,13 @@ public enum SplitRule: Equatable, Sendable, CustomStringConvertible {
             self = .cuts(cuts)
         }
     }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        do { self = try SplitRule(parsing: try c.decode(String.self)) }
+        catch let e as EngineError { throw DecodingError.dataCorruptedError(in: c, debugDescription: e.description) }
+    }
+    public func encode(to encoder: Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(description) }
 
     public var description: String {
         switch self {

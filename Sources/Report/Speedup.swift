@@ -6,12 +6,13 @@
 // the pipelined runs' accuracy at K (paper/experiments/parallel.toml) beside the speedup at K.
 
 import Bench
+import Datasets
 import Foundation
 
 public enum Speedup {
     /// Which stored-run setting each bench model stands for.
     static let settings: [String: (dataset: String, model: String, width: Double)] = [
-        "r18_fm_w0.25": ("fashion-mnist", "resnet18", 0.25), "gpt_d64": ("s2s", "transformer", 1),
+        "r18_fm_w0.25": ("fashion-mnist", "resnet18", 0.25), "gpt_d64": (Registry.s2s.name, "transformer", 1),
     ]
 
     public static func load(_ path: String) -> ParallelBenchReport? {

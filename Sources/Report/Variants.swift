@@ -39,7 +39,7 @@ public struct VariantStudy: Sendable {
 
     /// A column: the setting at its K ("s2s transformer (decoder) d32, K=4").
     static func setting(_ c: RunConfig) -> String {
-        if c.dataset == "s2s" { return "s2s transformer (\((c.s2sLayout ?? .decoder).rawValue)) d\(c.model.dModel), K=\(c.blocks)" }
+        if c.isSequenceTask { return "s2s transformer (\((c.s2sLayout ?? .decoder).rawValue)) d\(c.model.dModel), K=\(c.blocks)" }
         return "\(c.dataset) \(c.model.arch)" + (c.model.width == 1 ? "" : " w\(Stats.short(c.model.width))") + ", K=\(c.blocks)"
     }
 

@@ -100,7 +100,7 @@ struct BenchCommand: ParsableCommand {
 
 extension BenchCommand {
     func runMethods() throws {
-        var spec = ModelSpec(arch: "resnet18"); spec.width = 0.25; spec.inChannels = 1; spec.imageSize = 28
+        var spec = ModelSpec(arch: .resnet18); spec.width = 0.25; spec.inChannels = 1; spec.imageSize = 28
         print("ResNet-18 w1/4, 1x28x28, batch 128, K = \(blocks) (even split), \(exec.threads) thread(s), \(steps) timed steps")
         let rs = try MethodBenchmark.run(spec: spec, batch: 128, blocks: blocks, steps: steps)
         print("| method | samples/s | ms/step | step time / bp's |\n|---|---:|---:|---:|")

@@ -38,7 +38,7 @@ struct DataCommand: ParsableCommand {
                 let source = (d.localDirectories.map { "\($0) (Debian package)" } + [d.files.first?.urls.first ?? ""]).joined(separator: ", ")
                 print(d.name.padded(15) + mb.leftPadded(9) + "  " + state.padded(9) + source)
             }
-            print("s2s".padded(15) + "-".leftPadded(9) + "  " + "generated".padded(10) + "seeded permutations of 0..9 and their reversal")
+            for g in Registry.generated { print(g.name.padded(15) + "-".leftPadded(9) + "  " + "generated".padded(10) + g.title) }
         }
     }
 
@@ -55,7 +55,7 @@ struct DataCommand: ParsableCommand {
         func run() throws {
             let wanted = all ? Registry.all.map(\.name) : names
             var failed: [String] = []
-            for name in wanted where !Registry.generated.contains(name) {
+            for name in wanted where !Registry.generated.contains(where: { $0.name == name }) {
                 let def = try Registry.definition(name)
                 do { try data.store.fetch(def, options: data.fetchOptions) }
                 catch let e as DatasetError where skipMissing {

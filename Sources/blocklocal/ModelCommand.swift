@@ -10,7 +10,7 @@ struct ModelCommand: ParsableCommand {
 
     struct Describe: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print each unit's output shape, parameters and forward MACs; with --blocks, each block's training GFLOP (forward + backward + its head) and cost share.")
-        @Argument(help: "Model: \(ModelSpec.architectures.joined(separator: ", ")).") var arch: String
+        @Argument(help: "Model: \(Architecture.list).") var arch: String
         @Option(help: "Channel multiplier (ResNet, VGG).") var width: Double = Defaults.width
         @Option(help: "Input channels.") var channels: Int = 1
         @Option(help: "Input height = width.") var size: Int = 28
@@ -25,7 +25,7 @@ struct ModelCommand: ParsableCommand {
         @Option(help: "Batch size for --measure and for measuring a balanced split.") var batch: Int = 128
 
         func run() throws {
-            var spec = ModelSpec(arch: arch)
+            var spec = ModelSpec(arch: try Architecture(parsing: arch))
             spec.width = width; spec.inChannels = channels; spec.imageSize = size; spec.classes = classes
             guard let s = ModelSpec.Stem(rawValue: stem) else {
                 throw ValidationError("invalid --stem '\(stem)': allowed \(ModelSpec.Stem.allCases.map(\.rawValue).joined(separator: ", "))")

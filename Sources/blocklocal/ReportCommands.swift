@@ -31,7 +31,7 @@ func loadAggregate(_ store: StoreOptions, _ r: ReportOptions) throws -> Aggregat
 
 func datasetAvailable(_ data: DataOptions) -> (String) -> Bool {
     { name in
-        if name == "s2s" { return true }
+        if Registry.generated.contains(where: { $0.name == name }) { return true }
         guard let def = try? Registry.definition(name) else { return false }
         if (try? data.store.status(def)) == .valid { return true }
         let local = ([data.mirror].compactMap { $0 } + def.localDirectories).contains { dir in

@@ -10,7 +10,7 @@ import Scheduling
 /// Model, data and budget of one training (shared by `train`, and later by `run`).
 struct TrainOptions: ParsableArguments {
     @Option(help: "Learning rule: \(MethodName.list).") var method: String = "bp"
-    @Option(help: "Model: \(ModelSpec.architectures.joined(separator: ", ")).") var model: String = "resnet18"
+    @Option(help: "Model: \(Architecture.list).") var model: String = "resnet18"
     @Option(help: "Channel multiplier (ResNet, VGG).") var width: Double = Defaults.width
     @Option(help: "ResNet stem: cifar or imagenet.") var stem: String = "cifar"
     @Option(help: "Dataset: \(Registry.names.joined(separator: ", ")).") var dataset: String = "fashion-mnist"
@@ -64,13 +64,13 @@ struct TrainOptions: ParsableArguments {
     func runConfig() throws -> RunConfig {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
         guard batch >= 2 else { throw ValidationError("--batch must be at least 2") }
-        var spec = ModelSpec(arch: model)
+        var spec = ModelSpec(arch: try Architecture(parsing: model))
         spec.width = width
         guard let st = ModelSpec.Stem(rawValue: stem) else { throw ValidationError("invalid --stem '\(stem)': allowed cifar, imagenet") }
         spec.stem = st
-        if dataset == "s2s" { spec.arch = "transformer"; spec.layers = layers; spec.dModel = dModel; spec.heads = heads; spec.ffn = 4 * dModel }
+        if Registry.isSequenceTask(dataset) { spec.arch = .transformer; spec.layers = layers; spec.dModel = dModel; spec.heads = heads; spec.ffn = 4 * dModel }
         var c = RunConfig(method: try methodConfig(), model: spec, dataset: dataset)
-        c.blocks = blocks; c.split = split; c.optimizer = try optimizerConfig(); c.epochs = epochs; c.batch = batch
+        c.blocks = blocks; c.split = try SplitRule(parsing: split); c.optimizer = try optimizerConfig(); c.epochs = epochs; c.batch = batch
         if let augment { c.augmentation = try Augmentation(parsing: augment) }
         if let initScheme { c.initScheme = try InitScheme(parsing: initScheme) }
         if dropLast { c.dropLast = true }
@@ -78,7 +78,6 @@ struct TrainOptions: ParsableArguments {
         c.parallel = try ParallelMode(parsing: parallel)
         guard let layout = S2STask.Layout(rawValue: s2sLayout) else { throw ValidationError("invalid --s2s-layout '\(s2sLayout)': allowed \(S2STask.Layout.list)") }
         c.s2sLayout = layout
-        _ = try SplitRule(parsing: split)
         c.canonicalize()
         try c.validate()
         return c

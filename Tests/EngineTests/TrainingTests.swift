@@ -50,8 +50,8 @@ final class TrainingTests: XCTestCase {
     private func weights(_ m: Model) -> [[Float]] { m.parameters.map { $0.value.array } + m.buffers.map { $0.array } }
 
     func testSameSeedGivesBitIdenticalWeightsDifferentSeedsDiffer() throws {
-        var s = ModelSpec(arch: "resnet18"); s.width = 0.125; s.imageSize = 12
-        var v = ModelSpec(arch: "vgg8b"); v.width = 0.0625; v.imageSize = 16; v.dropout = 0.2
+        var s = ModelSpec(arch: .resnet18); s.width = 0.125; s.imageSize = 12
+        var v = ModelSpec(arch: .vgg8b); v.width = 0.0625; v.imageSize = 16; v.dropout = 0.2
         for spec in [s, v] {
             let p = TinyProblem.images(n: 16, channels: 1, size: spec.imageSize, classes: 4, seed: 1)
             func run(_ seed: UInt64) throws -> [[Float]] {
@@ -64,16 +64,16 @@ final class TrainingTests: XCTestCase {
     }
 
     func testEveryFamilyFitsASmallProblem() throws {
-        var mlp = ModelSpec(arch: "mlp"); mlp.hidden = [64]; mlp.imageSize = 6; mlp.classes = 4
-        var r18 = ModelSpec(arch: "resnet18"); r18.width = 0.125; r18.imageSize = 8; r18.classes = 4
-        var r50 = ModelSpec(arch: "resnet50"); r50.width = 0.0625; r50.imageSize = 8; r50.classes = 4
-        var vgg = ModelSpec(arch: "vgg8b"); vgg.width = 0.0625; vgg.imageSize = 16; vgg.classes = 4
+        var mlp = ModelSpec(arch: .mlp); mlp.hidden = [64]; mlp.imageSize = 6; mlp.classes = 4
+        var r18 = ModelSpec(arch: .resnet18); r18.width = 0.125; r18.imageSize = 8; r18.classes = 4
+        var r50 = ModelSpec(arch: .resnet50); r50.width = 0.0625; r50.imageSize = 8; r50.classes = 4
+        var vgg = ModelSpec(arch: .vgg8b); vgg.width = 0.0625; vgg.imageSize = 16; vgg.classes = 4
         for spec in [mlp, r18, r50, vgg] {
             let p = TinyProblem.images(n: 32, channels: 1, size: spec.imageSize, classes: 4, seed: 2)
             let losses = p.train(try spec.build(seed: 1), steps: 60, lr: 3e-3)
             XCTAssertLessThan(losses.last!, 0.1 * p.chance, "\(spec.arch) fits 32 samples: \(losses.first!) → \(losses.last!)")
         }
-        var gpt = ModelSpec(arch: "transformer")
+        var gpt = ModelSpec(arch: .transformer)
         gpt.layers = 2; gpt.dModel = 32; gpt.heads = 2; gpt.ffn = 64; gpt.vocabulary = 6; gpt.length = 8
         let rev = TinyProblem.reversal(n: 64, half: 4, vocabulary: 6, seed: 3)
         let losses = rev.train(try gpt.build(seed: 1), steps: 150, lr: 3e-3)
@@ -81,7 +81,7 @@ final class TrainingTests: XCTestCase {
     }
 
     func testFeedbackAlignmentStillLearnsAndDiffersFromBackprop() throws {
-        var s = ModelSpec(arch: "mlp"); s.hidden = [64, 64]; s.imageSize = 6; s.classes = 4
+        var s = ModelSpec(arch: .mlp); s.hidden = [64, 64]; s.imageSize = 6; s.classes = 4
         let p = TinyProblem.images(n: 32, channels: 1, size: 6, classes: 4, seed: 4)
         let bp = try s.build(seed: 1), fa = try s.build(seed: 1)
         fa.enableFeedbackAlignment(seed: 1)

@@ -64,7 +64,7 @@ final class ExperimentsTests: XCTestCase {
         c = base; c.model.width = 0.5; ids.insert(c.runID)
         c = base; c.seed += 1; ids.insert(c.runID)
         c = base; c.profile = "quick"; ids.insert(c.runID)
-        c = base; c.split = "layers"; ids.insert(c.runID)
+        c = base; c.split = .layers; ids.insert(c.runID)
         c = base; c.augmentation = Augmentation(cropPadding: 2, horizontalFlip: true); ids.insert(c.runID)
         XCTAssertEqual(ids.count, 10, "every change gives a new id")
         // an unset augmentation is absent from the canonical JSON: older configs keep their ids
@@ -260,11 +260,11 @@ final class ExperimentsTests: XCTestCase {
     /// twice, a cut K−1 points long, and the cached profile on disk.
     func testBalancedSplitResolvesToCachedExplicitCuts() throws {
         var c = try SweepSpec(file: "t", text: tinySpec).plan(profile: nil).first { $0.config.method.method == .bll }!.config
-        c.split = "balanced"; c.blocks = 3; c.model.layers = 4
+        c.split = .balanced; c.blocks = 3; c.model.layers = 4
         let profiles = dir.appendingPathComponent("profiles").path
         let (a, note) = try BalancedSplit.resolve(c, profiles: profiles)
-        XCTAssert(a.split.hasPrefix("cuts:"), a.split)
-        XCTAssertEqual(a.split.dropFirst(5).split(separator: ",").count, 2)
+        guard case .cuts(let cuts) = a.split else { return XCTFail("\(a.split)") }
+        XCTAssertEqual(cuts.count, 2)
         XCTAssertNotNil(note)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: profiles).filter { $0.hasSuffix(".json") }.count, 1)
         XCTAssertEqual(try BalancedSplit.resolve(c, profiles: profiles).config, a)
@@ -394,7 +394,7 @@ final class ExperimentsTests: XCTestCase {
 
     /// The S2S layout: the encoder reading is a field of the run (s2s_layout), the decoder keeps 0.5.0's ids.
     func testS2SLayoutIsARecordedFieldAndTheDecoderKeepsIDs() throws {
-        var c = RunConfig(method: MethodConfig(method: .bll), model: ModelSpec(arch: "transformer"), dataset: "s2s")
+        var c = RunConfig(method: MethodConfig(method: .bll), model: ModelSpec(arch: .transformer), dataset: "s2s")
         let id = c.runID
         c.s2sLayout = .decoder
         XCTAssertEqual(c.runID, id)

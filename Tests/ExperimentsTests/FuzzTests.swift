@@ -70,7 +70,7 @@ final class FuzzTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("blocklocal-fuzz-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let config = RunConfig(method: .init(method: .bll), model: .init(arch: "resnet18"), dataset: "fashion-mnist")
+        let config = RunConfig(method: .init(method: .bll), model: .init(arch: .resnet18), dataset: "fashion-mnist")
         let attributes: [(String, [AttributeValue])] = [
             ("run_id", [.text(config.runID), .text("../../x"), .int(3), .text("")]),
             ("status", [.text("done"), .text("failed"), .text("weird"), .int(1)]),

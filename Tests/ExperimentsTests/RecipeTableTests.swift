@@ -75,7 +75,7 @@ final class RecipeTableTests: XCTestCase {
 
     /// Values equal to the default are stored as no value, so stating a recipe in full keeps the run id.
     func testCanonicalFormKeepsIDs() throws {
-        var c = RunConfig(method: MethodConfig(method: .bll), model: ModelSpec(arch: "resnet18"), dataset: "fashion-mnist")
+        var c = RunConfig(method: MethodConfig(method: .bll), model: ModelSpec(arch: .resnet18), dataset: "fashion-mnist")
         c.optimizer.schedule = .step; c.optimizer.milestones = [100, 150]
         let id = c.runID
         var stated = c
@@ -86,7 +86,7 @@ final class RecipeTableTests: XCTestCase {
         stated.optimizer.lrStep = .epoch; stated.canonicalize()
         XCTAssertEqual(stated.optimizer.lrStep, .epoch)
         XCTAssertNotEqual(stated.runID, c.runID)
-        var cifar = RunConfig(method: MethodConfig(method: .bp), model: ModelSpec(arch: "resnet18"), dataset: "cifar10")
+        var cifar = RunConfig(method: MethodConfig(method: .bp), model: ModelSpec(arch: .resnet18), dataset: "cifar10")
         let cid = cifar.runID
         cifar.augmentation = try .init(parsing: "crop:4,flip"); cifar.canonicalize()
         XCTAssertEqual(cifar.runID, cid)

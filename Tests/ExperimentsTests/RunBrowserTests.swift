@@ -13,7 +13,7 @@ final class RunBrowserTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let runs: [(MethodName, Int, Double, Double)] = [(.bll, 4, 0.81, 30), (.bll, 2, 0.85, 20), (.predsim, 4, 0.79, 50)]
         for (i, (m, k, acc, secs)) in runs.enumerated() {
-            var spec = ModelSpec(arch: "resnet18"); spec.width = 0.25
+            var spec = ModelSpec(arch: .resnet18); spec.width = 0.25
             var c = RunConfig(method: MethodConfig(method: m), model: spec, dataset: "fashion-mnist")
             c.blocks = k; c.seed = UInt64(i); c.profile = "quick"
             let r = [EpochRecord(epoch: 1, lr: 1e-3, losses: ["out.ce": 1], testAccuracy: acc, testSequenceAccuracy: nil,

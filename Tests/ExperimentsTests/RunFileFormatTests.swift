@@ -103,7 +103,7 @@ final class RunFileFormatTests: XCTestCase {
     }
 
     func testOnlyTheFieldsARunReadsApply() throws {
-        var c = RunConfig(method: MethodConfig(method: .bll), model: ModelSpec(arch: "resnet18"), dataset: "fashion-mnist")
+        var c = RunConfig(method: MethodConfig(method: .bll), model: ModelSpec(arch: .resnet18), dataset: "fashion-mnist")
         XCTAssertTrue(c.applies("model.width")); XCTAssertFalse(c.applies("model.dModel")); XCTAssertFalse(c.applies("model.hidden"))
         XCTAssertTrue(c.applies("method.lambda")); XCTAssertFalse(c.applies("method.alpha")); XCTAssertFalse(c.applies("method.dimInDecoder"))
         XCTAssertFalse(c.applies("optimizer.momentum"), "adam has no momentum knob"); XCTAssertFalse(c.applies("s2sSteps"))

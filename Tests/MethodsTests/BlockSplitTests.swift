@@ -3,7 +3,7 @@ import XCTest
 @testable import Methods
 
 final class BlockSplitTests: XCTestCase {
-    func model(_ arch: String, width: Double = 0.0625) throws -> Model {
+    func model(_ arch: Architecture, width: Double = 0.0625) throws -> Model {
         var s = ModelSpec(arch: arch); s.width = width; s.inChannels = 3; s.imageSize = 32
         return try s.build(seed: 0)
     }
@@ -11,7 +11,7 @@ final class BlockSplitTests: XCTestCase {
 
     /// The BLL code's `even` rule, against methods.md §5.1's table.
     func testEvenRuleMatchesTheReleasedBLLSplits() throws {
-        let r50 = try model("resnet50"), r18 = try model("resnet18")
+        let r50 = try model(.resnet50), r18 = try model(.resnet18)
         XCTAssertEqual(names(try BlockSplit.split(r50, blocks: 4, rule: .even)),
                        ["stem..layer1.2", "layer2.0..layer2.3", "layer3.0..layer3.3", "layer3.4..head"])
         XCTAssertEqual(names(try BlockSplit.split(r50, blocks: 2, rule: .even)), ["stem..layer3.0", "layer3.1..head"])
@@ -27,11 +27,11 @@ final class BlockSplitTests: XCTestCase {
     }
 
     func testStagesLayersAndCuts() throws {
-        let r50 = try model("resnet50")
+        let r50 = try model(.resnet50)
         XCTAssertEqual(names(try BlockSplit.split(r50, blocks: 4, rule: .stages)),
                        ["stem..layer1.2", "layer2.0..layer2.3", "layer3.0..layer3.5", "layer4.0..head"], "BWBPF's CIFAR split")
         XCTAssertThrowsError(try BlockSplit.split(r50, blocks: 5, rule: .stages)) { XCTAssert("\($0)".contains("1...4"), "\($0)") }
-        var v = ModelSpec(arch: "vgg8b"); v.width = 0.0625; v.inChannels = 3; v.imageSize = 32
+        var v = ModelSpec(arch: .vgg8b); v.width = 0.0625; v.inChannels = 3; v.imageSize = 32
         let vgg = try v.build(seed: 0)
         XCTAssertEqual(names(try BlockSplit.split(vgg, blocks: 4, rule: .stages)), ["conv1..conv2", "conv3..conv4", "conv5..conv5", "conv6..head"])
         XCTAssertEqual(try BlockSplit.split(vgg, blocks: 8, rule: .layers).count, 8)

@@ -34,7 +34,7 @@ final class ComposedLossTests: XCTestCase {
 
     /// A ResNet-18 at width 1/16 on 8×8 inputs, cut in two: block 1 ends in a [N, C, H, W] map.
     func imageSetup(_ method: MethodName, configure: (inout MethodConfig) -> Void = { _ in }) throws -> MethodSetup {
-        var s = ModelSpec(arch: "resnet18"); s.width = 0.0625; s.inChannels = 1; s.imageSize = 8; s.classes = 4
+        var s = ModelSpec(arch: .resnet18); s.width = 0.0625; s.inChannels = 1; s.imageSize = 8; s.classes = 4
         let m = try s.build(seed: 5)
         var c = MethodConfig(method: method); configure(&c)
         return MethodSetup(model: m, blocks: try BlockSplit.split(m, blocks: 2, rule: .even), config: c, optimizer: OptimizerConfig(),
@@ -161,7 +161,7 @@ final class ComposedLossTests: XCTestCase {
         try store.fetch(Registry.fashionMNIST, options: FetchOptions(network: false))
         let ds = try store.load("fashion-mnist")
         func blockOneAccuracy(_ method: MethodName, frozen: Bool) throws -> Double {
-            var spec = ModelSpec(arch: "mlp"); spec.hidden = [64, 64]
+            var spec = ModelSpec(arch: .mlp); spec.hidden = [64, 64]
             let model = try spec.build(seed: 0)
             var opt = OptimizerConfig(); opt.lr = 1e-3
             let rule = try Methods.make(MethodSetup(model: model, blocks: try BlockSplit.split(model, blocks: 3, rule: .even),
@@ -204,7 +204,7 @@ final class LRStepTests: XCTestCase {
     }
 
     func rates(perEpoch: Bool) throws -> [Float] {
-        var spec = ModelSpec(arch: "mlp"); spec.hidden = [4]; spec.inChannels = 1; spec.imageSize = 2; spec.classes = 2
+        var spec = ModelSpec(arch: .mlp); spec.hidden = [4]; spec.inChannels = 1; spec.imageSize = 2; spec.classes = 2
         let model = try spec.build(seed: 0)
         let rule = Recorder(try Methods.make(MethodSetup(model: model, blocks: try BlockSplit.split(model, blocks: 1, rule: .even),
                                                          config: MethodConfig(method: .bp), optimizer: OptimizerConfig(), classes: 2, seed: 0)))

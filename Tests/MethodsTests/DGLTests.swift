@@ -50,7 +50,7 @@ final class DGLTests: XCTestCase {
     /// The auxiliary networks' BatchNorm statistics are part of the checkpointed state, each block's with the
     /// block (an MPI rank that owns the block sends them), and they change as the run trains.
     func testAuxiliaryStatisticsAreStateOwnedByTheirBlock() throws {
-        var s = ModelSpec(arch: "resnet18"); s.width = 0.0625; s.inChannels = 1; s.imageSize = 8; s.classes = 4
+        var s = ModelSpec(arch: .resnet18); s.width = 0.0625; s.inChannels = 1; s.imageSize = 8; s.classes = 4
         let m = try s.build(seed: 5)
         let setup = MethodSetup(model: m, blocks: try BlockSplit.split(m, blocks: 3, rule: .even), config: MethodConfig(method: .dgl),
                                 optimizer: OptimizerConfig(), classes: 4, seed: 5)

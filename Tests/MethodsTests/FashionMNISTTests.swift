@@ -19,7 +19,7 @@ final class FashionMNISTTests: XCTestCase {
         let def = Registry.fashionMNIST
         var results: [String] = []
         for method in MethodName.allCases {
-            var spec = ModelSpec(arch: "mlp"); spec.hidden = [256, 256]
+            var spec = ModelSpec(arch: .mlp); spec.hidden = [256, 256]
             let model = try spec.build(seed: 0)
             var opt = OptimizerConfig(); opt.lr = 1e-3
             let rule = try Methods.make(MethodSetup(model: model, blocks: try BlockSplit.split(model, blocks: 3, rule: .even),

@@ -8,7 +8,7 @@ final class InitSchemeTests: XCTestCase {
     override func setUp() { Engine.configure(threads: 2) }
 
     func resnet(_ scheme: InitScheme?, seed: UInt64 = 3) throws -> Model {
-        var s = ModelSpec(arch: "resnet18"); s.width = 0.125; s.inChannels = 1; s.imageSize = 28; s.classes = 10
+        var s = ModelSpec(arch: .resnet18); s.width = 0.125; s.inChannels = 1; s.imageSize = 28; s.classes = 10
         let m = try s.build(seed: seed)
         if let scheme { m.initialize(scheme, seed: seed) }
         return m

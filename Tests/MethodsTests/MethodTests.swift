@@ -21,7 +21,7 @@ func synthetic(n: Int, features: Int, classes: Int, seed: UInt64) -> (Tensor, [I
 func mlpSetup(_ method: MethodName, seed: UInt64 = 1, hidden: [Int] = [32, 32], classes: Int = 4,
               blocks: Int = 3, lr: Double = 3e-3, configure: (inout MethodConfig) -> Void = { _ in },
               optimizer: (inout OptimizerConfig) -> Void = { _ in }) throws -> MethodSetup {
-    var s = ModelSpec(arch: "mlp"); s.hidden = hidden; s.inChannels = 1; s.imageSize = 4; s.classes = classes
+    var s = ModelSpec(arch: .mlp); s.hidden = hidden; s.inChannels = 1; s.imageSize = 4; s.classes = classes
     let m = try s.build(seed: seed)
     var c = MethodConfig(method: method); configure(&c)
     var o = OptimizerConfig(); o.lr = lr; optimizer(&o)
@@ -243,7 +243,7 @@ final class MethodTests: XCTestCase {
     /// bll-code's auxiliary head as released: adaptive pooling to AvgPool2d(3, stride 2)'s size, so a
     /// 28×28 block output gives 13×13 cells; `aux_pooling=global` and configs without the key pool globally.
     func testBLLCodeAuxiliaryHeadPooling() throws {
-        var spec = ModelSpec(arch: "resnet18"); spec.width = 0.0625; spec.inChannels = 1; spec.imageSize = 28; spec.classes = 10
+        var spec = ModelSpec(arch: .resnet18); spec.width = 0.0625; spec.inChannels = 1; spec.imageSize = 28; spec.classes = 10
         func made(_ configure: (inout MethodConfig) -> Void) throws -> (rule: BLLCode, shapes: [[Int]]) {
             let m = try spec.build(seed: 1)
             var c = MethodConfig(method: .bllCode); configure(&c)

@@ -23,7 +23,7 @@ func makeStore(_ dir: String) throws {
 
 func putRun(_ dir: String, _ method: MethodName, _ dataset: String, _ model: String, blocks: Int, seed: UInt64, acc: [Double],
         profile: String = "quick", width: Double = 0.25, lr: Double? = nil, heads: [String: Double] = [:], origin: RunOrigin? = nil) throws {
-    var spec = ModelSpec(arch: model); spec.width = width
+    var spec = ModelSpec(arch: Architecture(rawValue: model)!); spec.width = width
     var c = RunConfig(method: MethodConfig(method: method), model: spec, dataset: dataset)
     if let lr { c.optimizer.lr = lr }
     c.blocks = blocks; c.seed = seed; c.profile = profile; c.epochs = acc.count
@@ -61,7 +61,7 @@ final class ReportTests: XCTestCase {
     func testAccuracyAndCollapseByBlock() throws {
         let d = dir + "/blocks"
         func put(_ method: MethodName, seed: UInt64, heads: [String: Double], diagnostics: [String: Double], acc: Double) throws {
-            var spec = ModelSpec(arch: "resnet18"); spec.width = 0.25
+            var spec = ModelSpec(arch: .resnet18); spec.width = 0.25
             var c = RunConfig(method: MethodConfig(method: method), model: spec, dataset: "fashion-mnist")
             c.blocks = 3; c.seed = seed; c.profile = "quick"
             let early = EpochRecord(epoch: 1, lr: 1e-3, losses: ["out.ce": 1], testAccuracy: 0.1, testSequenceAccuracy: nil,
@@ -282,7 +282,7 @@ final class BudgetTests: XCTestCase {
 
     func study(_ runs: [(String, Int, Int, Double)]) -> BudgetStudy {
         BudgetStudy.studies(runs.map { r in
-            var c = RunConfig(method: MethodConfig(method: MethodName(rawValue: r.0)!), model: ModelSpec(arch: "resnet18"), dataset: "fashion-mnist")
+            var c = RunConfig(method: MethodConfig(method: MethodName(rawValue: r.0)!), model: ModelSpec(arch: .resnet18), dataset: "fashion-mnist")
             c.model.width = 0.125; c.profile = "quick"; c.blocks = 4; c.epochs = r.1
             return StudyRun(config: c, replicate: r.2, accuracy: r.3)
         })[0]
@@ -318,7 +318,7 @@ final class BudgetTests: XCTestCase {
         // the ablation reads the runs it planned; another spec's runs of the same setting stay in their groups
         var vm = MethodConfig(method: .bll); vm.feedback = .direct
         for (m, origin) in [(vm, "bll-variants"), (MethodConfig(method: .bll), "fig3a"), (MethodConfig(method: .bp), "fig3a")] {
-            var c = RunConfig(method: m, model: ModelSpec(arch: "mlp"), dataset: "fashion-mnist"); c.blocks = 2; c.profile = "quick"
+            var c = RunConfig(method: m, model: ModelSpec(arch: .mlp), dataset: "fashion-mnist"); c.blocks = 2; c.profile = "quick"
             try RunFile.write(dir + "/" + c.runID + ".h5", config: c, status: .done, error: "", records: [EpochRecord(epoch: 1, lr: 1e-3, losses: [:], testAccuracy: 0.5,
                               testSequenceAccuracy: nil, headAccuracy: [:], diagnostics: [:], seconds: 1, samplesPerSecond: 1)],
                               provenance: Provenance(values: [:], gitDiff: ""), started: Date(), ended: Date(), origin: RunOrigin(spec: origin, replicate: 0))
@@ -345,7 +345,7 @@ final class VariantStudyTests: XCTestCase {
         func run(_ method: MethodName, _ feedback: MethodConfig.Feedback, _ decorrelation: Double, _ acc: Double, seed: Int) -> StudyRun {
             var m = MethodConfig(method: method)
             if method == .bll { m.feedback = feedback; m.decorrelation = decorrelation }
-            var c = RunConfig(method: m, model: ModelSpec(arch: "resnet18"), dataset: "fashion-mnist")
+            var c = RunConfig(method: m, model: ModelSpec(arch: .resnet18), dataset: "fashion-mnist")
             c.blocks = 4; c.profile = "quick"; c.model.width = 0.125
             return StudyRun(config: c, replicate: seed, accuracy: acc)
         }

@@ -53,7 +53,7 @@ final class SpeedupTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("blocklocal-speedup-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         for seed in [UInt64(0), 1] {
-            var spec = ModelSpec(arch: "resnet18"); spec.width = 0.25
+            var spec = ModelSpec(arch: .resnet18); spec.width = 0.25
             var c = RunConfig(method: MethodConfig(method: .bll), model: spec, dataset: "fashion-mnist")
             c.blocks = 2; c.seed = seed; c.profile = "quick"; c.parallel = .pipeline
             let r = [EpochRecord(epoch: 1, lr: 1e-3, losses: ["out.ce": 1], testAccuracy: 0.8 + 0.01 * Double(seed), testSequenceAccuracy: nil,

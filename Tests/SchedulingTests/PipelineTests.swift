@@ -83,7 +83,7 @@ final class PipelineTests: XCTestCase {
     /// A small ResNet-18 (width 1/16 on 8×8 images: convolutions, BatchNorm, residual units) or an MLP.
     func setup(_ method: MethodName, blocks: Int, resnet: Bool, seed: UInt64 = 3,
                configure: (inout MethodConfig) -> Void = { _ in }) throws -> MethodSetup {
-        var s = ModelSpec(arch: resnet ? "resnet18" : "mlp")
+        var s = ModelSpec(arch: resnet ? .resnet18 : .mlp)
         if resnet { s.width = 1.0 / 16; s.imageSize = 8 } else { s.hidden = [24, 24, 24]; s.imageSize = 4 }
         s.inChannels = 1; s.classes = 4
         let m = try s.build(seed: seed)

@@ -11,7 +11,8 @@ set key bottom right
 set grid
 plot 'accuracy-by-block-fashion-mnist-resnet18-w0.125-quick-k5.dat' index 0 using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '#1b9e77' title 'predsim', \
      'accuracy-by-block-fashion-mnist-resnet18-w0.125-quick-k5.dat' index 1 using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '#d95f02' title 'bwbpf', \
-     'accuracy-by-block-fashion-mnist-resnet18-w0.125-quick-k5.dat' index 2 using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '#7570b3' title 'bll (read-out)'
+     'accuracy-by-block-fashion-mnist-resnet18-w0.125-quick-k5.dat' index 2 using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '#7570b3' title 'bll (read-out)', \
+     'accuracy-by-block-fashion-mnist-resnet18-w0.125-quick-k5.dat' index 3 using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '#e7298a' title 'dgl'
 set title "representation collapse (1 = every sample alike)"
 set ylabel "mean pairwise cosine"
 set xtics ("1" 1, "2" 2, "3" 3, "4" 4)
@@ -32,7 +33,8 @@ set key bottom right
 set grid
 plot 'accuracy-by-block-fashion-mnist-resnet18-w0.125-quick-k5.dat' index 0 using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '#1b9e77' title 'predsim', \
      'accuracy-by-block-fashion-mnist-resnet18-w0.125-quick-k5.dat' index 1 using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '#d95f02' title 'bwbpf', \
-     'accuracy-by-block-fashion-mnist-resnet18-w0.125-quick-k5.dat' index 2 using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '#7570b3' title 'bll (read-out)'
+     'accuracy-by-block-fashion-mnist-resnet18-w0.125-quick-k5.dat' index 2 using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '#7570b3' title 'bll (read-out)', \
+     'accuracy-by-block-fashion-mnist-resnet18-w0.125-quick-k5.dat' index 3 using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '#e7298a' title 'dgl'
 set title "representation collapse (1 = every sample alike)"
 set ylabel "mean pairwise cosine"
 set xtics ("1" 1, "2" 2, "3" 3, "4" 4)

@@ -11,7 +11,8 @@ set key bottom right
 set grid
 plot 'accuracy-by-block-fashion-mnist-resnet50-w0.125-quick-k4.dat' index 0 using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '#d95f02' title 'predsim', \
      'accuracy-by-block-fashion-mnist-resnet50-w0.125-quick-k4.dat' index 1 using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '#7570b3' title 'bwbpf', \
-     'accuracy-by-block-fashion-mnist-resnet50-w0.125-quick-k4.dat' index 2 using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '#e7298a' title 'bwbpf-code'
+     'accuracy-by-block-fashion-mnist-resnet50-w0.125-quick-k4.dat' index 2 using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '#e7298a' title 'bwbpf-code', \
+     'accuracy-by-block-fashion-mnist-resnet50-w0.125-quick-k4.dat' index 3 using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '#66a61e' title 'dgl'
 unset multiplot
 set terminal svg size 900,550 enhanced font 'DejaVu Sans,11'
 set output 'accuracy-by-block-fashion-mnist-resnet50-w0.125-quick-k4.svg'
@@ -25,5 +26,6 @@ set key bottom right
 set grid
 plot 'accuracy-by-block-fashion-mnist-resnet50-w0.125-quick-k4.dat' index 0 using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '#d95f02' title 'predsim', \
      'accuracy-by-block-fashion-mnist-resnet50-w0.125-quick-k4.dat' index 1 using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '#7570b3' title 'bwbpf', \
-     'accuracy-by-block-fashion-mnist-resnet50-w0.125-quick-k4.dat' index 2 using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '#e7298a' title 'bwbpf-code'
+     'accuracy-by-block-fashion-mnist-resnet50-w0.125-quick-k4.dat' index 2 using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '#e7298a' title 'bwbpf-code', \
+     'accuracy-by-block-fashion-mnist-resnet50-w0.125-quick-k4.dat' index 3 using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '#66a61e' title 'dgl'
 unset multiplot

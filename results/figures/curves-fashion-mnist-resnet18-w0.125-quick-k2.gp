@@ -11,7 +11,9 @@ plot 'curves-fashion-mnist-resnet18-w0.125-quick-k2.dat' index 0 using 1:($2-$3)
      'curves-fashion-mnist-resnet18-w0.125-quick-k2.dat' index 1 using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb '#d95f02' notitle, \
      'curves-fashion-mnist-resnet18-w0.125-quick-k2.dat' index 1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d95f02' title 'bwbpf (n=2)', \
      'curves-fashion-mnist-resnet18-w0.125-quick-k2.dat' index 2 using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb '#7570b3' notitle, \
-     'curves-fashion-mnist-resnet18-w0.125-quick-k2.dat' index 2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7570b3' title 'bll (n=2)'
+     'curves-fashion-mnist-resnet18-w0.125-quick-k2.dat' index 2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7570b3' title 'bll (n=2)', \
+     'curves-fashion-mnist-resnet18-w0.125-quick-k2.dat' index 3 using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb '#e7298a' notitle, \
+     'curves-fashion-mnist-resnet18-w0.125-quick-k2.dat' index 3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#e7298a' title 'dgl (n=2)'
 set terminal svg size 900,600 enhanced font 'DejaVu Sans,11'
 set output 'curves-fashion-mnist-resnet18-w0.125-quick-k2.svg'
 replot

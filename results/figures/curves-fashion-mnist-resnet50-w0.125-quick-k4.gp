@@ -13,7 +13,9 @@ plot 'curves-fashion-mnist-resnet50-w0.125-quick-k4.dat' index 0 using 1:($2-$3)
      'curves-fashion-mnist-resnet50-w0.125-quick-k4.dat' index 2 using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb '#7570b3' notitle, \
      'curves-fashion-mnist-resnet50-w0.125-quick-k4.dat' index 2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7570b3' title 'bwbpf (n=1)', \
      'curves-fashion-mnist-resnet50-w0.125-quick-k4.dat' index 3 using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb '#e7298a' notitle, \
-     'curves-fashion-mnist-resnet50-w0.125-quick-k4.dat' index 3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#e7298a' title 'bwbpf-code (n=1)'
+     'curves-fashion-mnist-resnet50-w0.125-quick-k4.dat' index 3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#e7298a' title 'bwbpf-code (n=1)', \
+     'curves-fashion-mnist-resnet50-w0.125-quick-k4.dat' index 4 using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb '#66a61e' notitle, \
+     'curves-fashion-mnist-resnet50-w0.125-quick-k4.dat' index 4 using 1:2 with linespoints lw 2 pt 7 lc rgb '#66a61e' title 'dgl (n=1)'
 set terminal svg size 900,600 enhanced font 'DejaVu Sans,11'
 set output 'curves-fashion-mnist-resnet50-w0.125-quick-k4.svg'
 replot

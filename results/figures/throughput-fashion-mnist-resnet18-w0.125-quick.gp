@@ -9,7 +9,8 @@ set key outside right
 set grid
 plot 'throughput-fashion-mnist-resnet18-w0.125-quick.dat' index 0 using 1:2 with linespoints lw 2 pt 7 lc rgb '#1b9e77' title 'predsim', \
      'throughput-fashion-mnist-resnet18-w0.125-quick.dat' index 1 using 1:2 with linespoints lw 2 pt 7 lc rgb '#d95f02' title 'bwbpf', \
-     'throughput-fashion-mnist-resnet18-w0.125-quick.dat' index 2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7570b3' title 'bll'
+     'throughput-fashion-mnist-resnet18-w0.125-quick.dat' index 2 using 1:2 with linespoints lw 2 pt 7 lc rgb '#7570b3' title 'bll', \
+     'throughput-fashion-mnist-resnet18-w0.125-quick.dat' index 3 using 1:2 with linespoints lw 2 pt 7 lc rgb '#e7298a' title 'dgl'
 set terminal svg size 900,600 enhanced font 'DejaVu Sans,11'
 set output 'throughput-fashion-mnist-resnet18-w0.125-quick.svg'
 replot

@@ -5,9 +5,9 @@
 // Units: stem, layer1.0 … layer4.(n−1), head.
 
 extension ModelSpec {
-    static let resnetDepths: [String: (bottleneck: Bool, blocks: [Int])] = [
-        "resnet18": (false, [2, 2, 2, 2]), "resnet34": (false, [3, 4, 6, 3]), "resnet50": (true, [3, 4, 6, 3]),
-        "resnet101": (true, [3, 4, 23, 3]), "resnet152": (true, [3, 8, 36, 3]),
+    static let resnetDepths: [Architecture: (bottleneck: Bool, blocks: [Int])] = [
+        .resnet18: (false, [2, 2, 2, 2]), .resnet34: (false, [3, 4, 6, 3]), .resnet50: (true, [3, 4, 6, 3]),
+        .resnet101: (true, [3, 4, 23, 3]), .resnet152: (true, [3, 8, 36, 3]),
     ]
 
     func buildResNet(seed: UInt64) throws -> Model {

@@ -5,10 +5,10 @@
 // Units: conv1 … convN, fc1 … (hidden FC layers), head.
 
 extension ModelSpec {
-    static let vggConfigs: [String: (convs: [Int?], hidden: [Int])] = [   // nil = max-pool
-        "vgg8b": ([128, 256, nil, 256, 512, nil, 512, nil, 512, nil], [1024]),
-        "vgg11b": ([128, 128, 128, 256, nil, 256, 512, nil, 512, 512, nil, 512, nil], [1024]),
-        "vgg19": ([64, 64, nil, 128, 128, nil, 256, 256, 256, 256, nil, 512, 512, 512, 512, nil,
+    static let vggConfigs: [Architecture: (convs: [Int?], hidden: [Int])] = [   // nil = max-pool
+        .vgg8b: ([128, 256, nil, 256, 512, nil, 512, nil, 512, nil], [1024]),
+        .vgg11b: ([128, 128, 128, 256, nil, 256, 512, nil, 512, 512, nil, 512, nil], [1024]),
+        .vgg19: ([64, 64, nil, 128, 128, nil, 256, 256, 256, 256, nil, 512, 512, 512, 512, nil,
                    512, 512, 512, 512, nil], []),
     ]
 
