@@ -80,8 +80,9 @@ public enum Benchmark {
     }
 
     /// Times `steps` training steps after `warmup` untimed ones.
-    public static func run(_ cfg: BenchConfig, steps: Int, warmup: Int = 2, peak: Double) throws -> BenchResult {
+    public static func run(_ cfg: BenchConfig, steps: Int, warmup: Int = 2, peak: Double, knobs: ConvKnobs = .standard) throws -> BenchResult {
         let model = try cfg.spec.build(seed: 0)
+        model.setConvKnobs(knobs)
         let n = cfg.batch
         let (x, labels) = syntheticBatch(cfg.spec, model: model, batch: n)
         let loss = SoftmaxCrossEntropy()

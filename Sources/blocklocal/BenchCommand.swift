@@ -42,8 +42,10 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "--parallel: how the blocks talk: threads (one process), or mpi as well (each K also as K MPI ranks under mpirun, with the message path's latency and bandwidth measured; the cost model's MPI points use them).")
     var transport: String = "threads"
     @Option(help: .hidden) var mpiWorker: String?
-    @Flag(help: "Run 3×3 stride-1 convolutions on the direct paths instead of Winograd F(2×2, 3×3) (engine 0.4.0's arithmetic), to compare.")
+    @Flag(help: "Throughput benchmark: run 3×3 stride-1 convolutions on the direct paths instead of Winograd F(2×2, 3×3) (engine 0.4.0's arithmetic), to compare.")
     var noWinograd = false
+    /// The convolution knobs this benchmark runs with (ConvKnobs).
+    var knobs: ConvKnobs { var k = ConvKnobs.standard; k.winograd = !noWinograd; return k }
     @Option(help: "PyTorch results measured here by ../shared/perf/train_bench.py (JSON lines); replaces the recorded anchors in the comparison.")
     var torch: String?
 
@@ -60,7 +62,6 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         if let mpiWorker { return try runMPIWorker(mpiWorker) }
         exec.apply()
-        Conv2d.winograd = !noWinograd
         if methods { return try runMethods() }
         if parallel { return try runParallel() }
         let wanted = models.map { Set($0.split(separator: ",").map(String.init)) }
@@ -74,7 +75,7 @@ struct BenchCommand: ParsableCommand {
         var results: [BenchResult] = []
         for c in configs {
             Profile.enabled = profile   // Benchmark.run resets it after the warm-up steps
-            let r = try Benchmark.run(c, steps: steps, peak: peak)
+            let r = try Benchmark.run(c, steps: steps, peak: peak, knobs: knobs)
             if profile {
                 let total = Profile.report.reduce(0) { $0 + $1.forward + $1.backward }
                 for row in Profile.report {

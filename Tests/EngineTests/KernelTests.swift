@@ -68,16 +68,17 @@ final class KernelTests: XCTestCase {
     /// bit, in every geometry (including several images per GEMM); eval mode keeps no cache.
     func testConvBackwardWithAndWithoutTheColumnCacheAgree() {
         var rng = RandomStream(seed: 12, name: "cache")
-        let saved = Conv2d.cacheLimitBytes, savedDensity = Conv2d.directMinDensity
-        defer { Conv2d.cacheLimitBytes = saved; Conv2d.directMinDensity = savedDensity; Conv2d.winograd = true }
-        Conv2d.directMinDensity = 2; Conv2d.winograd = false   // every geometry on the im2col path
+        var knobs = ConvKnobs.standard
+        let saved = knobs.cacheLimitBytes
+        knobs.directMinDensity = 2; knobs.winograd = false   // every geometry on the im2col path
         for (ci, co, k, s, p, h, n) in [(3, 5, 3, 1, 1, 9, 3), (4, 6, 3, 2, 1, 11, 2), (6, 3, 1, 2, 0, 7, 2), (5, 7, 3, 1, 1, 2, 130)] {
             let x = Tensor([n, ci, h, h]); rng.fillNormal(x, std: 1)
             var results: [[Float]] = []
             for limit in [saved, 0] {
-                Conv2d.cacheLimitBytes = limit
+                knobs.cacheLimitBytes = limit
                 var init_ = RandomStream(seed: 13, name: "w")
                 let conv = Conv2d(ci, co, kernel: k, stride: s, padding: p, bias: true, rng: &init_)
+                conv.knobs = knobs
                 _ = conv.forward(x, mode: .eval)   // no cache from an eval pass …
                 let y = conv.forward(x, mode: .train)
                 let dy = Tensor(y.shape); var g = RandomStream(seed: 14, name: "dy"); g.fillNormal(dy, std: 1)
@@ -88,35 +89,44 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// The knobs are each layer's own (ConvKnobs): two layers with different knobs take different paths side
+    /// by side, and the knobs choose the path the path tests below compare.
+    func testKnobsChooseThePathPerLayer() {
+        var rng = RandomStream(seed: 30, name: "knobs")
+        let x = Tensor([2, 4, 6, 6]); rng.fillNormal(x, std: 1)
+        let a = Conv2d(4, 4, kernel: 3, padding: 1, rng: &rng), b = Conv2d(4, 4, kernel: 3, padding: 1, rng: &rng)
+        a.knobs.winogradMinChannels = 1
+        b.knobs.winograd = false; b.knobs.laneMaxPixels = 0
+        _ = a.forward(x, mode: .train); _ = b.forward(x, mode: .train)
+        XCTAssertTrue(a.usesWinograd)
+        XCTAssertFalse(b.usesWinograd); XCTAssertFalse(b.usesLanes)
+        XCTAssertEqual(Conv2d(4, 4, kernel: 3, padding: 1, rng: &rng).knobs, ConvKnobs.standard, "a new layer starts from the defaults")
+    }
+
     /// The two direct paths (shared-gap grid, DirectConv; images in lanes, LaneConv) against the naive
     /// convolution (forward) and the im2col path (forward, dx, dW, db; with and without FA): channel counts
     /// that are not multiples of 4, 5×5, maps of 1×1 to 28×28, one image per group and many, one worker and two.
     func testDirectAndLaneConvolutionsMatchNaiveAndTheIm2colPath() {
-        let savedDensity = Conv2d.directMinDensity, savedGroup = DirectConv.groupFloats, savedWidth = Conv2d.directMaxInChannels
-        let savedLaneMax = Conv2d.laneMaxPixels, savedLaneGroup = LaneConv.groupFloats
-        defer {
-            Conv2d.directMinDensity = savedDensity; DirectConv.groupFloats = savedGroup
-            Conv2d.directMaxInChannels = savedWidth; Conv2d.laneMaxPixels = savedLaneMax
-            LaneConv.groupFloats = savedLaneGroup; Engine.configure(threads: 2); Conv2d.winograd = true
-        }
-        Conv2d.directMaxInChannels = .max; Conv2d.winograd = false
+        var knobs = ConvKnobs.standard
+        defer { Engine.configure(threads: 2) }
+        knobs.directMaxInChannels = .max; knobs.winograd = false
         var rng = RandomStream(seed: 15, name: "direct")
         // (in, out channels, kernel, h, w, images, DirectConv group, LaneConv group, threads)
         for (ci, co, k, h, w, n, group, laneGroup, threads) in [
             (3, 5, 3, 9, 9, 3, 1 << 18, 1 << 22, 2), (16, 16, 3, 28, 28, 4, 1 << 18, 1 << 22, 2),
             (5, 7, 3, 4, 6, 21, 64, 1, 2), (2, 9, 5, 7, 7, 3, 1 << 18, 1 << 22, 1),
             (6, 4, 3, 1, 1, 7, 1, 1, 2), (1, 12, 3, 11, 5, 2, 100, 1 << 22, 1), (8, 6, 3, 4, 4, 37, 1 << 18, 20_000, 2)] {
-            DirectConv.groupFloats = group; LaneConv.groupFloats = laneGroup
+            knobs.directGroupFloats = group; knobs.laneGroupFloats = laneGroup
             Engine.configure(threads: threads)
             let x = Tensor([n, ci, h, w]); rng.fillNormal(x, std: 1)
             let dyValues = Tensor([n, co, h, w]); rng.fillNormal(dyValues, std: 1)
             var results: [String: [Float]] = [:]
             for path in ["im2col", "direct", "lanes"] {
-                Conv2d.directMinDensity = path == "direct" ? 0 : 2        // 0: always direct, 2: never
-                Conv2d.laneMaxPixels = path == "lanes" ? .max : 0
+                knobs.directMinDensity = path == "direct" ? 0 : 2        // 0: always direct, 2: never
+                knobs.laneMaxPixels = path == "lanes" ? .max : 0
                 for fa in [false, true] {
                     results[path + (fa ? "+fa" : "")] = convPasses(x, dyValues, outChannels: co, kernel: k, stride: 1, padding: k / 2,
-                                                                   seeds: (16, 17), fa: fa, "\(path) \(ci)→\(co) k\(k) \(h)×\(w)")
+                                                                   seeds: (16, 17), fa: fa, knobs: knobs, "\(path) \(ci)→\(co) k\(k) \(h)×\(w)")
                 }
             }
             for path in ["direct", "lanes", "direct+fa", "lanes+fa"] {
@@ -130,22 +140,17 @@ final class KernelTests: XCTestCase {
     /// The lane path on every stride and padding it takes (stride 2: the input gradient by parity
     /// classes), against the naive convolution and the im2col path, with and without FA.
     func testLanePathMatchesTheIm2colPathOnStridesAndPaddings() {
-        let savedDensity = Conv2d.directMinDensity, savedLaneMax = Conv2d.laneMaxPixels, savedGroup = LaneConv.groupFloats
-        let savedChunk = LaneConv.weightGradientPositions
-        defer {
-            Conv2d.directMinDensity = savedDensity; Conv2d.laneMaxPixels = savedLaneMax
-            LaneConv.groupFloats = savedGroup; LaneConv.weightGradientPositions = savedChunk; Engine.configure(threads: 2)
-            Conv2d.winograd = true
-        }
-        Conv2d.directMinDensity = 2; Conv2d.winograd = false   // the reference is im2col
-        LaneConv.weightGradientPositions = 7   // weight-gradient chunks of one or a few rows, across blocks
+        var knobs = ConvKnobs.standard
+        defer { Engine.configure(threads: 2) }
+        knobs.directMinDensity = 2; knobs.winograd = false   // the reference is im2col
+        knobs.laneWeightGradientPositions = 7   // weight-gradient chunks of one or a few rows, across blocks
         var rng = RandomStream(seed: 18, name: "lanes")
         // (in, out channels, kernel, stride, padding, h, w, images, LaneConv group, threads)
         for (ci, co, k, st, pd, h, w, n, group, threads) in [
             (3, 5, 3, 2, 1, 7, 7, 3, 1 << 22, 2), (4, 6, 3, 2, 1, 8, 6, 18, 1 << 22, 2), (5, 3, 1, 2, 0, 7, 5, 17, 1, 2),
             (2, 4, 5, 2, 2, 9, 9, 4, 1 << 22, 1), (3, 2, 3, 1, 0, 6, 5, 5, 1 << 22, 2), (2, 3, 2, 2, 0, 6, 6, 2, 1 << 22, 1),
             (6, 5, 3, 2, 1, 1, 1, 3, 1 << 22, 2), (4, 4, 3, 2, 1, 2, 3, 33, 1, 2), (3, 4, 5, 1, 1, 6, 6, 2, 1 << 22, 2)] {
-            LaneConv.groupFloats = group
+            knobs.laneGroupFloats = group
             Engine.configure(threads: threads)
             let geometry = ConvGeometry(c: ci, h: h, w: w, kh: k, kw: k, stride: st, pad: pd)
             let x = Tensor([n, ci, h, w]); rng.fillNormal(x, std: 1)
@@ -153,10 +158,10 @@ final class KernelTests: XCTestCase {
             let name = "\(ci)→\(co) k\(k) s\(st) p\(pd) \(h)×\(w) n\(n)"
             var results: [String: [Float]] = [:]
             for lanes in [false, true] {
-                Conv2d.laneMaxPixels = lanes ? .max : 0
+                knobs.laneMaxPixels = lanes ? .max : 0
                 for fa in [false, true] {
                     results["\(lanes) \(fa)"] = convPasses(x, dyValues, outChannels: co, kernel: k, stride: st, padding: pd,
-                                                           seeds: (19, 20), fa: fa, "lanes=\(lanes) \(name)")
+                                                           seeds: (19, 20), fa: fa, knobs: knobs, "lanes=\(lanes) \(name)")
                 }
             }
             for fa in [false, true] { assertClose(results["true \(fa)"]!, results["false \(fa)"]!, "\(name) fa=\(fa)") }
@@ -169,31 +174,26 @@ final class KernelTests: XCTestCase {
     /// are not multiples of 4, partial 16-image blocks, groups of one block, forward chunks of 4 tiles and
     /// weight-gradient chunks of a few tiles that cross blocks, one worker and two.
     func testWinogradPathMatchesNaiveAndTheIm2colPath() {
-        let savedDensity = Conv2d.directMinDensity, savedLaneMax = Conv2d.laneMaxPixels, savedGroup = LaneConv.groupFloats
-        let savedChunk = Winograd.chunkFloats, savedPositions = Winograd.gradientPositions, savedMin = Conv2d.winogradMinChannels
-        defer {
-            Conv2d.directMinDensity = savedDensity; Conv2d.laneMaxPixels = savedLaneMax; LaneConv.groupFloats = savedGroup
-            Winograd.chunkFloats = savedChunk; Winograd.gradientPositions = savedPositions
-            Conv2d.winogradMinChannels = savedMin; Conv2d.winograd = true; Engine.configure(threads: 2)
-        }
-        Conv2d.directMinDensity = 2; Conv2d.laneMaxPixels = 0; Conv2d.winogradMinChannels = 1   // reference: im2col
+        var knobs = ConvKnobs.standard
+        defer { Engine.configure(threads: 2) }
+        knobs.directMinDensity = 2; knobs.laneMaxPixels = 0; knobs.winogradMinChannels = 1   // reference: im2col
         var rng = RandomStream(seed: 21, name: "winograd")
         // (in, out channels, h, w, images, LaneConv group, forward chunk floats, weight-gradient chunk, threads)
         for (ci, co, h, w, n, group, chunk, positions, threads) in [
             (3, 5, 9, 9, 3, 1 << 22, 1 << 17, 64, 2), (16, 16, 28, 28, 4, 1 << 22, 1 << 17, 64, 2),
             (5, 7, 4, 6, 21, 1, 1, 3, 2), (6, 4, 1, 1, 7, 1 << 22, 1 << 17, 64, 2), (1, 12, 11, 5, 2, 1 << 22, 1, 2, 1),
             (8, 6, 4, 4, 37, 20_000, 1, 7, 2), (9, 13, 7, 7, 18, 1 << 22, 1 << 15, 5, 1), (4, 4, 2, 3, 33, 1, 1 << 17, 64, 2)] {
-            LaneConv.groupFloats = group; Winograd.chunkFloats = chunk; Winograd.gradientPositions = positions
+            knobs.laneGroupFloats = group; knobs.winogradChunkFloats = chunk; knobs.winogradGradientPositions = positions
             Engine.configure(threads: threads)
             let x = Tensor([n, ci, h, w]); rng.fillNormal(x, std: 1)
             let dyValues = Tensor([n, co, h, w]); rng.fillNormal(dyValues, std: 1)
             let name = "\(ci)→\(co) \(h)×\(w) n\(n)"
             var results: [String: [Float]] = [:]
             for winograd in [false, true] {
-                Conv2d.winograd = winograd
+                knobs.winograd = winograd
                 for fa in [false, true] {
                     results["\(winograd) \(fa)"] = convPasses(x, dyValues, outChannels: co, kernel: 3, stride: 1, padding: 1,
-                                                              seeds: (22, 23), fa: fa, "winograd=\(winograd) \(name)")
+                                                              seeds: (22, 23), fa: fa, knobs: knobs, "winograd=\(winograd) \(name)")
                 }
             }
             for fa in [false, true] { assertClose(results["true \(fa)"]!, results["false \(fa)"]!, "\(name) fa=\(fa)") }
@@ -261,11 +261,12 @@ final class KernelTests: XCTestCase {
 /// from `seeds.feedback` when `fa`) on whatever path the knobs select: asserts y against convNaive at 1e-4,
 /// then returns y + dx + dW + db for dy.
 private func convPasses(_ x: Tensor, _ dy: Tensor, outChannels co: Int, kernel k: Int, stride: Int, padding: Int,
-                        seeds: (weights: UInt64, feedback: UInt64), fa: Bool, _ label: String,
+                        seeds: (weights: UInt64, feedback: UInt64), fa: Bool, knobs: ConvKnobs, _ label: String,
                         file: StaticString = #filePath, line: UInt = #line) -> [Float] {
     let n = x.shape[0], ci = x.shape[1], h = x.shape[2], w = x.shape[3]
     var init_ = RandomStream(seed: seeds.weights, name: "w")
     let conv = Conv2d(ci, co, kernel: k, stride: stride, padding: padding, bias: true, rng: &init_)
+    conv.knobs = knobs
     if fa { var fb = RandomStream(seed: seeds.feedback, name: "B"); conv.enableFeedbackAlignment(rng: &fb) }
     let y = conv.forward(x, mode: .train)
     let g = ConvGeometry(c: ci, h: h, w: w, kh: k, kw: k, stride: stride, pad: padding)

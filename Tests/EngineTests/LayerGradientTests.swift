@@ -13,16 +13,14 @@ final class LayerGradientTests: XCTestCase {
 
     func testConv2dShapes() {
         var rng = RandomStream(seed: 1, name: "t")
-        let savedMin = Conv2d.winogradMinChannels
-        defer { Conv2d.winogradMinChannels = savedMin }
         // (cin, cout, k, stride, pad, h, Winograd): 3×3 padded (lane path; 15×15: shared-gap direct path;
         // Winograd on odd and even maps), strided, 1×1 pointwise, 1×1 strided, 7×7 stem, tiny maps
         for (ci, co, k, s, p, h, winograd) in [
             (2, 3, 3, 1, 1, 6, false), (2, 3, 3, 1, 1, 15, false), (3, 4, 3, 2, 1, 7, false), (4, 3, 1, 1, 0, 5, false),
             (3, 5, 1, 2, 0, 6, false), (2, 3, 7, 2, 3, 9, false), (3, 2, 3, 1, 1, 2, false), (4, 3, 3, 1, 1, 5, true),
             (5, 6, 3, 1, 1, 4, true), (2, 3, 3, 1, 1, 1, true)] {
-            Conv2d.winogradMinChannels = winograd ? 1 : .max
             let conv = Conv2d(ci, co, kernel: k, stride: s, padding: p, bias: true, rng: &rng)
+            conv.knobs.winogradMinChannels = winograd ? 1 : .max
             gc.check(conv, GradCheck.random([3, ci, h, h], seed: UInt64(h)))
         }
     }

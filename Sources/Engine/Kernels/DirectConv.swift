@@ -27,9 +27,6 @@ public enum DirectConv {
     static let tile = 3 * ConvLane.scalarCount
     /// `c` rounded up to the microkernel's 4 output channels.
     @inline(__always) static func roundUp4(_ c: Int) -> Int { (c + 3) / 4 * 4 }
-    /// Floats of input grid one group may hold (bounds the scratch per worker; 2 MiB measured best
-    /// against 1, 4 and 8 MiB on ResNet-18 w1/4 and w1, docs/performance.md).
-    nonisolated(unsafe) public static var groupFloats = 1 << 19
     /// Input floats the microkernel sweeps before moving to the next 4 output channels (L1/L2 reuse).
     static let blockFloats = 1 << 15
 
@@ -56,10 +53,10 @@ public struct ConvGrid: Equatable, Sendable {
 
     public init(k: Int, h: Int, w: Int, images: Int) { self.k = k; self.h = h; self.w = w; self.images = images }
 
-    /// Images per group for `channels` rows: as many as fit `DirectConv.groupFloats`, at least one.
-    public static func images(k: Int, h: Int, w: Int, channels: Int, available: Int) -> Int {
+    /// Images per group for `channels` rows: as many as fit `groupFloats` (ConvKnobs.directGroupFloats), at least one.
+    public static func images(k: Int, h: Int, w: Int, channels: Int, available: Int, groupFloats: Int) -> Int {
         let plane = (h + k / 2) * (w + k / 2)
-        return max(1, min(available, DirectConv.groupFloats / max(1, channels * plane)))
+        return max(1, min(available, groupFloats / max(1, channels * plane)))
     }
 
     /// Fraction of computed positions that are real output pixels.

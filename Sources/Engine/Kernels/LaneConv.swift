@@ -25,14 +25,6 @@ let lanePositions = 1
 public enum LaneConv {
     /// Images per block: the vector lanes.
     public static let lanes = 16
-    /// Floats of lane grid one group may hold per operand (bounds each worker's scratch; a group's
-    /// weight-gradient sums run over all its blocks before the lanes are added, so bigger is better).
-    nonisolated(unsafe) public static var groupFloats = 1 << 22
-    /// Output positions (of 16 images) one weight-gradient pass sums before adding its lanes: the chunk
-    /// of dy (4 output channels, 32 KiB at 128) stays in L1 while every input channel and tap passes
-    /// over it. ResNet-18 w1 backward, 14×14 / 7×7 layers (ms): unchunked 140/134, 32: 138/141,
-    /// 64: 124/128, 128: 117/119, 256: 125/133.
-    nonisolated(unsafe) public static var weightGradientPositions = 128
 
     /// Whether a convolution can take this path: stride 1 or 2, padding below the kernel size.
     public static func applies(kernel: Int, stride: Int, padding: Int) -> Bool {
@@ -116,9 +108,9 @@ public struct LaneGrid {
 
     public init(_ geometry: LaneGeometry, images: Int) { self.geometry = geometry; self.images = images }
 
-    /// Images per group: as many whole blocks as fit `LaneConv.groupFloats` for `channels` planes.
-    public static func images(_ g: LaneGeometry, channels: Int, available: Int) -> Int {
-        let blocks = max(1, LaneConv.groupFloats / max(1, channels * max(g.plane, g.gradientPlane)))
+    /// Images per group: as many whole blocks as fit `groupFloats` (ConvKnobs.laneGroupFloats) for `channels` planes.
+    public static func images(_ g: LaneGeometry, channels: Int, available: Int, groupFloats: Int) -> Int {
+        let blocks = max(1, groupFloats / max(1, channels * max(g.plane, g.gradientPlane)))
         return max(1, min(available, blocks * LaneConv.lanes))
     }
 
@@ -210,15 +202,15 @@ public struct LaneGrid {
     /// Each sum runs in 16 lanes over the group's blocks and positions in order, then adds the lanes in a
     /// fixed tree, whatever the build's vector width.
     func weightGradient(dy: UnsafePointer<Float>, outChannels: Int, x: UnsafePointer<Float>, inChannels: Int,
-                        _ part: UnsafeMutablePointer<Float>) {
+                        chunkPositions: Int, _ part: UnsafeMutablePointer<Float>) {
         let g = geometry, lanes = LaneConv.lanes
-        // the output rows of all blocks, walked in chunks of about `weightGradientPositions` positions
+        // the output rows of all blocks, walked in chunks of about `chunkPositions` positions
         // so that the chunk of dy stays in L1 while every input channel and tap passes over it
         let walk = WeightGradientWalk(rows: 0..<(blocks * g.outH), h: g.outH, w: g.outW,
                                       dyRowStride: g.wdp * lanes, dyBlockStride: outChannels * g.gradientPlane,
                                       xRowStride: g.stride * g.wp * lanes, xStep: g.stride * lanes,
                                       xBlockStride: inChannels * g.plane, tapStride: lanes)
-        accumulateWeightGradient(walk, chunkRows: max(1, LaneConv.weightGradientPositions / g.outW),
+        accumulateWeightGradient(walk, chunkRows: max(1, chunkPositions / g.outW),
                                  dy: dy + (g.gradientPad * g.wdp + g.gradientPad) * lanes, oStride: g.gradientPlane,
                                  outChannels: outChannels, x: x, cStride: g.plane, inChannels: inChannels,
                                  k: g.k, wp: g.wp, part)

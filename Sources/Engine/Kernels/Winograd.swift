@@ -10,17 +10,12 @@
 //   Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1],  G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1],  Aᵀ = [1 1 1 0; 0 1 −1 −1]
 // The transforms add in another order than a direct sum (float rounding differences, tested at the direct
 // paths' tolerance); every sum runs in a fixed order with the lanes as images, so AVX2 and AVX-512 builds
-// give the same bits. `Conv2d.winograd = false` turns the path off (the direct paths then run these layers).
+// give the same bits. `ConvKnobs.winograd = false` turns the path off (the direct paths then run these layers).
 // Products: the forward/dx product is LaneConv's microkernel (4 output channels × 4 tiles, one multiply-add
 // per input channel); the weight gradient has its own (4 × 4 channel pairs summed over tiles in 16 lanes).
 // Reference: convNaive (Im2col.swift); KernelTests hold this path against it and the im2col path.
 
 public enum Winograd {
-    /// Floats the forward/dx chunk (V and M of all 16 points) may take: it stays in L2 while the products
-    /// run, so the transforms never go to memory.
-    nonisolated(unsafe) public static var chunkFloats = 1 << 17
-    /// Tile positions (of 16 images) one weight-gradient pass sums before adding its lanes.
-    nonisolated(unsafe) public static var gradientPositions = 64
 
     /// Whether a convolution is one this path computes.
     public static func applies(kernel: Int, stride: Int, padding: Int) -> Bool {
@@ -47,16 +42,16 @@ public struct WinogradGeometry: Equatable, Sendable {
         return (2 * ty * gridW + 2 * tx) * LaneConv.lanes
     }
 
-    /// Images per group: as many whole blocks as fit `LaneConv.groupFloats` for `channels` planes.
-    func images(channels: Int, available: Int) -> Int {
-        let blocks = max(1, LaneConv.groupFloats / max(1, channels * plane))
+    /// Images per group: as many whole blocks as fit `groupFloats` (ConvKnobs.laneGroupFloats) for `channels` planes.
+    func images(channels: Int, available: Int, groupFloats: Int) -> Int {
+        let blocks = max(1, groupFloats / max(1, channels * plane))
         return max(1, min(available, blocks * LaneConv.lanes))
     }
 
     /// Tile positions per forward/dx chunk for `inChannels` → `outChannels`: a multiple of 4, 4 to 64.
-    static func chunk(inChannels: Int, outChannels: Int) -> Int {
+    static func chunk(inChannels: Int, outChannels: Int, chunkFloats: Int) -> Int {
         let perPosition = 16 * LaneConv.lanes * (inChannels + DirectConv.roundUp4(outChannels))
-        return min(64, max(4, Winograd.chunkFloats / perPosition / 4 * 4))
+        return min(64, max(4, chunkFloats / perPosition / 4 * 4))
     }
 }
 
@@ -258,11 +253,11 @@ extension LaneGrid {
 
     /// part[ξ][o][c] += Σ over the group's tiles and lanes of (A dy_t Aᵀ)_ξ[o] · (Bᵀ d_t B)_ξ[c], from x's
     /// grid (`inChannels` planes) and dy's (`outChannels` planes, padded by 1): per point, chunks of
-    /// `Winograd.gradientPositions` tiles (lanes added per chunk); `scratch` holds one chunk of each.
+    /// `chunkPositions` tiles (ConvKnobs.winogradGradientPositions) (lanes added per chunk); `scratch` holds one chunk of each.
     func winogradWeightGradient(x: UnsafePointer<Float>, inChannels cin: Int, dy: UnsafePointer<Float>,
-                                outChannels cout: Int, _ g: WinogradGeometry, scratch: UnsafeMutablePointer<Float>,
+                                outChannels cout: Int, _ g: WinogradGeometry, chunkPositions: Int, scratch: UnsafeMutablePointer<Float>,
                                 _ part: UnsafeMutablePointer<Float>) {
-        let lanes = LaneConv.lanes, tiles = g.tiles, positions = blocks * tiles, chunk = Winograd.gradientPositions
+        let lanes = LaneConv.lanes, tiles = g.tiles, positions = blocks * tiles, chunk = chunkPositions
         let ld = chunk * lanes, vs = scratch, es = scratch + cin * ld, rowStride = g.gridW * lanes
         let pairs = cout * cin, rows = weightGradientRows
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * chunk) { offsets in

@@ -4,18 +4,12 @@
 // group's input lane grid, an output buffer (forward: y, backward: dx), and dy's lane grid.
 
 extension Conv2d {
-    /// Largest input map (H·W) a stride-1 convolution takes the lane path on; larger maps take the
-    /// shared-gap direct path ("same" padding) or im2col. ResNet-18 w1 per layer, lanes vs shared gap
-    /// (fwd/bwd ms): 4×4 68/174 vs 105/271, 7×7 50/141 vs 69/147, 14×14 49/131 vs 58/129, 28×28 77/202
-    /// vs 71/162; ResNet-50 w1/4's 16×16 2.7/6.1 vs 2.9/6.6, 32×32 3.7/9.3 vs 3.3/8.1 (docs/performance.md).
-    nonisolated(unsafe) public static var laneMaxPixels = 256
-
     /// Whether the current geometry takes the lane path: kernels > 1 (a 1×1 kernel is a GEMM; on lanes
     /// its weight gradient would compute three taps for one), stride 2 at every map size (3×3/2 on
-    /// ResNet-18 w1's 28×28: 11.5/30.1 ms against im2col's 20.4/35.7), stride 1 up to `laneMaxPixels`.
+    /// ResNet-18 w1's 28×28: 11.5/30.1 ms against im2col's 20.4/35.7), stride 1 up to `knobs.laneMaxPixels`.
     var usesLanes: Bool {
         LaneConv.applies(kernel: kernel, stride: stride, padding: padding) && kernel > 1
-            && (stride == 2 || geo.h * geo.w <= Conv2d.laneMaxPixels)
+            && (stride == 2 || geo.h * geo.w <= knobs.laneMaxPixels)
     }
 
     /// The lane tables of the current geometry (rebuilt when it changes).
@@ -29,7 +23,8 @@ extension Conv2d {
     /// or Cin backward channels, rounded up to 4), dy's grid, and the weight-gradient kernel's slack.
     private func lanePlan(_ n: Int, _ t: LaneTables) -> (parts: Int, images: Int, floats: Int, outputAt: Int, dyAt: Int) {
         let parts = Parallel.parts(n), g = t.geometry
-        let images = LaneGrid.images(g, channels: max(inChannels, outChannels), available: (n + parts - 1) / parts)
+        let images = LaneGrid.images(g, channels: max(inChannels, outChannels), available: (n + parts - 1) / parts,
+                                     groupFloats: knobs.laneGroupFloats)
         let blocks = LaneGrid(g, images: images).blocks
         let outputAt = blocks * inChannels * g.plane
         let output = max(DirectConv.roundUp4(outChannels) * g.outPlane, DirectConv.roundUp4(inChannels) * t.inputGradientPlane)
@@ -79,7 +74,7 @@ extension Conv2d {
             let xg = workPtrs[worker], og = xg + plan.outputAt, dyg = xg + plan.dyAt
             grid.fill(xp + first * inSize, channels: ci, h: g.h, w: g.w, pad: g.pad, xg)
             grid.fill(dyp + first * outSize, channels: co, h: g.outH, w: g.outW, pad: g.gradientPad, dyg)
-            grid.weightGradient(dy: dyg, outChannels: co, x: xg, inChannels: ci, dwPtrs[worker])
+            grid.weightGradient(dy: dyg, outChannels: co, x: xg, inChannels: ci, chunkPositions: knobs.laneWeightGradientPositions, dwPtrs[worker])
             guard inputGradient else { return }
             for c in t.classes {
                 grid.convolve(dyg, inChannels: co, plane: g.gradientPlane, bases: c.bases, count: c.count,

@@ -4,19 +4,9 @@
 // dy's grid and one chunk of transforms. Tried before the lane, direct and im2col paths.
 
 extension Conv2d {
-    /// Whether 3×3, stride-1, pad-1 convolutions take the Winograd path (false: the direct paths, which
-    /// sum each output in plain order).
-    nonisolated(unsafe) public static var winograd = true
-    /// Largest input map (H·W) the Winograd path takes, and the fewest input channels. Below 64 channels
-    /// the transforms and lane moves cost more than the multiplies saved: ResNet-18 w1/4 (fwd/bwd ms,
-    /// Winograd vs direct) 16→16 on 28×28 12.4/23.4 vs 6.8/13.4, 32→32 on 14×14 5.6/10.0 vs 4.6/10.6,
-    /// 64→64 on 7×7 4.2/8.6 vs 4.2/8.7, 128→128 on 4×4 5.0/10.4 vs 4.9/11.2.
-    nonisolated(unsafe) public static var winogradMaxPixels = Int.max
-    nonisolated(unsafe) public static var winogradMinChannels = 64
-
     var usesWinograd: Bool {
-        Conv2d.winograd && Winograd.applies(kernel: kernel, stride: stride, padding: padding)
-            && geo.h * geo.w <= Conv2d.winogradMaxPixels && inChannels >= Conv2d.winogradMinChannels
+        knobs.winograd && Winograd.applies(kernel: kernel, stride: stride, padding: padding)
+            && geo.h * geo.w <= knobs.winogradMaxPixels && inChannels >= knobs.winogradMinChannels
     }
 
     /// Workers, images per group, the chunk, and the scratch per worker: the transformed dW sums, the
@@ -24,11 +14,11 @@ extension Conv2d {
     private func winogradPlan(_ n: Int) -> (parts: Int, images: Int, chunk: Int, floats: Int, gridAt: Int, dyAt: Int, chunkAt: Int) {
         let parts = Parallel.parts(n), g = WinogradGeometry(h: geo.h, w: geo.w)
         let ci = inChannels, co = outChannels, lanes = LaneConv.lanes
-        let images = g.images(channels: max(ci, co), available: (n + parts - 1) / parts)
+        let images = g.images(channels: max(ci, co), available: (n + parts - 1) / parts, groupFloats: knobs.laneGroupFloats)
         let blocks = (images + lanes - 1) / lanes
-        let chunk = WinogradGeometry.chunk(inChannels: max(ci, co), outChannels: max(ci, co))
+        let chunk = WinogradGeometry.chunk(inChannels: max(ci, co), outChannels: max(ci, co), chunkFloats: knobs.winogradChunkFloats)
         let transforms = max(16 * lanes * chunk * (max(ci, co) + DirectConv.roundUp4(max(ci, co))),
-                             (ci + co) * Winograd.gradientPositions * lanes)
+                             (ci + co) * knobs.winogradGradientPositions * lanes)
         let gridAt = 16 * ci * co, dyAt = gridAt + blocks * ci * g.plane, chunkAt = dyAt + blocks * co * g.plane
         return (parts, images, chunk, chunkAt + transforms, gridAt, dyAt, chunkAt)
     }
@@ -74,7 +64,8 @@ extension Conv2d {
                 let grid = LaneGrid(lane, images: min(images, range.upperBound - first))
                 grid.fill(xp + first * size, channels: ci, h: g.h, w: g.w, pad: 1, rows: g.gridH, columns: g.gridW, xg)
                 grid.fill(dyp + first * co * g.h * g.w, channels: co, h: g.h, w: g.w, pad: 1, rows: g.gridH, columns: g.gridW, dyg)
-                grid.winogradWeightGradient(x: xg, inChannels: ci, dy: dyg, outChannels: co, g, scratch: scratch, sums)
+                grid.winogradWeightGradient(x: xg, inChannels: ci, dy: dyg, outChannels: co, g, chunkPositions: knobs.winogradGradientPositions,
+                                            scratch: scratch, sums)
                 if inputGradient {
                     grid.winogradConvolve(dyg, channels: co, g, packed: pk, outChannels: ci, chunk: plan.chunk,
                                           scratch: scratch, bias: nil, dxp + first * size)

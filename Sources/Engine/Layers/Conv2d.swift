@@ -6,11 +6,11 @@
 // 1×1 stride-1 convolutions skip im2col. In training, the column matrices of the whole batch are kept
 // from forward for backward (up to `cacheLimitBytes` per layer), so backward does not redo im2col.
 // Direct path: stride-1 "same" convolutions (3×3 pad 1, …) on maps dense enough in their padded grid
-// (`directMinDensity`) skip im2col and col2im altogether (DirectConv.swift): per group of images the
+// (`knobs.directMinDensity`) skip im2col and col2im altogether (DirectConv.swift): per group of images the
 // input is laid out padded once and a register-tiled kernel convolves it; backward convolves the padded
 // dy with the flipped transposed weights and sums dW over shifted views of the padded input.
 // Lane path (Conv2d+Lanes.swift, LaneConv.swift): stride-2 convolutions (kernel > 1) and stride-1 ones
-// on small maps (`laneMaxPixels`) run with 16 images in the vector lanes, computing only real pixels.
+// on small maps (`knobs.laneMaxPixels`) run with 16 images in the vector lanes, computing only real pixels.
 // Order of the paths: Winograd (Conv2d+Winograd.swift: 3×3 stride-1 pad-1 with enough channels) first,
 // then the lane path, then the direct path, then im2col.
 // Reference: convNaive (Im2col.swift), tested against every path.
@@ -23,20 +23,8 @@ public final class Conv2d: Layer {
     public internal(set) var feedback: Tensor?
     private(set) var initKind: WeightInit
     static let minColumns = 256
-    /// Largest im2col cache one layer keeps between forward and backward (bytes); above it, backward
-    /// recomputes im2col. 512 MiB holds ResNet-18 width 1 at 28×28, batch 128, in every layer.
-    nonisolated(unsafe) public static var cacheLimitBytes = 512 << 20
-    /// Smallest H·W / (H+p)(W+p) at which a stride-1 "same" convolution takes the direct path (the
-    /// direct kernel also computes the gap positions: with 3×3, 4×4 maps are 64 % real, 2×2 44 %).
-    nonisolated(unsafe) public static var directMinDensity = 0.5
-    /// Widest input the direct path takes. AVX-512 builds: any (measured best against 64-256); AVX2 and
-    /// generic builds: up to 64 channels, above which OpenBLAS's im2col GEMMs are ahead of the 8-lane
-    /// kernel (ResNet-18 w1 61 vs 74 samples/s with all layers direct; docs/performance.md).
-#if BLOCKLOCAL_TARGET_AVX512
-    nonisolated(unsafe) public static var directMaxInChannels = Int.max
-#else
-    nonisolated(unsafe) public static var directMaxInChannels = 64
-#endif
+    /// The paths' knobs (Core/Knobs.swift): this layer's own, so no two models share engine state.
+    public var knobs = ConvKnobs.standard
 
     var x: Tensor!
     private(set) var geo = ConvGeometry(c: 0, h: 0, w: 0, kh: 0, kw: 0, stride: 1, pad: 0)
@@ -123,7 +111,7 @@ public final class Conv2d: Layer {
         let (group, parts) = plan(n)
         let groups = (n + group - 1) / group
         let direct = g.isPointwise && group == 1
-        cached = mode == .train && !direct && n * kk * cols * MemoryLayout<Float>.size <= Conv2d.cacheLimitBytes
+        cached = mode == .train && !direct && n * kk * cols * MemoryLayout<Float>.size <= knobs.cacheLimitBytes
         if cached && colCache.count < n * kk * cols { colCache.resize([n * kk * cols]) }
         let staging = group > 1 ? co * group * cols : 0
         ensureWork(parts, direct ? 1 : cached ? max(1, staging) : kk * group * cols + staging)
@@ -257,8 +245,8 @@ extension Conv2d {
     /// Whether the current geometry takes the direct path.
     var usesDirect: Bool {
         DirectConv.applies(kernel: kernel, stride: stride, padding: padding)
-            && ConvGrid.density(k: kernel, h: geo.h, w: geo.w) >= Conv2d.directMinDensity
-            && inChannels <= Conv2d.directMaxInChannels
+            && ConvGrid.density(k: kernel, h: geo.h, w: geo.w) >= knobs.directMinDensity
+            && inChannels <= knobs.directMaxInChannels
     }
 
     /// A worker's scratch for one group, in rows of `ld`: the input grid (Cin rows), the output grid
@@ -272,7 +260,7 @@ extension Conv2d {
     private func directPlan(_ n: Int) -> (parts: Int, images: Int, floats: Int) {
         let parts = Parallel.parts(n)
         let images = ConvGrid.images(k: kernel, h: geo.h, w: geo.w, channels: max(inChannels, outChannels),
-                                     available: (n + parts - 1) / parts)
+                                     available: (n + parts - 1) / parts, groupFloats: knobs.directGroupFloats)
         let ld = ConvGrid(k: kernel, h: geo.h, w: geo.w, images: images).ld
         return (parts, images, scratchRows().total * ld)
     }
