@@ -38,6 +38,19 @@ public final class DatasetStore {
 
     public init(directory: String) { self.directory = URL(fileURLWithPath: directory) }
 
+    /// Whether a dataset can be had here: generated, cached and valid, or its files in `mirror` or one of
+    /// its local directories (what the paper diff calls runnable).
+    public func isAvailable(mirror: String?) -> (String) -> Bool {
+        { name in
+            guard let entry = try? Registry.entry(name) else { return false }
+            guard case .images(let def) = entry else { return true }
+            if (try? self.status(def)) == .valid { return true }
+            return ([mirror].compactMap { $0 } + def.localDirectories).contains { dir in
+                def.files.allSatisfy { FileManager.default.fileExists(atPath: URL(fileURLWithPath: dir).appendingPathComponent($0.filename).path) }
+            }
+        }
+    }
+
     public func cachePath(_ name: String) -> String { directory.appendingPathComponent(name + ".h5").path }
     func rawDirectory(_ name: String) -> URL { directory.appendingPathComponent("raw").appendingPathComponent(name) }
 

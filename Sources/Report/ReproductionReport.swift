@@ -97,3 +97,16 @@ public struct ReproductionReport {
         try markdown.write(toFile: reportPath, atomically: true, encoding: .utf8)
     }
 }
+
+extension ReproductionReport {
+    /// Every table a report writes: the papers' tables (those with rows), accuracy against K and by block,
+    /// throughput, the speedup (with a parallel benchmark), the budget study and the variant ablation.
+    public static func tables(_ agg: Aggregate, _ reference: [ReferenceRow], parallel: ParallelBenchReport?, suffix: String) -> [ResultTable] {
+        [Tables.paperTable(name: "table1" + suffix, title: "BLL poster Table 1: test accuracy", artefact: "table1", reference: reference, aggregate: agg, error: false),
+         Tables.paperTable(name: "bwbpf" + suffix, title: "BWBPF table: test error", artefact: "bwbpf", reference: reference, aggregate: agg, error: true),
+         Tables.paperTable(name: "localloss-fmnist" + suffix, title: "Nøkland & Eidnes, Fashion-MNIST: test error", artefact: "localloss-fmnist", reference: reference, aggregate: agg, error: true)]
+            .filter { !$0.rows.isEmpty }
+            + Tables.accuracyVersusBlocks(agg) + Tables.accuracyByBlock(agg) + Tables.throughput(agg) + (parallel.map { Speedup.tables($0, agg, suffix: suffix) } ?? [])
+            + BudgetStudy.studies(agg.budget).flatMap(\.tables) + VariantStudy.studies(agg.variants).map(\.table)
+    }
+}

@@ -29,27 +29,6 @@ func loadAggregate(_ store: StoreOptions, _ r: ReportOptions) throws -> Aggregat
     return agg
 }
 
-func datasetAvailable(_ data: DataOptions) -> (String) -> Bool {
-    { name in
-        if Registry.generated.contains(where: { $0.name == name }) { return true }
-        guard let def = try? Registry.definition(name) else { return false }
-        if (try? data.store.status(def)) == .valid { return true }
-        let local = ([data.mirror].compactMap { $0 } + def.localDirectories).contains { dir in
-            def.files.allSatisfy { FileManager.default.fileExists(atPath: URL(fileURLWithPath: dir).appendingPathComponent($0.filename).path) }
-        }
-        return local
-    }
-}
-
-func allTables(_ agg: Aggregate, _ reference: [ReferenceRow], parallel: ParallelBenchReport?, suffix: String) -> [ResultTable] {
-    [Tables.paperTable(name: "table1" + suffix, title: "BLL poster Table 1: test accuracy", artefact: "table1", reference: reference, aggregate: agg, error: false),
-     Tables.paperTable(name: "bwbpf" + suffix, title: "BWBPF table: test error", artefact: "bwbpf", reference: reference, aggregate: agg, error: true),
-     Tables.paperTable(name: "localloss-fmnist" + suffix, title: "Nøkland & Eidnes, Fashion-MNIST: test error", artefact: "localloss-fmnist", reference: reference, aggregate: agg, error: true)]
-        .filter { !$0.rows.isEmpty }
-        + Tables.accuracyVersusBlocks(agg) + Tables.accuracyByBlock(agg) + Tables.throughput(agg) + (parallel.map { Speedup.tables($0, agg, suffix: suffix) } ?? [])
-        + BudgetStudy.studies(agg.budget).flatMap(\.tables) + VariantStudy.studies(agg.variants).map(\.table)
-}
-
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report", abstract: "Aggregate the run store over seeds: tables, figures, the diff, and paper/REPRODUCTION-<profile>.md.")
@@ -65,14 +44,14 @@ struct ReportCommand: ParsableCommand {
         let reference = try ReferenceTable.load(options.reference)
         let parallel = options.parallel
         let out = self.out ?? "paper/REPRODUCTION\(options.suffix).md"
-        let tables = allTables(agg, reference, parallel: parallel, suffix: options.suffix)
+        let tables = ReproductionReport.tables(agg, reference, parallel: parallel, suffix: options.suffix)
         try FileManager.default.createDirectory(atPath: options.tables, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent.isEmpty ? "." : (out as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)
         for t in tables { try t.write(to: options.tables) }
         let figures = noFigures ? [] : try Figures.renderAll(agg, dir: options.figures)
             + (parallel.map { try Speedup.figures($0, dir: options.figures, suffix: options.suffix) } ?? [])
-        let available = datasetAvailable(data)
+        let available = data.store.isAvailable(mirror: data.mirror)
         let diff = PaperDiff.diff(reference, agg, tolerance: options.tolerance, available: available)
         try PaperDiff.markdown(diff).write(toFile: options.tables + "/diff\(options.suffix).md", atomically: true, encoding: .utf8)
         let unavailable = Registry.all.map(\.name).filter { !available($0) }
@@ -109,7 +88,7 @@ struct DiffCommand: ParsableCommand {
     @Flag(help: "Exit with status 1 when a cell is lower than the paper's beyond tolerance.") var strict = false
     func run() throws {
         let rows = PaperDiff.diff(try ReferenceTable.load(options.reference), try loadAggregate(store, options),
-                                  tolerance: options.tolerance, available: datasetAvailable(data))
+                                  tolerance: options.tolerance, available: data.store.isAvailable(mirror: data.mirror))
         print(PaperDiff.markdown(rows))
         print("verdicts: \(PaperDiff.counts(rows))")
         if strict && rows.contains(where: { $0.verdict == .lower }) { throw ExitCode(1) }

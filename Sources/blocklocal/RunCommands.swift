@@ -223,7 +223,7 @@ struct SweepCommand: ParsableCommand {
         runner.estimator = CostEstimator(summaries: RunStore(directory: store.runs).summaries())
         if noMpi { runner.include = { $0.parallel != .mpi } }   // the Slurm arrays of MPI runs train those
         if worker {   // the parent reads this if the worker crashes: which run to mark failed
-            let mine = SweepCommand.workerFile(store.runs, getpid())
+            let mine = SweepWorkers.workerFile(store.runs, getpid())
             runner.executor.onTraining = { c in try? c.runID.write(toFile: mine, atomically: true, encoding: .utf8) }
             runner.executor.onReleased = { _ in try? FileManager.default.removeItem(atPath: mine) }
         }
@@ -263,57 +263,22 @@ struct SweepCommand: ParsableCommand {
               + "pipelined and MPI runs timed sequentially, an upper bound)")
     }
 
-    /// Where a worker records the run it is training (read by the parent when the worker crashes).
-    static func workerFile(_ runs: String, _ pid: pid_t) -> String { runs + "/.workers/\(pid)" }
-
     func runWorkers() throws {
         let each = max(1, exec.threads / jobs)
-        try FileManager.default.createDirectory(atPath: store.runs + "/.workers", withIntermediateDirectories: true)
         var args = specs + ["--profile", profile, "--worker", "--threads", String(each), "--results", store.results, "--data-dir", data.dataDir]
         if rerunFailed { args.append("--rerun-failed") }
         if let m = data.mirror { args += ["--mirror", m] }
         if data.offline { args.append("--offline") }
         if let shard { args += ["--shard", shard] }
         print("\(jobs) workers, \(each) thread(s) each")
-        func spawn() throws -> Process {
-            let p = Process(); p.executableURL = URL(fileURLWithPath: "/proc/self/exe"); p.arguments = ["sweep"] + args
-            try p.run(); return p
-        }
-        var procs = try (0..<jobs).map { _ in try spawn() }
-        Interrupt.forward(to: procs.map(\.processIdentifier))   // Ctrl-C and SIGTERM reach the workers
-        // supervision: a worker that crashes (a signal other than an interruption) has its run marked
-        // failed with the signal, and a new worker takes its place, so the sweep goes on
         let plan = try SweepPlan(specs: specs.map { try SweepSpec(path: $0) }, profile: profile, profiles: store.results + "/profiles")
-        let crashSignals = CrashMarker.signals
-        var finished: [Process] = [], crashes = 0
-        let supervisor = RunExecutor(runsDirectory: store.runs, dataStore: data.store)
-        while !procs.isEmpty {
-            Thread.sleep(forTimeInterval: 0.1)
-            for p in procs where !p.isRunning {
-                procs.removeAll { $0 === p }
-                let file = SweepCommand.workerFile(store.runs, p.processIdentifier)
-                defer { try? FileManager.default.removeItem(atPath: file) }
-                guard p.terminationReason == .uncaughtSignal, let name = crashSignals[p.terminationStatus], !Interrupt.requested else {
-                    finished.append(p); continue
-                }
-                crashes += 1
-                if let id = try? String(contentsOfFile: file, encoding: .utf8), let r = plan.runs.first(where: { $0.config.runID == id }) {
-                    let reason = "the worker process crashed with signal \(p.terminationStatus) (\(name)) while training it"
-                    if (try? supervisor.markCrashed(r.config, reason: reason, origin: r.origin)) == true {
-                        print("FAILED \(id) \(r.config.label): \(reason); the sweep goes on")
-                    }
-                }
-                if crashes <= plan.runs.count {
-                    procs.append(try spawn()); Interrupt.forward(to: procs.map(\.processIdentifier))
-                }
-            }
-        }
-        let procsDone = finished
-        if Interrupt.requested { print("stopped; each worker's current run keeps its last checkpoint. Run the same command to go on."); throw ExitCode(130) }
         let executor = RunExecutor(runsDirectory: store.runs, dataStore: data.store)
+        let status = try SweepWorkers(arguments: ["sweep"] + args, jobs: jobs, plan: plan, executor: executor, runsDirectory: store.runs)
+            .run { print($0) }
+        if Interrupt.requested { print("stopped; each worker's current run keeps its last checkpoint. Run the same command to go on."); throw ExitCode(130) }
         let after = try SweepPlan(specs: specs.map { try SweepSpec(path: $0) }, profile: profile, profiles: store.results + "/profiles").counts(executor)
         print("sweep: " + StoredStatus.summary(after))
-        if let bad = procsDone.first(where: { $0.terminationStatus != 0 }) { throw ExitCode(bad.terminationStatus) }
+        if status != 0 { throw ExitCode(status) }
     }
 
     func writeSlurm(_ plan: SweepPlan) throws {
