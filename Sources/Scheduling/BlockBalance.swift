@@ -31,7 +31,7 @@ public enum BlockBalance {
 
     /// Per-unit seconds from the cache, or measured and cached.
     public static func profile(_ model: Model, batch: Int, directory: String) throws -> [Double] {
-        let key = "\(model.spec)|batch \(batch)|engine \(Engine.version)"
+        let key = "\(model.spec.cacheKey)|batch \(batch)|engine \(Engine.version)"
         let digest = SHA256.hash(data: Data(key.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
         let path = directory + "/" + digest + ".json"
         if let data = FileManager.default.contents(atPath: path),

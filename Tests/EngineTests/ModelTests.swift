@@ -40,6 +40,17 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(try t.unitShapes(batch: 4).last, [4, 10, 12])
     }
 
+    /// The cache key of a model spec is 0.5.0's text, so the balanced split's cached profiles (keyed by it)
+    /// and the run ids resolved from them stay (the key of results/profiles/62f41258d084be9f.json).
+    func testCacheKeyIsTheTextOf050() {
+        var s = ModelSpec(arch: .resnet18); s.width = 0.25
+        XCTAssertEqual(s.cacheKey, "ModelSpec(arch: \"resnet18\", width: 0.25, inChannels: 1, imageSize: 28, classes: 10, stem: Engine.ModelSpec.Stem.cifar, "
+                       + "hidden: [1024, 1024], batchNorm: true, convBias: true, vggHidden: nil, dropout: 0.0, layers: 20, dModel: 64, heads: 1, "
+                       + "ffn: 256, vocabulary: 12, length: 20, causal: true)")
+        s.vggHidden = [64]
+        XCTAssert(s.cacheKey.contains("vggHidden: Optional([64])"))
+    }
+
     func testBadArgumentsNameTheArgumentAndTheAllowedValues() {
         XCTAssertThrowsError(try Architecture(parsing: "resnet19")) {
             XCTAssert("\($0)".contains("invalid model 'resnet19'") && "\($0)".contains("resnet18"), "\($0)")

@@ -86,6 +86,15 @@ public struct ModelSpec: Codable, Hashable, Sendable {
         }
     }
 
+    /// Every field as one line of text, in the form 0.5.0 wrote it (Swift's reflection of the struct when
+    /// `arch` was a String), so caches keyed by it (the balanced split's measured profiles) stay valid.
+    public var cacheKey: String {
+        "ModelSpec(arch: \"\(arch.rawValue)\", width: \(width), inChannels: \(inChannels), imageSize: \(imageSize), classes: \(classes), "
+            + "stem: Engine.ModelSpec.Stem.\(stem.rawValue), hidden: \(hidden), batchNorm: \(batchNorm), convBias: \(convBias), "
+            + "vggHidden: \(vggHidden.map { "Optional(\($0))" } ?? "nil"), dropout: \(dropout), layers: \(layers), dModel: \(dModel), "
+            + "heads: \(heads), ffn: \(ffn), vocabulary: \(vocabulary), length: \(length), causal: \(causal))"
+    }
+
     /// Builds the model with weights drawn from the stream `(seed, "init/<unit>")`.
     public func build(seed: UInt64) throws -> Model {
         try validate()
