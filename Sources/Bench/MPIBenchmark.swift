@@ -77,3 +77,60 @@ public enum MPIBenchmark {
         return base.isRoot ? result : nil
     }
 }
+
+extension MPIBenchmark {
+    /// An MPI job of the benchmark that did not finish or left no result.
+    public struct JobFailed: Error, CustomStringConvertible {
+        public let blocks: Int
+        public let status: Int32
+        public var description: String {
+            "--transport mpi: the K = \(blocks) MPI job failed (mpirun exit \(status)); is Open MPI installed (`make deps`)? "
+                + "As root, Open MPI also needs OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"
+        }
+    }
+
+    /// One MPI job per K (K = 2...maxBlocks) (mpirun --oversubscribe -np K of this binary as `--mpi-worker`), merged into the
+    /// report: mode "mpi" points, predicted by the cost model over the measured MPI link (unless
+    /// --bandwidth/--latency were given), the ping-pong, and bytes per step.
+    public static func addJobs(_ report: inout ParallelBenchReport, configs: [BenchConfig], rules: [MethodName], maxBlocks: Int, passes: Int,
+                               steps: Int, profiles: String, userLink: Bool, log: (String) -> Void) throws {
+        guard maxBlocks >= 2 else { return }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("blocklocal-mpi-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for k in 2...maxBlocks {
+            let file = dir.appendingPathComponent("k\(k).json").path
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["mpirun", "--oversubscribe", "-np", String(k), URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
+                           "bench", "--mpi-worker", file, "--models", configs.map(\.key).joined(separator: ","),
+                           "--rules", rules.map(\.rawValue).joined(separator: ","), "--passes", String(passes), "--steps", String(steps),
+                           "--profiles", profiles, "--threads", "1"]
+            try p.run()
+            p.waitUntilExit()
+            guard p.terminationStatus == 0, let data = FileManager.default.contents(atPath: file),
+                  let job = try? JSONDecoder().decode(MPIJobResult.self, from: data) else {
+                throw JobFailed(blocks: k, status: p.terminationStatus)
+            }
+            if k == 2 {
+                report.transport = job.transport
+                report.mpiBytesPerStep = job.bytesPerStep
+                if let t = job.transport {
+                    log(String(format: "  MPI message path: latency %.1f µs, bandwidth %.2f GB/s", t.latency * 1e6, t.bandwidth / 1e9))
+                }
+            }
+            let link = userLink ? report.node : (report.transport?.link ?? report.node)
+            for var point in job.points {
+                if let prof = report.profiles.first(where: { $0.model == point.model && $0.rule == point.rule && $0.blocks == point.blocks }) {
+                    let batch = configs.first { $0.key == point.model }?.batch ?? 1
+                    point.predicted = CostModel(batch: batch, blockSeconds: prof.blockSeconds, blockBytes: prof.blockBytes,
+                                                forwardSeconds: prof.forwardSeconds ?? prof.blockSeconds.map { _ in 0 }, chained: prof.chained ?? prof.blockSeconds.map { _ in false }).pipelined(link)
+                }
+                log(String(format: "  %@ %@ K=%d MPI: %.1f samples/s%@", point.model, point.rule, k, point.mean, point.oversubscribed ? " [oversubscribed]" : ""))
+                report.points.append(point)
+            }
+        }
+    }
+
+    /// A rank of the bench's MPI job: every rank measures; rank 0 writes the result.
+}

@@ -157,49 +157,14 @@ extension BenchCommand {
 }
 
 extension BenchCommand {
-    /// One MPI job per K (mpirun --oversubscribe -np K of this binary as `--mpi-worker`), merged into the
-    /// report: mode "mpi" points, predicted by the cost model over the measured MPI link (unless
-    /// --bandwidth/--latency were given), the ping-pong, and bytes per step.
+    /// The MPI points (Bench/MPIBenchmark.swift, `addJobs`): one mpirun job per K of this binary as `--mpi-worker`.
     func addMPIPoints(_ report: inout ParallelBenchReport, configs: [BenchConfig], rules: [MethodName], userLink: Bool) throws {
-        guard maxBlocks >= 2 else { return }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("blocklocal-mpi-bench-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        for k in 2...maxBlocks {
-            let file = dir.appendingPathComponent("k\(k).json").path
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["mpirun", "--oversubscribe", "-np", String(k), URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
-                           "bench", "--mpi-worker", file, "--models", configs.map(\.key).joined(separator: ","),
-                           "--rules", rules.map(\.rawValue).joined(separator: ","), "--passes", String(passes), "--steps", String(steps),
-                           "--profiles", profiles, "--threads", "1"]
-            try p.run()
-            p.waitUntilExit()
-            guard p.terminationStatus == 0, let data = FileManager.default.contents(atPath: file),
-                  let job = try? JSONDecoder().decode(MPIJobResult.self, from: data) else {
-                throw ValidationError("--transport mpi: the K = \(k) MPI job failed (mpirun exit \(p.terminationStatus)); is Open MPI installed (`make deps`)? As root, Open MPI also needs OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
-            }
-            if k == 2 {
-                report.transport = job.transport
-                report.mpiBytesPerStep = job.bytesPerStep
-                if let t = job.transport {
-                    print(String(format: "  MPI message path: latency %.1f µs, bandwidth %.2f GB/s", t.latency * 1e6, t.bandwidth / 1e9))
-                }
-            }
-            let link = userLink ? report.node : (report.transport?.link ?? report.node)
-            for var point in job.points {
-                if let prof = report.profiles.first(where: { $0.model == point.model && $0.rule == point.rule && $0.blocks == point.blocks }) {
-                    let batch = configs.first { $0.key == point.model }?.batch ?? 1
-                    point.predicted = CostModel(batch: batch, blockSeconds: prof.blockSeconds, blockBytes: prof.blockBytes,
-                                                forwardSeconds: prof.forwardSeconds ?? prof.blockSeconds.map { _ in 0 }, chained: prof.chained ?? prof.blockSeconds.map { _ in false }).pipelined(link)
-                }
-                print(String(format: "  %@ %@ K=%d MPI: %.1f samples/s%@", point.model, point.rule, k, point.mean, point.oversubscribed ? " [oversubscribed]" : ""))
-                report.points.append(point)
-            }
-        }
+        do {
+            try MPIBenchmark.addJobs(&report, configs: configs, rules: rules, maxBlocks: maxBlocks, passes: passes, steps: steps,
+                                     profiles: profiles, userLink: userLink) { print($0) }
+        } catch let e as MPIBenchmark.JobFailed { throw ValidationError(e.description) }
     }
 
-    /// A rank of the bench's MPI job: every rank measures; rank 0 writes the result.
     func runMPIWorker(_ file: String) throws {
         Engine.configure(threads: 1)
         let session = try MPISession.joinAny()

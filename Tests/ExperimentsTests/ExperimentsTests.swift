@@ -50,6 +50,60 @@ final class ExperimentsTests: XCTestCase {
         RunExecutor(runsDirectory: dir.appendingPathComponent(sub).path, dataStore: DatasetStore(directory: dir.appendingPathComponent("data").path))
     }
 
+    /// Run ids of 0.5.0, pinned: every rule of 0.5.0 at its defaults, and with settings of its own, planned
+    /// by today's code, hash to the ids 0.5.0's binary planned for the same specs (`sweep --dry-run`, commit
+    /// c2bfce7): the rule registry and its typed settings kept the canonical JSON.
+    func testRunIDsOf050ArePinned() throws {
+        let defaults = """
+        [experiment]
+        name = "pin"
+        [grid]
+        method = ["bp", "fa", "predsim", "bwbpf", "bwbpf-code", "bll", "bll-code"]
+        blocks = [2]
+        seed = [0]
+        [fixed]
+        dataset = "fashion-mnist"
+        model = "resnet18"
+        width = 0.25
+        epochs = 1
+        train_subset = 512
+        [profile.pin]
+        """
+        XCTAssertEqual(try SweepSpec(file: "pin.toml", text: defaults).plan(profile: "pin").map(\.config.runID),
+                       ["ad4d386b82874bb5", "025964bce9e184aa", "85acc30c5fb0a258", "0f51902159900658", "dec67eb23a160ce8",
+                        "54dd2bf770c5e07f", "d3a41313c2e59eb6"])
+        let settings = """
+        [experiment]
+        name = "pin2"
+        [grid]
+        method = ["predsim", "bll", "bll-code"]
+        blocks = [3]
+        seed = [1]
+        [fixed]
+        dataset = "s2s"
+        model = "transformer"
+        layers = 3
+        d_model = 16
+        heads = 2
+        ffn = 32
+        epochs = 1
+        split = "cuts:1,2"
+        [method.predsim]
+        beta = 0.5
+        init = "local-loss"
+        [method.bll]
+        feedback = "direct"
+        distribution = "bernoulli"
+        [method.bll-code]
+        denoise = 0.5
+        proto_sign = -1
+        aux_pooling = "global"
+        [profile.pin]
+        """
+        XCTAssertEqual(try SweepSpec(file: "pin2.toml", text: settings).plan(profile: "pin").map(\.config.runID),
+                       ["d9dd54823e04225a", "2092369e9f000a1d", "03b83059c45e9521"])
+    }
+
     func testRunIDIsCanonicalAndEveryFieldChangesIt() throws {
         let plan = try SweepSpec(file: "tiny.toml", text: tinySpec).plan(profile: nil)
         XCTAssertEqual(plan.count, 8)
