@@ -1,18 +1,18 @@
 // Conv2d: y = W ⊛ x + b, NCHW, square kernel, stride, zero padding.
 // Shapes: x [N, Cin, H, W], W [Cout, Cin, k, k], b [Cout], y [N, Cout, Ho, Wo].
-// Fast path: per group of g images, im2col into col [Cin·k·k, g·Ho·Wo] then one single-threaded
-// sgemm; groups are spread over the workers in fixed chunks. g is chosen so each GEMM has at least
-// `minColumns` columns (late, small feature maps batch several images into one GEMM).
-// 1×1 stride-1 convolutions skip im2col. In training, the column matrices of the whole batch are kept
-// from forward for backward (up to `cacheLimitBytes` per layer), so backward does not redo im2col.
-// Direct path: stride-1 "same" convolutions (3×3 pad 1, …) on maps dense enough in their padded grid
-// (`knobs.directMinDensity`) skip im2col and col2im altogether (DirectConv.swift): per group of images the
-// input is laid out padded once and a register-tiled kernel convolves it; backward convolves the padded
-// dy with the flipped transposed weights and sums dW over shifted views of the padded input.
-// Lane path (Conv2d+Lanes.swift, LaneConv.swift): stride-2 convolutions (kernel > 1) and stride-1 ones
-// on small maps (`knobs.laneMaxPixels`) run with 16 images in the vector lanes, computing only real pixels.
-// Order of the paths: Winograd (Conv2d+Winograd.swift: 3×3 stride-1 pad-1 with enough channels) first,
-// then the lane path, then the direct path, then im2col.
+// Four paths, tried in this order; the layer's `knobs` (ConvKnobs, Core/Knobs.swift) set where each applies:
+// 1. Winograd (Conv2d+Winograd.swift, Winograd.swift): 3×3 stride-1 pad-1 with enough channels
+//    (`knobs.winogradMinChannels`), 16 images in the vector lanes.
+// 2. Lanes (Conv2d+Lanes.swift, LaneConv.swift): stride-2 convolutions (kernel > 1) and stride-1 ones on
+//    small maps (`knobs.laneMaxPixels`), 16 images in the vector lanes, computing only real pixels.
+// 3. Direct (DirectConv.swift): stride-1 "same" convolutions on maps dense enough in their padded grid
+//    (`knobs.directMinDensity`) skip im2col and col2im: per group of images the input is laid out padded
+//    once and a register-tiled kernel convolves it; backward convolves the padded dy with the flipped
+//    transposed weights and sums dW over shifted views of the padded input.
+// 4. im2col: per group of g images, im2col into col [Cin·k·k, g·Ho·Wo] then one single-threaded sgemm;
+//    g is chosen so each GEMM has at least `minColumns` columns. 1×1 stride-1 convolutions skip im2col. In
+//    training the column matrices are kept from forward for backward (up to `knobs.cacheLimitBytes`).
+// Groups are spread over the workers in fixed chunks, so the same worker count gives the same bits.
 // Reference: convNaive (Im2col.swift), tested against every path.
 // Feedback alignment: with `feedback` set, the input gradient uses B in place of W.
 
