@@ -97,6 +97,36 @@ public struct DatasetDefinition: Sendable {
     public var approximateBytes: Int { files.reduce(0) { $0 + ($1.size ?? 0) } }
 }
 
+/// A registered dataset's name (`Registry.names`): parsed with `init(parsing:)`, which names the known ones
+/// on an error, and checked when decoded; a string literal in code must name a registered dataset.
+public struct DatasetName: RawRepresentable, Hashable, Comparable, Codable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
+    public let rawValue: String
+    public init?(rawValue: String) {
+        guard Registry.names.contains(rawValue) else { return nil }
+        self.rawValue = rawValue
+    }
+    public init(parsing name: String) throws {
+        guard let d = DatasetName(rawValue: name) else { throw DatasetError.unknownDataset(name, known: Registry.names) }
+        self = d
+    }
+    public init(stringLiteral name: String) {
+        guard let d = DatasetName(rawValue: name) else { preconditionFailure("'\(name)' is not a registered dataset: \(Registry.names)") }
+        self = d
+    }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer(), name = try c.decode(String.self)
+        guard let d = DatasetName(rawValue: name) else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "unknown dataset '\(name)'; known: \(Registry.names.joined(separator: ", "))")
+        }
+        self = d
+    }
+    public func encode(to encoder: Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(rawValue) }
+    public var description: String { rawValue }
+    public static func < (a: DatasetName, b: DatasetName) -> Bool { a.rawValue < b.rawValue }
+    /// Whether this is the generated S2S token task.
+    public var isSequenceTask: Bool { Registry.isSequenceTask(rawValue) }
+}
+
 /// A dataset generated in memory from the run's seed (no files, nothing to fetch).
 public struct GeneratedDataset: Sendable {
     public let name: String
@@ -113,6 +143,14 @@ public enum Registry {
 
     /// What a dataset is: fetched images or a generated task. An unknown name is an error listing the known ones.
     public enum Entry: Sendable { case images(DatasetDefinition), generated(GeneratedDataset) }
+    /// An image dataset's definition (the generated task has none: an error).
+    public static func definition(_ name: DatasetName) throws -> DatasetDefinition { try definition(name.rawValue) }
+
+    public static func entry(_ name: DatasetName) -> Entry {
+        // a DatasetName is registered by construction
+        if let g = generated.first(where: { $0.name == name.rawValue }) { return .generated(g) }
+        return .images(all.first { $0.name == name.rawValue }!)
+    }
     public static func entry(_ name: String) throws -> Entry {
         if let g = generated.first(where: { $0.name == name }) { return .generated(g) }
         return .images(try definition(name))

@@ -45,7 +45,7 @@ public enum RunBrowser {
             let date = String(s.ended.replacingOccurrences(of: "T", with: " ").prefix(16))
             let accuracy: Double? = s.finalAccuracy.map { 100 * $0 }
             var row = RunRow(id: s.id, spec: s.origin?.spec, replicate: s.origin?.replicate, status: s.status, method: c?.method.method.rawValue ?? "?",
-                             model: model, dataset: c?.dataset ?? "?", blocks: c?.blocks ?? 0, seed: c?.seed ?? 0, profile: c?.profile ?? "",
+                             model: model, dataset: c?.dataset.rawValue ?? "?", blocks: c?.blocks ?? 0, seed: c?.seed ?? 0, profile: c?.profile ?? "",
                              parallel: c?.parallel?.rawValue ?? "sequential", accuracy: accuracy, epochs: s.epochs, wallSeconds: s.seconds, date: date)
             row.initScheme = c?.initScheme?.rawValue ?? "-"
             return row

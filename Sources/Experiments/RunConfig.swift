@@ -12,7 +12,7 @@ import Scheduling
 public struct RunConfig: Codable, Hashable, Sendable {
     public var method: MethodConfig
     public var model: ModelSpec
-    public var dataset: String
+    public var dataset: DatasetName
     public var blocks: Int = 1
     public var split: SplitRule = .even
     public var optimizer: OptimizerConfig = OptimizerConfig()
@@ -55,7 +55,7 @@ public struct RunConfig: Codable, Hashable, Sendable {
         case initScheme = "init", dropLast
     }
 
-    public init(method: MethodConfig, model: ModelSpec, dataset: String) {
+    public init(method: MethodConfig, model: ModelSpec, dataset: DatasetName) {
         self.method = method; self.model = model; self.dataset = dataset
     }
 
@@ -101,7 +101,7 @@ public struct RunConfig: Codable, Hashable, Sendable {
     }
 
     /// Whether the run trains on the generated S2S token task (Registry.s2s) rather than images.
-    public var isSequenceTask: Bool { Registry.isSequenceTask(dataset) }
+    public var isSequenceTask: Bool { dataset.isSequenceTask }
 
     /// The S2S task this config trains on.
     public func s2sTask() throws -> S2STask { try S2STask(length: s2sLength, digits: 10, layout: s2sLayout ?? .decoder) }
@@ -115,7 +115,7 @@ public struct RunConfig: Codable, Hashable, Sendable {
     /// (Tiny-ImageNet's wnids); without it such a dataset keeps the spec's own count.
     public func builtModelSpec(classes loaded: Int? = nil) throws -> ModelSpec {
         var spec = model
-        switch try Registry.entry(dataset) {
+        switch Registry.entry(dataset) {
         case .generated:
             let task = try s2sTask()
             spec.arch = .transformer; spec.vocabulary = task.vocabulary; spec.length = task.sequenceLength; spec.classes = task.vocabulary
@@ -164,7 +164,6 @@ public struct RunConfig: Codable, Hashable, Sendable {
                                               + "(torchvision's init is defined for the ResNets here)")
         }
         try ParallelMode.check(parallel, method: method.method)
-        _ = try Registry.entry(dataset)
     }
 
     /// A byte count as the memory errors print it ("1.39 TB").
@@ -260,13 +259,13 @@ public struct PreparedRun {
         if c.isSequenceTask {
             data = SequenceData(task: try c.s2sTask(), batchSize: c.batch, stepsPerEpoch: c.s2sSteps,
                                 testCount: c.testSubset ?? 2000, seed: c.seed)
-            checksums[c.dataset] = "generated"
+            checksums[c.dataset.rawValue] = "generated"
         } else {
             let def = try Registry.definition(c.dataset)
             if try store.status(def) != .valid { try store.fetch(def, options: fetch) }
-            let ds = try store.load(c.dataset)
+            let ds = try store.load(c.dataset.rawValue)
             guard (ds.channels, ds.height) == (spec.inChannels, spec.imageSize) else {
-                throw DatasetError.badFormat(file: c.dataset + ".h5", reason: "the cache holds \(ds.channels)×\(ds.height) images, the registry declares \(spec.inChannels)×\(spec.imageSize)")
+                throw DatasetError.badFormat(file: c.dataset.rawValue + ".h5", reason: "the cache holds \(ds.channels)×\(ds.height) images, the registry declares \(spec.inChannels)×\(spec.imageSize)")
             }
             spec = try c.builtModelSpec(classes: ds.classNames.count)
             let images = ImageData(dataset: ds, mean: def.mean, std: def.std, augmentation: c.augmentation ?? def.augmentation, batchSize: c.batch,

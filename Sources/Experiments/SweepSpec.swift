@@ -253,8 +253,8 @@ public struct SweepSpec: Sendable {
             guard let a = Architecture(rawValue: s) else { throw SpecError(file: file, line: v.line, message: "unknown model '\(s)'; allowed: \(Architecture.list)") }
             c.model.arch = a
         case "dataset":
-            c.dataset = try str(k, v)
-            do { _ = try Registry.entry(c.dataset) } catch { throw SpecError(file: file, line: v.line, message: "\(error)") }
+            let name = try str(k, v)
+            do { c.dataset = try DatasetName(parsing: name) } catch { throw SpecError(file: file, line: v.line, message: "\(error)") }
         case "blocks": c.blocks = try int(k, v)
         case "split":
             do { c.split = try SplitRule(parsing: try str(k, v)) } catch let e as EngineError { throw SpecError(file: file, line: v.line, message: "\(e)") }

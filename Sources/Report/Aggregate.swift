@@ -96,7 +96,7 @@ public struct Aggregate: Sendable {
                                                                   sequenceAccuracy: last.testSequenceAccuracy.map { 100 * $0 }))
                 continue
             }
-            let key = GroupKey(dataset: c.dataset, model: c.s2sLayout == .encoder ? "transformer-encoder" : c.model.arch.rawValue, width: c.isSequenceTask ? 1 : c.model.width,
+            let key = GroupKey(dataset: c.dataset.rawValue, model: c.s2sLayout == .encoder ? "transformer-encoder" : c.model.arch.rawValue, width: c.isSequenceTask ? 1 : c.model.width,
                                method: c.method.method.rawValue, blocks: c.blocks, profile: c.profile, parallel: c.parallel?.rawValue ?? "")
             var unseeded = c; unseeded.seed = 0
             grouped[key, default: []].append(Run(protocol_: unseeded.canonicalJSON, final: 100 * last.testAccuracy, records: records,

@@ -22,7 +22,7 @@ public struct BudgetStudy: Sendable {
     /// One study per setting among the runs, in a fixed order.
     public static func studies(_ runs: [StudyRun]) -> [BudgetStudy] {
         let bySetting = Dictionary(grouping: runs) { r in
-            GroupKey(dataset: r.config.dataset, model: r.config.model.arch.rawValue, width: r.config.model.width, method: "", blocks: r.config.blocks, profile: r.config.profile)
+            GroupKey(dataset: r.config.dataset.rawValue, model: r.config.model.arch.rawValue, width: r.config.model.width, method: "", blocks: r.config.blocks, profile: r.config.profile)
         }
         return bySetting.keys.sorted().map { key in
             let mine = bySetting[key]!

@@ -68,8 +68,9 @@ struct TrainOptions: ParsableArguments {
         spec.width = width
         guard let st = ModelSpec.Stem(rawValue: stem) else { throw ValidationError("invalid --stem '\(stem)': allowed cifar, imagenet") }
         spec.stem = st
-        if Registry.isSequenceTask(dataset) { spec.arch = .transformer; spec.layers = layers; spec.dModel = dModel; spec.heads = heads; spec.ffn = 4 * dModel }
-        var c = RunConfig(method: try methodConfig(), model: spec, dataset: dataset)
+        let name = try DatasetName(parsing: dataset)
+        if name.isSequenceTask { spec.arch = .transformer; spec.layers = layers; spec.dModel = dModel; spec.heads = heads; spec.ffn = 4 * dModel }
+        var c = RunConfig(method: try methodConfig(), model: spec, dataset: name)
         c.blocks = blocks; c.split = try SplitRule(parsing: split); c.optimizer = try optimizerConfig(); c.epochs = epochs; c.batch = batch
         if let augment { c.augmentation = try Augmentation(parsing: augment) }
         if let initScheme { c.initScheme = try InitScheme(parsing: initScheme) }

@@ -104,6 +104,28 @@ final class ExperimentsTests: XCTestCase {
                        ["d9dd54823e04225a", "2092369e9f000a1d", "03b83059c45e9521"])
     }
 
+    /// Typed names: an unknown method, model, dataset or split is an error where it is parsed (a spec names
+    /// its line) or decoded (a run file's config), never a fall-through to a default.
+    func testUnknownNamesAreErrorsWhereTheyAreParsed() throws {
+        for (key, bad, says) in [("method", "dgll", "dgl"), ("model", "resnet19", "resnet18"), ("dataset", "cifar100", "cifar10"),
+                                 ("split", "halves", "even, stages")] {
+            let replaced = ["method": ("method = [\"bp\", \"bll\"]", "method = [\"bp\", \"\(bad)\"]"),
+                            "model": ("model = \"transformer\"", "model = \"\(bad)\""), "dataset": ("dataset = \"s2s\"", "dataset = \"\(bad)\""),
+                            "split": ("[fixed]\n", "[fixed]\nsplit = \"\(bad)\"\n")][key]!
+            XCTAssert(tinySpec.contains(replaced.0))
+            let text = tinySpec.replacingOccurrences(of: replaced.0, with: replaced.1)
+            XCTAssertThrowsError(try SweepSpec(file: "t.toml", text: text)) { e in
+                XCTAssert("\(e)".contains("t.toml:") && "\(e)".contains(bad) && "\(e)".contains(says), "\(key): \(e)")
+            }
+        }
+        let good = try SweepSpec(file: "t", text: tinySpec).plan(profile: nil)[0].config.canonicalJSON
+        for (field, bad) in [("\"dataset\":\"s2s\"", "\"dataset\":\"s2z\""), ("\"arch\":\"transformer\"", "\"arch\":\"transformr\""),
+                             ("\"split\":\"even\"", "\"split\":\"odd\""), ("\"method\":\"bp\"", "\"method\":\"pb\"")] {
+            XCTAssert(good.contains(field), field)
+            XCTAssertThrowsError(try JSONDecoder().decode(RunConfig.self, from: Data(good.replacingOccurrences(of: field, with: bad).utf8)), bad)
+        }
+    }
+
     func testRunIDIsCanonicalAndEveryFieldChangesIt() throws {
         let plan = try SweepSpec(file: "tiny.toml", text: tinySpec).plan(profile: nil)
         XCTAssertEqual(plan.count, 8)

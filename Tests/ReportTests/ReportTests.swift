@@ -3,6 +3,7 @@ import Foundation
 import Store
 @testable import Report
 @testable import Experiments
+import Datasets
 @testable import Methods
 @testable import Engine
 
@@ -24,7 +25,7 @@ func makeStore(_ dir: String) throws {
 func putRun(_ dir: String, _ method: MethodName, _ dataset: String, _ model: String, blocks: Int, seed: UInt64, acc: [Double],
         profile: String = "quick", width: Double = 0.25, lr: Double? = nil, heads: [String: Double] = [:], origin: RunOrigin? = nil) throws {
     var spec = ModelSpec(arch: Architecture(rawValue: model)!); spec.width = width
-    var c = RunConfig(method: MethodConfig(method: method), model: spec, dataset: dataset)
+    var c = RunConfig(method: MethodConfig(method: method), model: spec, dataset: DatasetName(rawValue: dataset)!)
     if let lr { c.optimizer.lr = lr }
     c.blocks = blocks; c.seed = seed; c.profile = profile; c.epochs = acc.count
     let records = acc.enumerated().map { e, a in
