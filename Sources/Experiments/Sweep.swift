@@ -204,3 +204,51 @@ public enum SlurmScript {
         s.allSatisfy({ $0.isLetter || $0.isNumber || "/._-=:,".contains($0) }) ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 }
+
+/// A plan's Slurm job scripts: one array for the runs that train in one process (at most `parallel` tasks at
+/// once), and one array per K for MPI runs (K ranks a task, each run's config written beside its script).
+public struct SlurmJobs {
+    public let specPaths: [String], profile: String, parallel: Int, cpus: Int, onePerNode: Bool, time: String, partition: String?
+    /// Absolute paths: the results and data directories, the binary and the working directory the jobs use.
+    public let results: String, data: String, binary: String, workdir: String
+
+    public init(specPaths: [String], profile: String, parallel: Int, cpus: Int, onePerNode: Bool, time: String, partition: String?,
+                results: String, data: String, binary: String, workdir: String) {
+        self.specPaths = specPaths; self.profile = profile; self.parallel = parallel; self.cpus = cpus; self.onePerNode = onePerNode
+        self.time = time; self.partition = partition; self.results = results; self.data = data; self.binary = binary; self.workdir = workdir
+    }
+
+    /// Writes the scripts into `dir`; returns one line per script written.
+    public func write(_ plan: SweepPlan, into dir: String) throws -> [String] {
+        var lines: [String] = []
+        let name = "blocklocal-" + plan.specs.map(\.name).joined(separator: "+") + "-" + profile
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let local = plan.runs.filter { $0.config.parallel != .mpi }
+        if !local.isEmpty {
+            let script = SlurmScript.make(specPaths: specPaths, profile: profile, tasks: local.count, parallel: parallel,
+                                          cpus: cpus, time: time, partition: partition, results: results, data: data,
+                                          binary: binary, workdir: workdir, jobName: name)
+            let path = dir + "/" + name + ".sbatch"
+            try script.write(toFile: path, atomically: true, encoding: .utf8)
+            lines.append("wrote \(path): \(local.count) array tasks, at most \(parallel) at once; submit with `sbatch \(path)`")
+        }
+        // MPI runs: one array per K (the rank count is the job's --ntasks)
+        let mpi = Dictionary(grouping: plan.runs.filter { $0.config.parallel == .mpi }, by: \.config.blocks)
+        for k in mpi.keys.sorted() {
+            let job = name + "-mpi-k\(k)"
+            let configDir = dir + "/" + job
+            try FileManager.default.createDirectory(atPath: configDir, withIntermediateDirectories: true)
+            let paths = try mpi[k]!.map { r -> String in
+                let p = (configDir.hasPrefix("/") ? configDir : workdir + "/" + configDir) + "/" + r.config.runID + ".json"
+                try r.config.canonicalJSON.write(toFile: p, atomically: true, encoding: .utf8)
+                return p
+            }
+            let script = SlurmScript.makeMPI(configPaths: paths, blocks: k, parallel: parallel, cpus: cpus, onePerNode: onePerNode, time: time,
+                                             partition: partition, results: results, data: data, binary: binary, workdir: workdir, jobName: job)
+            let path = dir + "/" + job + ".sbatch"
+            try script.write(toFile: path, atomically: true, encoding: .utf8)
+            lines.append("wrote \(path): \(paths.count) array tasks of \(k) MPI ranks × \(cpus) CPUs, at most \(parallel) at once; submit with `sbatch \(path)`")
+        }
+        return lines
+    }
+}

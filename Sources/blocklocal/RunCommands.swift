@@ -284,35 +284,9 @@ struct SweepCommand: ParsableCommand {
     func writeSlurm(_ plan: SweepPlan) throws {
         let cwd = FileManager.default.currentDirectoryPath
         func abs(_ p: String) -> String { p.hasPrefix("/") ? p : cwd + "/" + p }
-        let name = "blocklocal-" + plan.specs.map(\.name).joined(separator: "+") + "-" + profile
-        let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-        let dir = store.results + "/slurm"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let local = plan.runs.filter { $0.config.parallel != .mpi }
-        if !local.isEmpty {
-            let script = SlurmScript.make(specPaths: specs.map(abs), profile: profile, tasks: local.count, parallel: parallel,
-                                          cpus: cpus, time: time, partition: partition, results: abs(store.results), data: abs(data.dataDir),
-                                          binary: binary, workdir: cwd, jobName: name)
-            let path = dir + "/" + name + ".sbatch"
-            try script.write(toFile: path, atomically: true, encoding: .utf8)
-            print("wrote \(path): \(local.count) array tasks, at most \(parallel) at once; submit with `sbatch \(path)`")
-        }
-        // MPI runs: one array per K (the rank count is the job's --ntasks)
-        let mpi = Dictionary(grouping: plan.runs.filter { $0.config.parallel == .mpi }, by: \.config.blocks)
-        for k in mpi.keys.sorted() {
-            let job = name + "-mpi-k\(k)"
-            let configDir = dir + "/" + job
-            try FileManager.default.createDirectory(atPath: configDir, withIntermediateDirectories: true)
-            let paths = try mpi[k]!.map { r -> String in
-                let p = abs(configDir + "/" + r.config.runID + ".json")
-                try r.config.canonicalJSON.write(toFile: p, atomically: true, encoding: .utf8)
-                return p
-            }
-            let script = SlurmScript.makeMPI(configPaths: paths, blocks: k, parallel: parallel, cpus: cpus, onePerNode: onePerNode, time: time,
-                                             partition: partition, results: abs(store.results), data: abs(data.dataDir), binary: binary, workdir: cwd, jobName: job)
-            let path = dir + "/" + job + ".sbatch"
-            try script.write(toFile: path, atomically: true, encoding: .utf8)
-            print("wrote \(path): \(paths.count) array tasks of \(k) MPI ranks × \(cpus) CPUs, at most \(parallel) at once; submit with `sbatch \(path)`")
-        }
+        let jobs = SlurmJobs(specPaths: specs.map(abs), profile: profile, parallel: parallel, cpus: cpus, onePerNode: onePerNode, time: time,
+                             partition: partition, results: abs(store.results), data: abs(data.dataDir),
+                             binary: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path, workdir: cwd)
+        for line in try jobs.write(plan, into: store.results + "/slurm") { print(line) }
     }
 }
