@@ -80,25 +80,27 @@ public enum Benchmark {
     }
 
     /// Times `steps` training steps after `warmup` untimed ones.
-    public static func run(_ cfg: BenchConfig, steps: Int, warmup: Int = 2, peak: Double, knobs: ConvKnobs = .standard) throws -> BenchResult {
+    public static func run(_ cfg: BenchConfig, steps: Int, warmup: Int = 2, peak: Double, knobs: ConvKnobs = .standard,
+                           profiler: LayerProfiler? = nil) throws -> BenchResult {
         let model = try cfg.spec.build(seed: 0)
         model.setConvKnobs(knobs)
+        model.setProfiler(profiler)
         let n = cfg.batch
         let (x, labels) = syntheticBatch(cfg.spec, model: model, batch: n)
         let loss = SoftmaxCrossEntropy()
         let opt = SGD([ParameterGroup(model.parameters, weightDecay: 5e-4)], momentum: 0.9)
         var times: [Double] = []
         for i in 0..<(warmup + steps) {
-            if i == warmup { Profile.reset() }   // the profile covers the timed steps only (not first touches)
+            if i == warmup { profiler?.reset() }   // the profile covers the timed steps only (not first touches)
             let t0 = DispatchTime.now().uptimeNanoseconds
             let logits = model.forward(x, mode: .train)
-            let tLoss = Profile.now()
+            let tLoss = LayerProfiler.now()
             loss(logits, labels)
-            if Profile.enabled { Profile.record("loss (softmax cross-entropy)", forward: true, since: tLoss) }
+            profiler?.record("loss (softmax cross-entropy)", forward: true, since: tLoss)
             model.backward(loss.grad)
-            let tStep = Profile.now()
+            let tStep = LayerProfiler.now()
             opt.step(lr: 0.01)
-            if Profile.enabled { Profile.record("optimizer (SGD step)", forward: true, since: tStep) }
+            profiler?.record("optimizer (SGD step)", forward: true, since: tStep)
             let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             if i >= warmup { times.append(dt) }
         }

@@ -74,11 +74,11 @@ struct BenchCommand: ParsableCommand {
         print("engine \(Engine.version) (built for \(Engine.buildTarget)), \(exec.threads) thread(s), OpenBLAS core \(Engine.blasCore); 1024³ sgemm peak \(String(format: "%.1f", peak)) GFLOP/s")
         var results: [BenchResult] = []
         for c in configs {
-            Profile.enabled = profile   // Benchmark.run resets it after the warm-up steps
-            let r = try Benchmark.run(c, steps: steps, peak: peak, knobs: knobs)
-            if profile {
-                let total = Profile.report.reduce(0) { $0 + $1.forward + $1.backward }
-                for row in Profile.report {
+            let profiler = profile ? LayerProfiler() : nil   // Benchmark.run resets it after the warm-up steps
+            let r = try Benchmark.run(c, steps: steps, peak: peak, knobs: knobs, profiler: profiler)
+            if let profiler {
+                let total = profiler.report.reduce(0) { $0 + $1.forward + $1.backward }
+                for row in profiler.report {
                     print("      " + row.kind.padded(36) + String(format: "fwd %7.1f ms  bwd %7.1f ms  (%4.1f%%)",
                           1000 * row.forward / Double(steps), 1000 * row.backward / Double(steps), 100 * (row.forward + row.backward) / total))
                 }

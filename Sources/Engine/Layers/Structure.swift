@@ -3,6 +3,8 @@
 
 public final class Sequential: Layer {
     public private(set) var layers: [Layer]
+    /// Times each layer call when set (`bench --profile`; Model.setProfiler).
+    public var profiler: LayerProfiler?
     public init(_ layers: [Layer]) { self.layers = layers }
     public var children: [Layer] { layers }
     public func append(_ l: Layer) { layers.append(l) }
@@ -18,8 +20,8 @@ public final class Sequential: Layer {
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         var h = x
         for l in layers {
-            if Profile.enabled, !(l is Sequential || l is Residual) {
-                let t0 = Profile.now(); h = l.forward(h, mode: mode); Profile.record(l, forward: true, since: t0)
+            if let profiler, !(l is Sequential || l is Residual) {
+                let t0 = LayerProfiler.now(); h = l.forward(h, mode: mode); profiler.record(l, forward: true, since: t0)
             } else { h = l.forward(h, mode: mode) }
         }
         return h
@@ -27,8 +29,8 @@ public final class Sequential: Layer {
     public func backward(_ dy: Tensor, inputGradient: Bool) -> Tensor? {
         var g: Tensor? = dy
         for (i, l) in layers.enumerated().reversed() {
-            if Profile.enabled, !(l is Sequential || l is Residual) {
-                let t0 = Profile.now(); g = l.backward(g!, inputGradient: i > 0 || inputGradient); Profile.record(l, forward: false, since: t0)
+            if let profiler, !(l is Sequential || l is Residual) {
+                let t0 = LayerProfiler.now(); g = l.backward(g!, inputGradient: i > 0 || inputGradient); profiler.record(l, forward: false, since: t0)
             } else { g = l.backward(g!, inputGradient: i > 0 || inputGradient) }
         }
         return g
