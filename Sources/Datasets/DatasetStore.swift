@@ -42,7 +42,8 @@ public final class DatasetStore {
     /// its local directories (what the paper diff calls runnable).
     public func isAvailable(mirror: String?) -> (String) -> Bool {
         { name in
-            guard let entry = try? Registry.entry(name) else { return false }
+            guard let known = DatasetName(rawValue: name) else { return false }
+            let entry = Registry.entry(known)
             guard case .images(let def) = entry else { return true }
             if (try? self.status(def)) == .valid { return true }
             return ([mirror].compactMap { $0 } + def.localDirectories).contains { dir in

@@ -124,7 +124,7 @@ public struct DatasetName: RawRepresentable, Hashable, Comparable, Codable, Send
     public var description: String { rawValue }
     public static func < (a: DatasetName, b: DatasetName) -> Bool { a.rawValue < b.rawValue }
     /// Whether this is the generated S2S token task.
-    public var isSequenceTask: Bool { Registry.isSequenceTask(rawValue) }
+    public var isSequenceTask: Bool { rawValue == Registry.s2s.name }
 }
 
 /// A dataset generated in memory from the run's seed (no files, nothing to fetch).
@@ -141,22 +141,16 @@ public enum Registry {
     public static var all: [DatasetDefinition] { [fashionMNIST, cifar10, tinyImageNet] }
     public static var names: [String] { all.map(\.name) + generated.map(\.name) }
 
-    /// What a dataset is: fetched images or a generated task. An unknown name is an error listing the known ones.
+    /// What a dataset is: fetched images or a generated task.
     public enum Entry: Sendable { case images(DatasetDefinition), generated(GeneratedDataset) }
     /// An image dataset's definition (the generated task has none: an error).
     public static func definition(_ name: DatasetName) throws -> DatasetDefinition { try definition(name.rawValue) }
 
+    /// The entry of a registered name (a DatasetName is registered by construction).
     public static func entry(_ name: DatasetName) -> Entry {
-        // a DatasetName is registered by construction
         if let g = generated.first(where: { $0.name == name.rawValue }) { return .generated(g) }
         return .images(all.first { $0.name == name.rawValue }!)
     }
-    public static func entry(_ name: String) throws -> Entry {
-        if let g = generated.first(where: { $0.name == name }) { return .generated(g) }
-        return .images(try definition(name))
-    }
-    /// Whether `name` is the generated S2S token task (its runs build a transformer over tokens).
-    public static func isSequenceTask(_ name: String) -> Bool { name == s2s.name }
 
     public static func definition(_ name: String) throws -> DatasetDefinition {
         guard let d = all.first(where: { $0.name == name }) else {

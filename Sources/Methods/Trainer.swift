@@ -93,13 +93,25 @@ public protocol StepScheduler {
 /// Breaks out of a loader's batch loop (its body rethrows).
 struct StopIteration: Error {}
 
-/// One step after the other on the calling thread, every block on the process's engine threads.
+/// One step after the other on the calling thread, every block on `workers` engine threads (nil: the
+/// calling thread's count). A run's stored thread count is the one it computed with: OpenBLAS's Haswell
+/// kernels (the AVX2 ones) round a product differently when `gemm` cuts its rows into another number of
+/// chunks, so a run that claims 1 thread must not compute on the process default of 2.
 public struct SequentialScheduler: StepScheduler {
-    public init() {}
-    public var evaluationWorkers: Int? { nil }
+    public var workers: Int?
+    public init(workers: Int? = nil) { self.workers = workers }
+    public var evaluationWorkers: Int? { workers }
 
     public func trainEpoch(_ rule: LearningRule, data: TrainingData, epoch: Int, rate: (Int) -> Float,
                            shouldStop: () -> Bool, progress: (Int) -> Void) -> EpochTraining {
+        guard let workers else { return trainEpochHere(rule, data: data, epoch: epoch, rate: rate, shouldStop: shouldStop, progress: progress) }
+        return Parallel.withWorkers(workers) {
+            trainEpochHere(rule, data: data, epoch: epoch, rate: rate, shouldStop: shouldStop, progress: progress)
+        }
+    }
+
+    private func trainEpochHere(_ rule: LearningRule, data: TrainingData, epoch: Int, rate: (Int) -> Float,
+                                shouldStop: () -> Bool, progress: (Int) -> Void) -> EpochTraining {
         var out = EpochTraining()
         var sums = TermSums()
         try? data.forEachTrainBatch(epoch: epoch) { x, y in

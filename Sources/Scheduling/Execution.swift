@@ -48,7 +48,7 @@ public struct ExecutionSettings: Sendable {
     /// The scheduler for `rule` under `mode`.
     public func scheduler(for rule: LearningRule, mode: ParallelMode?) throws -> StepScheduler {
         switch mode ?? .sequential {
-        case .sequential: return SequentialScheduler()
+        case .sequential: return SequentialScheduler(workers: max(1, threads))
         case .pipeline:
             let r = resolved(blocks: rule.blocks.count)
             return try PipelineScheduler(rule: rule, workers: r.workers, threadsPerWorker: r.threadsPerBlock, queueDepth: queueDepth)

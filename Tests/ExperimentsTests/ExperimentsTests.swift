@@ -318,6 +318,24 @@ final class ExperimentsTests: XCTestCase {
         XCTAssertNotEqual(s.runID, c.runID, "pipelined runs are their own runs")
     }
 
+    /// A sequential run computes on the thread count it is given (and stores), not on the process
+    /// default: under OpenBLAS's Haswell kernels (every AVX2 machine) a GEMM cut into 2 row chunks rounds
+    /// otherwise than one call, so a run said to use 1 thread that used the default 2 was another run.
+    func testSequentialRunComputesOnItsOwnThreadCount() throws {
+        var c = try SweepSpec(file: "t", text: tinySpec).plan(profile: nil).first { $0.config.method.method == .bll && $0.config.blocks == 2 }!.config
+        c.epochs = 1
+        let saved = Parallel.workers
+        defer { Parallel.workers = saved }
+        var losses: [[[String: Double]]] = []
+        for (name, processDefault) in [("default1", 1), ("default2", 2)] {
+            Parallel.workers = processDefault
+            let e = executor(name)
+            _ = try e.execute(c, execution: ExecutionSettings(threads: 1))
+            losses.append(try RunFile.records(e.finalPath(c.runID)).map(\.losses))
+        }
+        XCTAssertEqual(losses[0], losses[1], "a 1-thread run gives the same bits whatever the process default")
+    }
+
     /// A config the model cannot take (an impossible K) is the user's error: it is thrown, and the store
     /// gets no `failed` file that a later sweep would skip.
     func testImpossibleConfigIsAnErrorAndStoresNothing() throws {
