@@ -104,29 +104,23 @@ public struct SequentialScheduler: StepScheduler {
 
     public func trainEpoch(_ rule: LearningRule, data: TrainingData, epoch: Int, rate: (Int) -> Float,
                            shouldStop: () -> Bool, progress: (Int) -> Void) -> EpochTraining {
-        guard let workers else { return trainEpochHere(rule, data: data, epoch: epoch, rate: rate, shouldStop: shouldStop, progress: progress) }
-        return Parallel.withWorkers(workers) {
-            trainEpochHere(rule, data: data, epoch: epoch, rate: rate, shouldStop: shouldStop, progress: progress)
+        Parallel.withWorkers(workers ?? Parallel.workers) {
+            var out = EpochTraining()
+            var sums = TermSums()
+            try? data.forEachTrainBatch(epoch: epoch) { x, y in
+                if shouldStop() { out.stop = .interrupted; throw StopIteration() }
+                out.lastLR = rate(out.batches)
+                let terms: [(String, Float)]
+                do { terms = try rule.step(x, y, lr: out.lastLR) }
+                catch { out.stop = .failed(step: out.batches + 1, block: 0, message: "\(error)"); throw StopIteration() }
+                if let bad = Divergence.first(terms) { out.stop = .diverged(step: out.batches + 1, term: bad.0); throw StopIteration() }
+                sums.add(terms)
+                out.batches += 1; out.samples += x.shape[0]
+                progress(out.batches)
+            }
+            out.sums = sums.ordered
+            return out
         }
-    }
-
-    private func trainEpochHere(_ rule: LearningRule, data: TrainingData, epoch: Int, rate: (Int) -> Float,
-                                shouldStop: () -> Bool, progress: (Int) -> Void) -> EpochTraining {
-        var out = EpochTraining()
-        var sums = TermSums()
-        try? data.forEachTrainBatch(epoch: epoch) { x, y in
-            if shouldStop() { out.stop = .interrupted; throw StopIteration() }
-            out.lastLR = rate(out.batches)
-            let terms: [(String, Float)]
-            do { terms = try rule.step(x, y, lr: out.lastLR) }
-            catch { out.stop = .failed(step: out.batches + 1, block: 0, message: "\(error)"); throw StopIteration() }
-            if let bad = Divergence.first(terms) { out.stop = .diverged(step: out.batches + 1, term: bad.0); throw StopIteration() }
-            sums.add(terms)
-            out.batches += 1; out.samples += x.shape[0]
-            progress(out.batches)
-        }
-        out.sums = sums.ordered
-        return out
     }
 }
 
